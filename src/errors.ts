@@ -1,0 +1,64 @@
+// Every error Woolly throws is a WoollyError subclass with a `kind` discriminant, so callers can
+// `switch (err.kind)` without parsing messages. Library code never prints and never exits.
+
+/** Base of every Woolly error. */
+export class WoollyError extends Error {
+  readonly kind: string;
+  constructor(kind: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.name = new.target.name;
+  }
+}
+
+/** What can be wrong with a GGUF file. */
+export type GgufErrorKind =
+  | "bad_magic"
+  | "unsupported_version"
+  | "truncated"
+  | "limit_exceeded"
+  | "bad_value_type"
+  | "bad_utf8"
+  | "bad_tensor"
+  | "duplicate_key"
+  | "duplicate_tensor"
+  | "missing_key"
+  | "wrong_type"
+  | "io";
+
+/** A malformed or unreadable GGUF file; `offset` is the byte where the problem was found (-1 if none). */
+export class GgufError extends WoollyError {
+  declare readonly kind: GgufErrorKind;
+  readonly offset: number;
+  constructor(kind: GgufErrorKind, offset: number, message: string, options?: { cause?: unknown }) {
+    super(kind, offset >= 0 ? `${message} (at byte ${offset})` : message, options);
+    this.offset = offset;
+  }
+}
+
+/** What can go wrong in the WebAssembly layer. */
+export type WasmErrorKind = "no_simd" | "out_of_memory" | "instantiate";
+
+/** The engine cannot run Woolly's kernels, or the linear memory cannot hold what was asked. */
+export class WasmError extends WoollyError {
+  declare readonly kind: WasmErrorKind;
+  constructor(kind: WasmErrorKind, message: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
+  }
+}
+
+/** A parameter outside its allowed range: names the parameter, the range and the value given. */
+export class ParameterError extends WoollyError {
+  declare readonly kind: "invalid_parameter";
+  readonly parameter: string;
+  constructor(parameter: string, allowed: string, value: unknown) {
+    super("invalid_parameter", `${parameter} must be ${allowed}; got ${formatValue(value)}`);
+    this.parameter = parameter;
+  }
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "bigint") return `${v}n`;
+  return String(v);
+}

@@ -1,0 +1,121 @@
+// One Engine = one WebAssembly.Memory with the kernel modules instantiated over it. Each loaded
+// model owns an engine, so disposing a model drops its whole memory at once.
+import kernelsSimd from "../../build/kernels-simd.wasm";
+import kernelsRelaxed from "../../build/kernels-relaxed.wasm";
+import bandwidthWasm from "../../build/bandwidth.wasm";
+import { WasmError } from "../errors.js";
+import { bestFlavour, type SimdFlavour } from "./features.js";
+import type { BandwidthExports, KernelExports } from "./exports.js";
+
+export type { SimdFlavour } from "./features.js";
+
+/** 64 KiB, the WebAssembly page. */
+export const PAGE_BYTES = 65536;
+/** The wasm32 ceiling: 65536 pages = 4 GiB. */
+export const MAX_PAGES = 65536;
+
+export interface EngineOptions {
+  /** Which kernel build to run: `auto` (default) picks relaxed SIMD where it validates and computes right. */
+  simd?: "auto" | SimdFlavour;
+}
+
+export interface Engine {
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: KernelExports;
+  readonly bandwidth: BandwidthExports;
+  readonly flavour: SimdFlavour;
+  /** Views of the memory's current buffer (re-made after the memory grows). */
+  u8(): Uint8Array;
+  f32(): Float32Array;
+  /** Allocate `bytes` in the arena (64-byte aligned); throws WasmError('out_of_memory') with the figures. */
+  alloc(bytes: number, what: string): number;
+}
+
+const modules = new Map<string, WebAssembly.Module>();
+function compiled(name: string, bytes: Uint8Array): WebAssembly.Module {
+  let m = modules.get(name);
+  if (!m) {
+    m = new WebAssembly.Module(bytes);
+    modules.set(name, m);
+  }
+  return m;
+}
+
+/** Resolve the flavour to run, refusing an engine without SIMD or a relaxed request it cannot honour. */
+export function chooseFlavour(requested: EngineOptions["simd"] = "auto"): SimdFlavour {
+  const best = bestFlavour();
+  if (best === null) {
+    throw new WasmError("no_simd", "this JavaScript engine does not support WebAssembly 128-bit SIMD, which Woolly's kernels need");
+  }
+  if (requested === "auto") return best;
+  if (requested === "relaxed" && best !== "relaxed") {
+    throw new WasmError("no_simd", "relaxed SIMD was requested but this engine does not run it correctly; use simd: 'simd' or 'auto'");
+  }
+  return requested;
+}
+
+/** Make a fresh memory and instantiate every module over it. */
+export function createEngine(options: EngineOptions = {}): Engine {
+  const flavour = chooseFlavour(options.simd);
+  const memory = new WebAssembly.Memory({ initial: 4, maximum: MAX_PAGES });
+  const imports = { env: { memory, abort: abortImport } };
+  let kernels: KernelExports;
+  let bandwidth: BandwidthExports;
+  try {
+    kernels = new WebAssembly.Instance(
+      compiled(flavour, flavour === "relaxed" ? kernelsRelaxed : kernelsSimd),
+      imports,
+    ).exports as unknown as KernelExports;
+    bandwidth = new WebAssembly.Instance(compiled("bandwidth", bandwidthWasm), imports)
+      .exports as unknown as BandwidthExports;
+  } catch (cause) {
+    throw new WasmError("instantiate", `could not instantiate Woolly's ${flavour} kernels: ${String(cause)}`, { cause });
+  }
+  kernels.arena_reset();
+  let u8 = new Uint8Array(memory.buffer);
+  let f32 = new Float32Array(memory.buffer);
+  const fresh = () => {
+    if (u8.buffer !== memory.buffer) {
+      u8 = new Uint8Array(memory.buffer);
+      f32 = new Float32Array(memory.buffer);
+    }
+  };
+  return {
+    memory,
+    kernels,
+    bandwidth,
+    flavour,
+    u8() {
+      fresh();
+      return u8;
+    },
+    f32() {
+      fresh();
+      return f32;
+    },
+    alloc(bytes: number, what: string): number {
+      const p = kernels.arena_alloc(bytes, 64);
+      if (p === 0) {
+        const used = kernels.arena_top();
+        throw new WasmError(
+          "out_of_memory",
+          `cannot allocate ${formatBytes(bytes)} for ${what}: ${formatBytes(used)} already in use, ` +
+            `and WebAssembly memory ends at 4 GiB (${formatBytes(kernels.arena_available())} left)`,
+        );
+      }
+      return p;
+    },
+  };
+}
+
+/** AssemblyScript calls env.abort on a failed assertion; the kernels build with noAssert, so this is a last resort. */
+function abortImport(_msg: number, _file: number, line: number, column: number): never {
+  throw new WasmError("instantiate", `kernel abort at line ${line}:${column}`);
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} B`;
+}

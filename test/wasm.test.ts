@@ -1,0 +1,72 @@
+// The build chain end to end: AssemblyScript and WAT modules over one imported memory, both flavours.
+import { describe, expect, it } from "vitest";
+import { createEngine, type SimdFlavour } from "../src/wasm/engine.js";
+import { detectFeatures } from "../src/wasm/features.js";
+import { EXPORT_NAMES } from "../src/wasm/exports.js";
+import { WasmError } from "../src/errors.js";
+
+const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
+
+describe("feature detection", () => {
+  it("finds 128-bit SIMD on every runtime Woolly supports", () => {
+    expect(detectFeatures().simd).toBe(true);
+  });
+  it("refuses relaxed SIMD where the probe does not run correctly", () => {
+    if (detectFeatures().relaxed) {
+      expect(createEngine({ simd: "relaxed" }).flavour).toBe("relaxed");
+    } else {
+      expect(() => createEngine({ simd: "relaxed" })).toThrow(WasmError);
+    }
+  });
+});
+
+describe.each(flavours)("engine (%s)", (flavour) => {
+  it("exports every function the TypeScript layer declares", () => {
+    const e = createEngine({ simd: flavour });
+    for (const name of EXPORT_NAMES.kernels) expect(typeof e.kernels[name], name).toBe("function");
+    for (const name of EXPORT_NAMES.bandwidth) expect(typeof e.bandwidth[name], name).toBe("function");
+  });
+
+  it("AssemblyScript arena and WAT kernel share one memory", () => {
+    const e = createEngine({ simd: flavour });
+    const base = e.kernels.arena_base();
+    const a = e.alloc(100, "test a");
+    const b = e.alloc(4 * 1000 + 4, "test b");
+    expect(a).toBe(base);
+    expect(b % 64).toBe(0);
+    expect(b).toBeGreaterThanOrEqual(a + 100);
+    // written by JS through a view, read by the WAT module
+    const f = e.f32();
+    let expected = 0;
+    for (let i = 0; i < 1001; i++) {
+      f[b / 4 + i] = (i % 7) - 3;
+      expected += (i % 7) - 3;
+    }
+    expect(e.bandwidth.stream_sum_f32(b, 1001)).toBe(expected);
+  });
+
+  it("grows the memory on demand and keeps views valid", () => {
+    const e = createEngine({ simd: flavour });
+    const before = e.memory.buffer.byteLength;
+    const p = e.alloc(8 << 20, "8 MiB");
+    expect(e.memory.buffer.byteLength).toBeGreaterThan(before);
+    e.u8()[p + (8 << 20) - 1] = 42;
+    expect(e.u8()[p + (8 << 20) - 1]).toBe(42);
+  });
+
+  it("mark and release return the arena to the mark", () => {
+    const e = createEngine({ simd: flavour });
+    e.alloc(1000, "keep");
+    const mark = e.kernels.arena_mark();
+    e.alloc(5000, "temp");
+    e.kernels.arena_release(mark);
+    expect(e.kernels.arena_top()).toBe(mark);
+  });
+
+  it("refuses more than 4 GiB with the figures in the message", () => {
+    const e = createEngine({ simd: flavour });
+    expect(() => e.alloc(5 * 2 ** 30, "a huge tensor")).toThrow(/a huge tensor.*4 GiB/);
+    // and stays usable
+    expect(e.alloc(64, "small")).toBeGreaterThan(0);
+  });
+});

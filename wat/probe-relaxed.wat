@@ -1,0 +1,21 @@
+;; Name: Relaxed SIMD probe
+;; Computes: probe() = the four i32 lanes of relaxed_dot_i8x16_i7x16_add_s over fixed operands,
+;;   summed with weights 1, 2, 4, 8. Engines without relaxed SIMD (Safari, Node 20 without a flag)
+;;   reject a module that merely contains a relaxed opcode; Node 20's Liftoff compiler, behind the
+;;   flag, validates it but computes a wrong dot. The loader runs probe() and uses the relaxed build
+;;   only when the module validates and the value is right (see src/wasm/features.ts).
+;; Features: simd, relaxed_simd
+(module
+  (func (export "probe") (result i32)
+    (local $v v128)
+    (local.set $v
+      (i32x4.relaxed_dot_i8x16_i7x16_add_s
+        (v128.const i8x16 -128 127 -1 5 -7 9 100 -100 3 -3 64 -64 1 2 -2 -1)
+        (v128.const i8x16 127 127 3 0 1 2 3 4 5 6 7 8 9 10 11 12)
+        (v128.const i32x4 1000 -1000 7 0)))
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $v))
+               (i32.mul (i32.const 2) (i32x4.extract_lane 1 (local.get $v))))
+      (i32.add (i32.mul (i32.const 4) (i32x4.extract_lane 2 (local.get $v)))
+               (i32.mul (i32.const 8) (i32x4.extract_lane 3 (local.get $v))))))
+)
