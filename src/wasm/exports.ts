@@ -1,7 +1,10 @@
 // The JS↔WASM boundary: the type of every function the kernel modules export. Each area of the
-// kernels declares its own interface here; test/wasm.test.ts checks that every name declared in
-// EXPORT_NAMES exists in both builds, so this file and assembly/ cannot drift apart silently.
-// Pointers are byte offsets into the one linear memory (numbers); lengths count elements.
+// kernels declares its interface and its list of names in a file of its own (exports-*.ts);
+// test/wasm.test.ts checks every listed name against both builds, so the TypeScript side and
+// assembly/ cannot drift apart silently. Pointers are byte offsets into the one linear memory;
+// lengths count elements.
+import { QUANT_EXPORT_NAMES, type QuantExports } from "./exports-quant.js";
+import { OPS_EXPORT_NAMES, type OpsExports } from "./exports-ops.js";
 
 /** assembly/arena.ts */
 export interface ArenaExports {
@@ -15,17 +18,19 @@ export interface ArenaExports {
 }
 
 /** Every export of the AssemblyScript kernels module. */
-export type KernelExports = ArenaExports;
+export type KernelExports = ArenaExports & QuantExports & OpsExports;
 
 /** wat/bandwidth.wat */
 export interface BandwidthExports {
   stream_sum_f32(ptr: number, n: number): number;
 }
 
+const ARENA_EXPORT_NAMES = [
+  "arena_base", "arena_top", "arena_reset", "arena_available", "arena_alloc", "arena_mark", "arena_release",
+] satisfies (keyof ArenaExports)[];
+
 /** Names checked against the built modules (test/wasm.test.ts). */
 export const EXPORT_NAMES = {
-  kernels: [
-    "arena_base", "arena_top", "arena_reset", "arena_available", "arena_alloc", "arena_mark", "arena_release",
-  ] satisfies (keyof KernelExports)[],
+  kernels: [...ARENA_EXPORT_NAMES, ...QUANT_EXPORT_NAMES, ...OPS_EXPORT_NAMES] as (keyof KernelExports)[],
   bandwidth: ["stream_sum_f32"] satisfies (keyof BandwidthExports)[],
 };
