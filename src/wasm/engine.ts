@@ -32,7 +32,7 @@ export interface Engine {
 }
 
 const modules = new Map<string, WebAssembly.Module>();
-function compiled(name: string, bytes: Uint8Array): WebAssembly.Module {
+function compiled(name: string, bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   let m = modules.get(name);
   if (!m) {
     m = new WebAssembly.Module(bytes);
