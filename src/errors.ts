@@ -18,6 +18,7 @@ export type GgufErrorKind =
   | "truncated"
   | "limit_exceeded"
   | "bad_value_type"
+  | "bad_value"
   | "bad_utf8"
   | "bad_tensor"
   | "duplicate_key"
@@ -61,4 +62,21 @@ function formatValue(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
   if (typeof v === "bigint") return `${v}n`;
   return String(v);
+}
+
+/** What can make a GGUF file unloadable as a model even though it parses. */
+export type LoadErrorKind =
+  | "unsupported_architecture"
+  | "unsupported_tensor_type"
+  | "missing_tensor"
+  | "bad_shape"
+  | "bad_hyperparameter"
+  | "aborted";
+
+/** A model that cannot be loaded: names the architecture, tensor, type or value at fault. */
+export class LoadError extends WoollyError {
+  declare readonly kind: LoadErrorKind;
+  constructor(kind: LoadErrorKind, message: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
+  }
 }

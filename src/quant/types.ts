@@ -61,6 +61,10 @@ export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   T(34, "TQ1_0", 256, 54),
   T(35, "TQ2_0", 256, 66),
   T(39, "MXFP4", 32, 17),
+  // Added to ggml after MXFP4 (block_nvfp4, block_q1_0, block_q2_0 in ggml-common.h).
+  T(40, "NVFP4", 64, 36),
+  T(41, "Q1_0", 128, 18),
+  T(42, "Q2_0", 64, 18),
 ];
 
 /** Named ids of the types Woolly computes, for code that switches on them (no magic numbers). */

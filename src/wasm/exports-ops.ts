@@ -1,4 +1,59 @@
-// assembly/ops.ts: element-wise and attention kernels of the forward pass.
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface OpsExports {}
-export const OPS_EXPORT_NAMES = [] satisfies (keyof OpsExports)[];
+// assembly/ops.ts: element-wise and attention kernels of the forward pass. Pointers are byte offsets into
+// the engine's memory, f32 unless stated; `n` counts elements. Every kernel has a scalar twin
+// `<name>_scalar` with the same signature and the same results, bit for bit.
+
+/** The kernels, each listed once; OpsExports adds the `_scalar` twins. */
+interface OpsKernels {
+  /** out = x / sqrt(mean(x²) + eps) * weight; out may alias x. Rounds as ggml's rms_norm then mul. */
+  rmsnorm(x: number, weight: number, out: number, n: number, eps: number): void;
+  /** out = a + b; out may alias a or b. */
+  vec_add(a: number, b: number, out: number, n: number): void;
+  /** acc += f32(s * x) (granite's residual_scale). */
+  vec_add_scaled(acc: number, x: number, s: number, n: number): void;
+  /** x *= s in place. */
+  vec_scale(x: number, s: number, n: number): void;
+  /** out = silu(gate) * up with ggml's f32 exp approximation; out may alias gate or up. */
+  silu_mul(gate: number, up: number, out: number, n: number): void;
+  /**
+   * RoPE for one position, in place on x = (nHeads, headDim). cosSin holds ropeDim/2 pairs (cos θ_i, sin θ_i).
+   * neox = 0: pairs (x[2i], x[2i+1]) (llama); neox = 1: pairs (x[i], x[i + ropeDim/2]) (qwen2).
+   * Dimensions >= ropeDim are left unchanged.
+   */
+  rope(x: number, nHeads: number, headDim: number, ropeDim: number, cosSin: number, neox: number): void;
+  /** n f32 at src → n f16 (u16) at dst, round to nearest even. */
+  f32_to_f16(src: number, dst: number, n: number): void;
+  /** n f16 (u16) at src → n f32 at dst, exact. */
+  f16_to_f32(src: number, dst: number, n: number): void;
+  /**
+   * Grouped-query attention of one query token over positions 0..nPos-1 of one layer's f16 KV cache, for
+   * query heads h in [h0, h1). q, out: (nHeads, headDim) f32 (out may alias q); kCache, vCache:
+   * (nCtx, nKvHeads, headDim) f16; scores: f32 scratch of nHeads*nPos floats (head h at scores + h*nPos*4).
+   * Query head h reads kv head h / (nHeads / nKvHeads). s_t = (f16(q_h) · k_t) * scale, softmax, Σ p_t v_t.
+   */
+  attention(
+    q: number, kCache: number, vCache: number, out: number, scores: number,
+    nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, h0: number, h1: number,
+  ): void;
+  /** Copy `bytes` bytes from src to dst; the ranges may overlap. */
+  vec_copy(src: number, dst: number, bytes: number): void;
+  /** First index of the maximum of x (n); NaN never wins; 0 when nothing is above -inf. */
+  argmax(x: number, n: number): number;
+}
+
+type ScalarTwins<T> = { [K in keyof T & string as `${K}_scalar`]: T[K] };
+
+export type OpsExports = OpsKernels & ScalarTwins<OpsKernels>;
+
+const KERNEL_NAMES = [
+  "rmsnorm", "vec_add", "vec_add_scaled", "vec_scale", "silu_mul", "rope",
+  "f32_to_f16", "f16_to_f32", "attention", "vec_copy", "argmax",
+] as const satisfies readonly (keyof OpsKernels)[];
+
+/** Does not compile while a kernel of OpsKernels is missing from KERNEL_NAMES. */
+type AssertNever<T extends never> = T;
+type OpsKernelsAllListed = AssertNever<Exclude<keyof OpsKernels, (typeof KERNEL_NAMES)[number]>>;
+
+/** Every ops export, kernels and their scalar twins (checked against both builds by test/wasm.test.ts). */
+export const OPS_EXPORT_NAMES: (keyof OpsExports)[] = KERNEL_NAMES.flatMap(
+  (name) => [name, `${name}_scalar`] as const,
+);

@@ -1,0 +1,213 @@
+// The generic quantized-kernel entry points of assembly/README.md, by ggml type id: what the
+// TypeScript layer calls. Each entry point is one switch over the type; a format is an import line
+// plus one `case` in each switch (marked "K formats" where the Q8_K formats go: Q2_K … Q6_K,
+// IQ4_XS). An unsupported type writes nothing (act_bytes returns -1).
+//
+// Shapes (n = elements per row, the dot length):
+//   W   rows × rowBytes bytes, row r at w + r·rowBytes (packed blocks, as in the GGUF file)
+//   xq  act_bytes(type, n) bytes per activation column, column c at xq + c·xqStride
+//   y   f32, y[r] (matvec) or y[c·yStride + r] (matmul), r absolute in [row0, row1)
+
+import { f32_bytes, quantize_f32, quantize_f32_scalar } from "./quant/act_f32";
+import { f16_bytes, quantize_f16, quantize_f16_scalar } from "./quant/act_f16";
+import { bf16_bytes, quantize_bf16, quantize_bf16_scalar } from "./quant/act_bf16";
+import { q8_0_bytes, quantize_q8_0, quantize_q8_0_scalar } from "./quant/act_q8_0";
+import { dequant_row_f32, dot_f32, dot_f32_scalar } from "./quant/f32";
+import { dequant_row_f16, dot_f16, dot_f16_scalar } from "./quant/f16";
+import { dequant_row_bf16, dot_bf16, dot_bf16_scalar } from "./quant/bf16";
+import { dequant_row_q8_0, dot_q8_0, dot_q8_0_scalar } from "./quant/q8_0";
+import { dequant_row_q4_0, dot_q4_0, dot_q4_0_scalar } from "./quant/q4_0";
+import { dequant_row_q4_1, dot_q4_1, dot_q4_1_scalar } from "./quant/q4_1";
+import { dequant_row_q5_0, dot_q5_0, dot_q5_0_scalar } from "./quant/q5_0";
+import { dequant_row_q5_1, dot_q5_1, dot_q5_1_scalar } from "./quant/q5_1";
+import { dequant_row_iq4_nl, dot_iq4_nl, dot_iq4_nl_scalar } from "./quant/iq4_nl";
+import { q8_k_bytes, quantize_q8_k, quantize_q8_k_scalar } from "./quant/act_q8_k";
+import { dequant_row_q2_k, dot_q2_k, dot_q2_k_scalar } from "./quant/q2_k";
+import { dequant_row_q3_k, dot_q3_k, dot_q3_k_scalar } from "./quant/q3_k";
+import { dequant_row_q4_k, dot_q4_k, dot_q4_k_scalar } from "./quant/q4_k";
+import { dequant_row_q5_k, dot_q5_k, dot_q5_k_scalar } from "./quant/q5_k";
+import { dequant_row_q6_k, dot_q6_k, dot_q6_k_scalar } from "./quant/q6_k";
+import { dequant_row_iq4_xs, dot_iq4_xs, dot_iq4_xs_scalar } from "./quant/iq4_xs";
+
+/** ggml's `enum ggml_type` ids (the same numbers as GgmlType in src/quant/types.ts). */
+const enum T {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  IQ4_NL = 20,
+  IQ4_XS = 23,
+  BF16 = 30,
+}
+
+/** Bytes of one activation column of n elements for weights of `type`; -1 when unsupported. */
+export function act_bytes(type: i32, n: i32): i32 {
+  switch (type) {
+    case T.F32: return f32_bytes(n);
+    case T.F16: return f16_bytes(n);
+    case T.BF16: return bf16_bytes(n);
+    case T.Q8_0:
+    case T.Q4_0:
+    case T.Q4_1:
+    case T.Q5_0:
+    case T.Q5_1:
+    case T.IQ4_NL: return q8_0_bytes(n);
+    case T.Q2_K:
+    case T.Q3_K:
+    case T.Q4_K:
+    case T.Q5_K:
+    case T.Q6_K:
+    case T.IQ4_XS: return q8_k_bytes(n);
+  }
+  return -1;
+}
+
+/** f32 activations x[n] → the companion format of `type` at xq. */
+export function quantize_act(type: i32, x: usize, xq: usize, n: i32): void {
+  switch (type) {
+    case T.F32: quantize_f32(x, xq, n); break;
+    case T.F16: quantize_f16(x, xq, n); break;
+    case T.BF16: quantize_bf16(x, xq, n); break;
+    case T.Q8_0:
+    case T.Q4_0:
+    case T.Q4_1:
+    case T.Q5_0:
+    case T.Q5_1:
+    case T.IQ4_NL: quantize_q8_0(x, xq, n); break;
+    case T.Q2_K:
+    case T.Q3_K:
+    case T.Q4_K:
+    case T.Q5_K:
+    case T.Q6_K:
+    case T.IQ4_XS: quantize_q8_k(x, xq, n); break;
+  }
+}
+
+export function quantize_act_scalar(type: i32, x: usize, xq: usize, n: i32): void {
+  switch (type) {
+    case T.F32: quantize_f32_scalar(x, xq, n); break;
+    case T.F16: quantize_f16_scalar(x, xq, n); break;
+    case T.BF16: quantize_bf16_scalar(x, xq, n); break;
+    case T.Q8_0:
+    case T.Q4_0:
+    case T.Q4_1:
+    case T.Q5_0:
+    case T.Q5_1:
+    case T.IQ4_NL: quantize_q8_0_scalar(x, xq, n); break;
+    case T.Q2_K:
+    case T.Q3_K:
+    case T.Q4_K:
+    case T.Q5_K:
+    case T.Q6_K:
+    case T.IQ4_XS: quantize_q8_k_scalar(x, xq, n); break;
+  }
+}
+
+/** One row of n elements at src → f32 at dst. */
+export function dequant_row(type: i32, src: usize, dst: usize, n: i32): void {
+  switch (type) {
+    case T.F32: dequant_row_f32(src, dst, n); break;
+    case T.F16: dequant_row_f16(src, dst, n); break;
+    case T.BF16: dequant_row_bf16(src, dst, n); break;
+    case T.Q8_0: dequant_row_q8_0(src, dst, n); break;
+    case T.Q4_0: dequant_row_q4_0(src, dst, n); break;
+    case T.Q4_1: dequant_row_q4_1(src, dst, n); break;
+    case T.Q5_0: dequant_row_q5_0(src, dst, n); break;
+    case T.Q5_1: dequant_row_q5_1(src, dst, n); break;
+    case T.IQ4_NL: dequant_row_iq4_nl(src, dst, n); break;
+    case T.Q2_K: dequant_row_q2_k(src, dst, n); break;
+    case T.Q3_K: dequant_row_q3_k(src, dst, n); break;
+    case T.Q4_K: dequant_row_q4_k(src, dst, n); break;
+    case T.Q5_K: dequant_row_q5_k(src, dst, n); break;
+    case T.Q6_K: dequant_row_q6_k(src, dst, n); break;
+    case T.IQ4_XS: dequant_row_iq4_xs(src, dst, n); break;
+  }
+}
+
+/** Fused dot of one weight row with one activation column (SIMD). */
+@inline
+function dot_row(type: i32, w: usize, xq: usize, n: i32): f32 {
+  switch (type) {
+    case T.F32: return dot_f32(w, xq, n);
+    case T.F16: return dot_f16(w, xq, n);
+    case T.BF16: return dot_bf16(w, xq, n);
+    case T.Q8_0: return dot_q8_0(w, xq, n);
+    case T.Q4_0: return dot_q4_0(w, xq, n);
+    case T.Q4_1: return dot_q4_1(w, xq, n);
+    case T.Q5_0: return dot_q5_0(w, xq, n);
+    case T.Q5_1: return dot_q5_1(w, xq, n);
+    case T.IQ4_NL: return dot_iq4_nl(w, xq, n);
+    case T.Q2_K: return dot_q2_k(w, xq, n);
+    case T.Q3_K: return dot_q3_k(w, xq, n);
+    case T.Q4_K: return dot_q4_k(w, xq, n);
+    case T.Q5_K: return dot_q5_k(w, xq, n);
+    case T.Q6_K: return dot_q6_k(w, xq, n);
+    case T.IQ4_XS: return dot_iq4_xs(w, xq, n);
+  }
+  return 0;
+}
+
+/** The scalar twin of dot_row. */
+@inline
+function dot_row_scalar(type: i32, w: usize, xq: usize, n: i32): f32 {
+  switch (type) {
+    case T.F32: return dot_f32_scalar(w, xq, n);
+    case T.F16: return dot_f16_scalar(w, xq, n);
+    case T.BF16: return dot_bf16_scalar(w, xq, n);
+    case T.Q8_0: return dot_q8_0_scalar(w, xq, n);
+    case T.Q4_0: return dot_q4_0_scalar(w, xq, n);
+    case T.Q4_1: return dot_q4_1_scalar(w, xq, n);
+    case T.Q5_0: return dot_q5_0_scalar(w, xq, n);
+    case T.Q5_1: return dot_q5_1_scalar(w, xq, n);
+    case T.IQ4_NL: return dot_iq4_nl_scalar(w, xq, n);
+    case T.Q2_K: return dot_q2_k_scalar(w, xq, n);
+    case T.Q3_K: return dot_q3_k_scalar(w, xq, n);
+    case T.Q4_K: return dot_q4_k_scalar(w, xq, n);
+    case T.Q5_K: return dot_q5_k_scalar(w, xq, n);
+    case T.Q6_K: return dot_q6_k_scalar(w, xq, n);
+    case T.IQ4_XS: return dot_iq4_xs_scalar(w, xq, n);
+  }
+  return 0;
+}
+
+/** y[r] = W[r]·x for r in [row0, row1). */
+export function matvec(type: i32, w: usize, rowBytes: i32, xq: usize, y: usize, n: i32, row0: i32, row1: i32): void {
+  if (act_bytes(type, n) < 0) return;
+  for (let r = row0; r < row1; r++) {
+    store<f32>(y + ((<usize>r) << 2), dot_row(type, w + <usize>r * <usize>rowBytes, xq, n));
+  }
+}
+
+export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: usize, n: i32, row0: i32, row1: i32): void {
+  if (act_bytes(type, n) < 0) return;
+  for (let r = row0; r < row1; r++) {
+    store<f32>(y + ((<usize>r) << 2), dot_row_scalar(type, w + <usize>r * <usize>rowBytes, xq, n));
+  }
+}
+
+/**
+ * y[c·yStride + r] = W[r]·X[c] for c < ncols, r in [row0, row1); X[c] at xq + c·xqStride bytes,
+ * yStride in elements. Rows outer, columns inner: each weight row comes from memory once and stays
+ * in L1 while every column reads it.
+ */
+export function matmul(
+  type: i32, w: usize, rowBytes: i32, xq: usize, xqStride: i32, y: usize, yStride: i32,
+  n: i32, row0: i32, row1: i32, ncols: i32,
+): void {
+  if (act_bytes(type, n) < 0) return;
+  for (let r = row0; r < row1; r++) {
+    const wr = w + <usize>r * <usize>rowBytes;
+    for (let c = 0; c < ncols; c++) {
+      const out = y + ((<usize>c * <usize>yStride + <usize>r) << 2);
+      store<f32>(out, dot_row(type, wr, xq + <usize>c * <usize>xqStride, n));
+    }
+  }
+}

@@ -1,0 +1,14 @@
+// The non-matmul kernels of the transformer forward pass, one area per file in ops/:
+//   ops/vec.ts        rmsnorm, vec_add, vec_add_scaled, vec_scale, vec_copy, argmax
+//   ops/silu.ts       silu_mul (SwiGLU)
+//   ops/rope.ts       rope (normal and neox pairing)
+//   ops/f16.ts        f32_to_f16, f16_to_f32 (KV cache rows)
+//   ops/attention.ts  attention (one query token, grouped-query, f16 KV cache)
+// ops/math.ts holds the shared exp approximation and f16 conversions; it is not re-exported.
+// Every kernel has a scalar twin `<name>_scalar` that gives the same bits; see each file for how the
+// arithmetic follows ggml's CPU ops and where it does not.
+export * from "./ops/vec";
+export * from "./ops/silu";
+export * from "./ops/rope";
+export * from "./ops/f16";
+export * from "./ops/attention";

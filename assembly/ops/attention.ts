@@ -1,0 +1,281 @@
+// Grouped-query attention of ONE query token over the first nPos positions of one layer's f16 KV cache.
+//
+//   q:      (nHeads, headDim) f32
+//   kCache: (nCtx, nKvHeads, headDim) f16, position stride nKvHeads*headDim; rows 0..nPos-1 are read
+//   vCache: (nCtx, nKvHeads, headDim) f16, same layout
+//   out:    (nHeads, headDim) f32; out may alias q
+//   scores: (nHeads, nPos) f32 scratch, head h at scores + h*nPos*4
+//   heads h in [h0, h1) are computed (the unit threads split); query head h reads kv head h / (nHeads/nKvHeads)
+//
+// Per head: s_t = (f16(q_h) · k_t) * scale; p_t = exp(s_t - max_t s); out_h = (Σ_t p_t v_t) / Σ_t p_t.
+//
+// Against llama.cpp's CPU path (ggml_compute_forward_flash_attn_ext_f16_one_chunk, ggml-cpu/ops.cpp, the
+// path a decode step and any prompt shorter than its Q tile take):
+// - same: q is rounded to f16 before the K·Q dot, and the dot is ggml_vec_dot_f16 on AVX2 to the bit: f16
+//   products are exact in f32, summed in 32 f32 lanes (element i in lane i % 32) over each 32-element
+//   block, lanes combined in GGML_F32x8_REDUCE's order, the n % 32 leftovers added in f64. That is the
+//   machine llama.cpp's reference fixtures come from; the NEON (16 lanes) and AVX-512 (64) builds differ.
+// - differs: ggml runs an online softmax (running max, rescaling the accumulator whenever the max grows) with
+//   libm expf and accumulates V in f16 (VKQ16, ggml_vec_mad_f16: one f16 rounding per position per
+//   element); here the softmax has two passes with ggml's vector expf approximation (ggml_v_expf, within
+//   1.5 ulp of expf), Σ p_t summed in f64, and V accumulated in f32, which is more accurate than ggml's.
+//   Prompts of a full Q tile go through ggml's tiled path instead, which keeps q in f32.
+//
+// Scaled f16. Converting f16 to f32 exactly costs about ten v128 operations per four values (ops/math.ts);
+// the K and V passes convert every cached value they read, nPos*headDim twice per head, and that conversion
+// was 70% of the time. But the f16 bits moved into f32 position (sign to bit 31, exponent and mantissa
+// shifted left 13) read as exactly k * 2^-112, for normal and subnormal f16 alike: three operations
+// (unpack, arithmetic shift, and). So q is stored as f16(q) * 2^112 and the probabilities as p * 2^112
+// (both exact: |f16| < 2^16 and p <= 1 stay below 2^128), and every product (q*2^112)(k*2^-112) or
+// (p*2^112)(v*2^-112) is the same real number as q*k or p*v, rounded the same way: the results are
+// bit-identical to converting first. The one difference: an infinite or NaN f16 in the cache (an
+// activation that overflowed f16 when it was stored, which already ruins the output) reads as a large
+// finite value instead of propagating. Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64,
+// 512 positions, Node 20): 2.46 ms per layer before, see attention() for after.
+import { expS, expV, floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
+
+/** 2^112 as f32 bits: f16 bits in f32 position read as the value times 2^-112 (see "Scaled f16" above). */
+const TWO_P112: u32 = 0x77800000;
+/** After the arithmetic shift by 3: keeps the sign (bit 31) and the f16 exponent and mantissa (bits 27..13). */
+const SCALED_MASK: i32 = <i32>0x8FFFE000;
+
+export function attention(
+  q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
+): void {
+  const group = nHeads / nKvHeads;
+  const rowBytes = <usize>(nKvHeads * headDim) << 1;
+  for (let h = h0; h < h1; h++) {
+    const oh = out + (<usize>(h * headDim) << 2);
+    const sc = scores + ((<usize>h * <usize>nPos) << 2);
+    const kvOff = <usize>((h / group) * headDim) << 1;
+    // The rounded q_h lives in out_h until the V pass overwrites it (out_h is exactly headDim floats).
+    roundToHalfV(q + (<usize>(h * headDim) << 2), oh, headDim);
+    if (nPos <= 0) {
+      memory.fill(oh, 0, <usize>headDim << 2);
+      continue;
+    }
+    let max: f32 = -Infinity;
+    for (let t = 0; t < nPos; t++) {
+      const s = dotHalfV(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
+      store<f32>(sc + (<usize>t << 2), s);
+      if (s > max) max = s;
+    }
+    const sum = softmaxNumeratorsV(sc, nPos, max);
+    weightedSumV(vCache + kvOff, rowBytes, sc, nPos, oh, headDim, <f32>1 / <f32>sum);
+  }
+}
+
+/** The scalar twin: the same arithmetic in the same order, so the same bits as attention. */
+export function attention_scalar(
+  q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
+): void {
+  const group = nHeads / nKvHeads;
+  const rowBytes = <usize>(nKvHeads * headDim) << 1;
+  for (let h = h0; h < h1; h++) {
+    const qh = q + (<usize>(h * headDim) << 2);
+    const oh = out + (<usize>(h * headDim) << 2);
+    const sc = scores + ((<usize>h * <usize>nPos) << 2);
+    const kvOff = <usize>((h / group) * headDim) << 1;
+    for (let i = 0; i < headDim; i++) {
+      store<f32>(oh + (<usize>i << 2), halfToFloat(floatToHalf(load<f32>(qh + (<usize>i << 2)))));
+    }
+    if (nPos <= 0) {
+      for (let i = 0; i < headDim; i++) store<f32>(oh + (<usize>i << 2), 0);
+      continue;
+    }
+    let max: f32 = -Infinity;
+    for (let t = 0; t < nPos; t++) {
+      const s = dotHalfS(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
+      store<f32>(sc + (<usize>t << 2), s);
+      if (s > max) max = s;
+    }
+    // Σ p_t in four f64 lanes (t % 4) as softmaxNumeratorsV keeps them, the n % 4 tail after.
+    let l0: f64 = 0, l1: f64 = 0, l2: f64 = 0, l3: f64 = 0;
+    let t = 0;
+    for (; t + 4 <= nPos; t += 4) {
+      l0 += <f64>expNumerator(sc + (<usize>t << 2), max);
+      l1 += <f64>expNumerator(sc + (<usize>(t + 1) << 2), max);
+      l2 += <f64>expNumerator(sc + (<usize>(t + 2) << 2), max);
+      l3 += <f64>expNumerator(sc + (<usize>(t + 3) << 2), max);
+    }
+    let sum = (l0 + l2) + (l1 + l3);
+    for (; t < nPos; t++) sum += <f64>expNumerator(sc + (<usize>t << 2), max);
+    const inv = <f32>1 / <f32>sum;
+    for (let d = 0; d < headDim; d++) {
+      let acc: f32 = 0;
+      for (let t = 0; t < nPos; t++) {
+        const p = load<f32>(sc + (<usize>t << 2));
+        acc += p * halfToFloat(<u32>load<u16>(vCache + <usize>t * rowBytes + kvOff + (<usize>d << 1)));
+      }
+      store<f32>(oh + (<usize>d << 2), acc * inv);
+    }
+  }
+}
+
+/** dst = f32(f16(src)) for n floats; dst may equal src. */
+@inline function roundToHalfV(src: usize, dst: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, halfToFloatV(floatToHalfV(v128.load(src + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, halfToFloat(floatToHalf(load<f32>(src + o))));
+  }
+}
+
+/**
+ * ggml_vec_dot_f16 as the AVX2 build computes it: a (n) f32 holding f16-exact values, k (n) f16.
+ * GGML_F16_STEP = 32 elements per step in four 8-lane registers x[0..3]; here x[r] is the pair of v128
+ * (a{2r}, a{2r+1}). GGML_F32x8_REDUCE: x0 += x2, x1 += x3, x0 += x1, then (lo + hi) and two hadds.
+ */
+@inline function dotHalfV(a: usize, k: usize, n: i32): f32 {
+  const zero = f32x4.splat(0);
+  let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+  let i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const pa = a + (<usize>i << 2);
+    const pk = k + (<usize>i << 1);
+    const k0 = v128.load(pk);
+    const k1 = v128.load(pk, 16);
+    const k2 = v128.load(pk, 32);
+    const k3 = v128.load(pk, 48);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(pa), halfToFloatV(i32x4.extend_low_i16x8_u(k0))));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(pa, 16), halfToFloatV(i32x4.extend_high_i16x8_u(k0))));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(pa, 32), halfToFloatV(i32x4.extend_low_i16x8_u(k1))));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(pa, 48), halfToFloatV(i32x4.extend_high_i16x8_u(k1))));
+    a4 = f32x4.add(a4, f32x4.mul(v128.load(pa, 64), halfToFloatV(i32x4.extend_low_i16x8_u(k2))));
+    a5 = f32x4.add(a5, f32x4.mul(v128.load(pa, 80), halfToFloatV(i32x4.extend_high_i16x8_u(k2))));
+    a6 = f32x4.add(a6, f32x4.mul(v128.load(pa, 96), halfToFloatV(i32x4.extend_low_i16x8_u(k3))));
+    a7 = f32x4.add(a7, f32x4.mul(v128.load(pa, 112), halfToFloatV(i32x4.extend_high_i16x8_u(k3))));
+  }
+  a0 = f32x4.add(a0, a4);
+  a1 = f32x4.add(a1, a5);
+  a2 = f32x4.add(a2, a6);
+  a3 = f32x4.add(a3, a7);
+  a0 = f32x4.add(a0, a2);
+  a1 = f32x4.add(a1, a3);
+  const t0 = f32x4.add(a0, a1);
+  const r = (f32x4.extract_lane(t0, 0) + f32x4.extract_lane(t0, 1)) +
+    (f32x4.extract_lane(t0, 2) + f32x4.extract_lane(t0, 3));
+  if (i == n) return r;
+  let sum = <f64>r;
+  for (; i < n; i++) {
+    sum += <f64>(load<f32>(a + (<usize>i << 2)) * halfToFloat(<u32>load<u16>(k + (<usize>i << 1))));
+  }
+  return <f32>sum;
+}
+
+/** The scalar twin of dotHalfV: lane l of the 32 sums element l of every block, combined in the same tree. */
+function dotHalfS(a: usize, k: usize, n: i32): f32 {
+  const blocks = n >> 5;
+  let r: f32 = 0;
+  if (blocks > 0) {
+    let t01: f32 = 0, t23: f32 = 0;
+    for (let p = 0; p < 4; p++) {
+      // lane p of x0 after the reduction, and of x0's high half (elements 4..7 of each 8)
+      const lo = (laneSum(a, k, blocks, p) + laneSum(a, k, blocks, 16 + p)) +
+        (laneSum(a, k, blocks, 8 + p) + laneSum(a, k, blocks, 24 + p));
+      const hi = (laneSum(a, k, blocks, 4 + p) + laneSum(a, k, blocks, 20 + p)) +
+        (laneSum(a, k, blocks, 12 + p) + laneSum(a, k, blocks, 28 + p));
+      const t = lo + hi;
+      if (p == 0) t01 = t;
+      else if (p == 1) t01 += t;
+      else if (p == 2) t23 = t;
+      else t23 += t;
+    }
+    r = t01 + t23;
+  }
+  const done = blocks << 5;
+  if (done == n) return r;
+  let sum = <f64>r;
+  for (let i = done; i < n; i++) {
+    sum += <f64>(load<f32>(a + (<usize>i << 2)) * halfToFloat(<u32>load<u16>(k + (<usize>i << 1))));
+  }
+  return <f32>sum;
+}
+
+@inline function laneSum(a: usize, k: usize, blocks: i32, lane: i32): f32 {
+  let s: f32 = 0;
+  for (let b = 0; b < blocks; b++) {
+    const i = (b << 5) + lane;
+    s += load<f32>(a + (<usize>i << 2)) * halfToFloat(<u32>load<u16>(k + (<usize>i << 1)));
+  }
+  return s;
+}
+
+@inline function expNumerator(p: usize, max: f32): f32 {
+  const e = expS(load<f32>(p) - max);
+  store<f32>(p, e);
+  return e;
+}
+
+/** sc[t] = exp(sc[t] - max) for t < n; returns Σ in f64, lanes t % 4 summed separately, then the tail. */
+@inline function softmaxNumeratorsV(sc: usize, n: i32, max: f32): f64 {
+  const mv = f32x4.splat(max);
+  let s01 = f64x2.splat(0);
+  let s23 = f64x2.splat(0);
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const p = sc + (<usize>t << 2);
+    const e = expV(f32x4.sub(v128.load(p), mv));
+    v128.store(p, e);
+    s01 = f64x2.add(s01, f64x2.promote_low_f32x4(e));
+    s23 = f64x2.add(s23, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 2, 3)));
+  }
+  const s = f64x2.add(s01, s23);
+  let sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  for (; t < n; t++) sum += <f64>expNumerator(sc + (<usize>t << 2), max);
+  return sum;
+}
+
+/**
+ * out (headDim) = inv * Σ_t p_t v_t, V rows at v + t*rowBytes (f16). The f32 sums run over t in order for
+ * each element; 16 elements (4 v128) stay in registers across the t loop, then 4, then single elements.
+ */
+@inline function weightedSumV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: usize, headDim: i32, inv: f32): void {
+  const iv = f32x4.splat(inv);
+  let d = 0;
+  for (; d + 16 <= headDim; d += 16) {
+    const zero = f32x4.splat(0);
+    let o0 = zero, o1 = zero, o2 = zero, o3 = zero;
+    let row = v + (<usize>d << 1);
+    for (let t = 0; t < nPos; t++) {
+      const p = v128.load32_splat(sc + (<usize>t << 2));
+      const h0 = v128.load(row);
+      const h1 = v128.load(row, 16);
+      o0 = f32x4.add(o0, f32x4.mul(p, halfToFloatV(i32x4.extend_low_i16x8_u(h0))));
+      o1 = f32x4.add(o1, f32x4.mul(p, halfToFloatV(i32x4.extend_high_i16x8_u(h0))));
+      o2 = f32x4.add(o2, f32x4.mul(p, halfToFloatV(i32x4.extend_low_i16x8_u(h1))));
+      o3 = f32x4.add(o3, f32x4.mul(p, halfToFloatV(i32x4.extend_high_i16x8_u(h1))));
+      row += rowBytes;
+    }
+    const po = out + (<usize>d << 2);
+    v128.store(po, f32x4.mul(o0, iv));
+    v128.store(po, f32x4.mul(o1, iv), 16);
+    v128.store(po, f32x4.mul(o2, iv), 32);
+    v128.store(po, f32x4.mul(o3, iv), 48);
+  }
+  for (; d + 4 <= headDim; d += 4) {
+    let o = f32x4.splat(0);
+    let row = v + (<usize>d << 1);
+    for (let t = 0; t < nPos; t++) {
+      const p = v128.load32_splat(sc + (<usize>t << 2));
+      o = f32x4.add(o, f32x4.mul(p, halfToFloatV(i32x4.extend_low_i16x8_u(v128.load64_zero(row)))));
+      row += rowBytes;
+    }
+    v128.store(out + (<usize>d << 2), f32x4.mul(o, iv));
+  }
+  for (; d < headDim; d++) {
+    let acc: f32 = 0;
+    let row = v + (<usize>d << 1);
+    for (let t = 0; t < nPos; t++) {
+      acc += load<f32>(sc + (<usize>t << 2)) * halfToFloat(<u32>load<u16>(row));
+      row += rowBytes;
+    }
+    store<f32>(out + (<usize>d << 2), acc * inv);
+  }
+}

@@ -1,0 +1,78 @@
+// `woolly-bench e2e`: prefill and decode tokens/s of whole models through the public API, on
+// synthesized TinyLlama-shaped models (no download) or any GGUF file given.
+import { loadModelFile } from "../src/model/load-node.js";
+import type { Model } from "../src/model/model.js";
+import { median } from "./stats.js";
+
+export interface E2eResult {
+  readonly bench: "e2e";
+  readonly model: string;
+  readonly weights: string;
+  readonly threads: number;
+  readonly simd: string;
+  readonly phase: "prefill" | "decode";
+  readonly tokens: number;
+  readonly tokensPerS: number;
+  /** WebAssembly memory of the loaded model, and the process's peak resident set so far. */
+  readonly wasmMemoryBytes: number;
+  readonly peakRssBytes: number;
+}
+
+export interface E2eOptions {
+  readonly prefillLengths: readonly number[];
+  readonly decodeTokens: number;
+  readonly runs: number;
+  readonly simd: "auto" | "simd" | "relaxed";
+}
+
+class E2eCheckError extends Error {}
+
+/** Prompt ids that share no prefix across runs (so the KV cache is never reused between them). */
+function prompt(model: Model, length: number, run: number): number[] {
+  const n = model.config.nVocab;
+  const ids = [model.tokenizer.bos ?? 1];
+  for (let i = 1; i < length; i++) ids.push(259 + ((run * 7919 + i * 104729) % (n - 259)));
+  ids[1] = 259 + ((run * 31 + 17) % (n - 259));
+  return ids;
+}
+
+let peakRss = 0;
+function rss(): number {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  return peakRss;
+}
+
+export async function* benchModel(path: string, label: string, weights: string, o: E2eOptions): AsyncGenerator<E2eResult> {
+  const model = await loadModelFile(path, { contextLength: Math.max(...o.prefillLengths) + o.decodeTokens + 8, simd: o.simd });
+  try {
+    // Check first: the logits of a short prompt are finite, and greedy decoding is deterministic.
+    const ids = prompt(model, 8, 999);
+    const logits = await model.logits(ids);
+    if (!logits.every((row) => row.every(Number.isFinite))) throw new E2eCheckError(`${label}: non-finite logits`);
+    const a = await model.complete(ids, { temperature: 0, maxTokens: 8, ignoreEos: true });
+    const b = await model.complete(prompt(model, 8, 998), { temperature: 0, maxTokens: 2, ignoreEos: true });
+    const c = await model.complete(ids, { temperature: 0, maxTokens: 8, ignoreEos: true });
+    if (b.tokens.length !== 2 || a.tokens.join() !== c.tokens.join()) throw new E2eCheckError(`${label}: greedy decoding is not deterministic`);
+
+    const base = { bench: "e2e" as const, model: label, weights, threads: model.threads, simd: model.simd };
+    for (const len of o.prefillLengths) {
+      const speeds: number[] = [];
+      for (let r = 0; r < o.runs; r++) {
+        const res = await model.complete(prompt(model, len, r), { temperature: 0, maxTokens: 1, ignoreEos: true });
+        if (res.cachedTokens !== 0) throw new E2eCheckError(`${label}: prompt ${r} reused the cache`);
+        speeds.push(res.timings.prefillTokensPerSecond);
+      }
+      yield { ...base, phase: "prefill", tokens: len, tokensPerS: median(speeds), wasmMemoryBytes: model.memoryBytes, peakRssBytes: rss() };
+    }
+    const speeds: number[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const res = await model.complete(prompt(model, 16, 100 + r), { temperature: 0, maxTokens: o.decodeTokens, ignoreEos: true });
+      speeds.push(res.timings.decodeTokensPerSecond);
+    }
+    yield { ...base, phase: "decode", tokens: o.decodeTokens, tokensPerS: median(speeds), wasmMemoryBytes: model.memoryBytes, peakRssBytes: rss() };
+  } finally {
+    model.dispose();
+  }
+}
+
+export { E2eCheckError };

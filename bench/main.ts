@@ -1,0 +1,117 @@
+// `woolly-bench`: Woolly's benchmarks.
+//   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--simd auto|simd|relaxed] [--quick] [--json]
+//   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--model FILE.gguf …] [--runs N] [--json]
+import { cpus, totalmem } from "node:os";
+import { parseArgs, numberOption } from "../src/cli/args.js";
+import { chooseFlavour } from "../src/wasm/engine.js";
+import { ALL_FORMATS, BenchCheckError, benchKernels, DEFAULT_SHAPES, type KernelResult } from "./kernels.js";
+import { benchModel, E2eCheckError, type E2eResult } from "./e2e.js";
+import { MIXTURES, synthesizeModel, TINYLLAMA, type Mixture } from "./synth.js";
+import { WoollyError } from "../src/errors.js";
+
+const out = (s: string) => process.stdout.write(s + "\n");
+
+function machine(): string {
+  const c = cpus();
+  return `${c[0]?.model ?? "unknown CPU"}, ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.release.name} ${process.version}`;
+}
+
+function pad(s: string | number, n: number): string {
+  return String(s).padStart(n);
+}
+
+async function kernels(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, [
+    { name: "formats" }, { name: "shapes" }, { name: "simd" }, { name: "quick", flag: true }, { name: "json", flag: true },
+    { name: "samples" },
+  ]);
+  const quick = args.flags.has("quick");
+  const simdArg = args.values.get("simd") ?? "auto";
+  if (simdArg !== "auto" && simdArg !== "simd" && simdArg !== "relaxed") throw new BenchCheckError(`--simd must be auto, simd or relaxed; got ${simdArg}`);
+  const simd = chooseFlavour(simdArg);
+  const formats = args.values.get("formats")?.split(",").map((s) => s.trim().toUpperCase()) ?? ALL_FORMATS;
+  const shapes = args.values.get("shapes")?.split(",").map((s) => {
+    const [r, c] = s.split("x").map(Number);
+    if (!Number.isInteger(r) || !Number.isInteger(c) || r < 1 || c < 1) throw new BenchCheckError(`--shapes takes ROWSxCOLS, e.g. 4096x4096; got ${s}`);
+    return [r, c] as const;
+  }) ?? (quick ? [[4096, 4096] as const] : DEFAULT_SHAPES);
+  const json = args.flags.has("json");
+  const samples = numberOption(args, "samples") ?? (quick ? 3 : 5);
+  if (!json) {
+    out(`woolly-bench kernels — ${machine()}, ${simd} kernels, one thread, median of ${samples}`);
+    out(`weights cycle through ≥96 MiB per pass (more than the L3 cache), as in a model`);
+  }
+  let header = false;
+  for (const r of benchKernels({ simd, formats, shapes, matmulColumns: [8, 32, 128], matmulShape: shapes[0], samples, minMs: quick ? 60 : 150 })) {
+    if (json) {
+      out(JSON.stringify(r));
+      continue;
+    }
+    if (r.bench === "bandwidth") {
+      out(`memory bandwidth (v128 streaming sum of 256 MiB): ${r.gbPerS.toFixed(1)} GB/s\n`);
+      continue;
+    }
+    if (!header) {
+      out(`${"format".padEnd(7)} ${"shape".padEnd(11)} ${"variant".padEnd(10)} ${pad("ms", 9)} ${pad("GB/s", 7)} ${pad("of bw", 6)} ${pad("vs naive", 8)} ${pad("tok/s", 9)}`);
+      header = true;
+    }
+    const k = r as KernelResult;
+    out(
+      `${k.format.padEnd(7)} ${k.shape.padEnd(11)} ${k.variant.padEnd(10)} ${pad(k.ms.toFixed(3), 9)} ${pad(k.gbPerS.toFixed(2), 7)} ` +
+        `${pad((k.ratioToBandwidth * 100).toFixed(0) + "%", 6)} ${pad(k.ratioToNaive === null ? "" : k.ratioToNaive.toFixed(2) + "x", 8)} ` +
+        `${pad(k.tokensPerS === undefined ? "" : k.tokensPerS.toFixed(0), 9)}`,
+    );
+  }
+}
+
+async function e2e(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, [{ name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }]);
+  const json = args.flags.has("json");
+  const runs = numberOption(args, "runs") ?? 3;
+  const simdArg = args.values.get("simd") ?? "auto";
+  if (simdArg !== "auto" && simdArg !== "simd" && simdArg !== "relaxed") throw new BenchCheckError(`--simd must be auto, simd or relaxed; got ${simdArg}`);
+  const options = { prefillLengths: [64, 512], decodeTokens: numberOption(args, "decode") ?? 32, runs, simd: simdArg } as const;
+  const models: [string, string, string][] = [];
+  const given = args.values.get("model");
+  if (given) for (const p of given.split(",")) models.push([p, p.split("/").pop() ?? p, "file"]);
+  const mixes = args.values.get("mix")?.split(",") ?? (given ? [] : [...MIXTURES]);
+  for (const m of mixes) {
+    if (!(MIXTURES as readonly string[]).includes(m)) throw new BenchCheckError(`--mix takes ${MIXTURES.join(", ")}; got ${m}`);
+    if (!json) out(`synthesizing ${TINYLLAMA.name} ${m} (random weights; cached in the temp folder)…`);
+    models.push([synthesizeModel(TINYLLAMA, m as Mixture), TINYLLAMA.name, m]);
+  }
+  if (!json) out(`woolly-bench e2e — ${machine()}, median of ${runs}`);
+  for (const [path, label, weights] of models) {
+    for await (const r of benchModel(path, label, weights, options)) {
+      if (json) out(JSON.stringify(r));
+      else out(formatE2e(r));
+    }
+  }
+}
+
+function formatE2e(r: E2eResult): string {
+  return `${r.model} ${r.weights.padEnd(7)} ${r.simd.padEnd(7)} ${r.threads} thread${r.threads > 1 ? "s" : " "} ${r.phase.padEnd(7)} ${pad(r.tokens, 4)} tokens ` +
+    `${pad(r.tokensPerS.toFixed(2), 8)} tokens/s   wasm memory ${(r.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd.startsWith("-")) await kernels(argv);
+    else if (cmd === "kernels") await kernels(rest);
+    else if (cmd === "e2e") await e2e(rest);
+    else {
+      process.stderr.write(`woolly-bench: unknown benchmark "${cmd}" (kernels, e2e)\n`);
+      return 2;
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof BenchCheckError || e instanceof E2eCheckError || e instanceof WoollyError) {
+      process.stderr.write(`woolly-bench: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,155 @@
+// Synthesizes GGUF models of real shapes with random weights, so the end-to-end benchmark needs no
+// download. Quantized blocks are random bytes with their scale fields set to small finite f16
+// values (a block's speed does not depend on its values; NaN/Inf scales would only make the
+// logits meaningless). Written tensor by tensor to a file, never held whole in memory.
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ggufLayout } from "../src/gguf/writer.js";
+import { GgufValueType, type GgufValue } from "../src/gguf/types.js";
+import { GgmlType, ggmlType } from "../src/quant/types.js";
+import { randomMatrix } from "./random-weights.js";
+
+export interface ModelShape {
+  readonly name: string;
+  readonly dim: number;
+  readonly hiddenDim: number;
+  readonly nLayers: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly nVocab: number;
+  readonly nCtx: number;
+}
+
+/** TinyLlama-1.1B's shapes, the model ARCHITECTURE.md gives native llama.cpp figures for. */
+export const TINYLLAMA: ModelShape = {
+  name: "tinyllama-1.1b-shapes",
+  dim: 2048,
+  hiddenDim: 5632,
+  nLayers: 22,
+  nHeads: 32,
+  nKvHeads: 4,
+  nVocab: 32000,
+  nCtx: 2048,
+};
+
+/** The weight mixtures llama.cpp's quantize produces for these names. */
+export type Mixture = "Q4_K_M" | "Q8_0" | "Q4_0";
+export const MIXTURES: readonly Mixture[] = ["Q4_K_M", "Q8_0", "Q4_0"];
+
+/** llama.cpp's use_more_bits(): the layers whose attn_v / ffn_down get Q6_K in Q4_K_M. */
+function moreBits(layer: number, nLayers: number): boolean {
+  return layer < nLayers / 8 || layer >= (7 * nLayers) / 8 || (layer - Math.floor(nLayers / 8)) % 3 === 2;
+}
+
+function typeFor(mix: Mixture, tensor: string, layer: number, nLayers: number): number {
+  if (mix === "Q8_0") return GgmlType.Q8_0;
+  if (tensor === "output") return GgmlType.Q6_K;
+  if (mix === "Q4_0") return GgmlType.Q4_0;
+  if ((tensor === "attn_v" || tensor === "ffn_down") && moreBits(layer, nLayers)) return GgmlType.Q6_K;
+  return GgmlType.Q4_K;
+}
+
+function randomTensor(type: number, elements: number, seed: number): Uint8Array {
+  const info = ggmlType(type);
+  if (!info) throw new Error(`unknown type ${type}`);
+  const out = new Uint8Array((elements / info.blockElements) * info.blockBytes);
+  randomMatrix(type, 1, elements, seed, out);
+  return out;
+}
+
+function vocab(n: number): { tokens: string[]; scores: Float32Array; types: Int32Array } {
+  const tokens = ["<unk>", "<s>", "</s>"];
+  const types = [2, 3, 3];
+  for (let b = 0; b < 256; b++) {
+    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+    types.push(6);
+  }
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  for (let i = 0; tokens.length < n; i++) {
+    let s = "";
+    for (let v = i; ; v = Math.floor(v / 26) - 1) {
+      s = letters[v % 26] + s;
+      if (v < 26) break;
+    }
+    tokens.push(i % 2 === 0 ? "▁" + s : s);
+    types.push(1);
+  }
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) scores[i] = types[i] === 1 ? -i : 0;
+  return { tokens, scores, types: Int32Array.from(types) };
+}
+
+/** Write (once) a synthetic llama model of `shape` in `mix` and return its path. */
+export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpdir(), "woolly-bench")): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${shape.name}-${mix}.gguf`);
+  if (existsSync(path) && statSync(path).size > 0) return path;
+  const s = shape;
+  const kvDim = (s.dim / s.nHeads) * s.nKvHeads;
+  const v = vocab(s.nVocab);
+  const u32 = (value: number): GgufValue => ({ type: GgufValueType.UINT32, value });
+  const f32 = (value: number): GgufValue => ({ type: GgufValueType.FLOAT32, value });
+  const str = (value: string): GgufValue => ({ type: GgufValueType.STRING, value });
+  const metadata = new Map<string, GgufValue>([
+    ["general.architecture", str("llama")],
+    ["general.name", str(`${s.name} (random weights, ${mix})`)],
+    ["llama.context_length", u32(s.nCtx)],
+    ["llama.embedding_length", u32(s.dim)],
+    ["llama.block_count", u32(s.nLayers)],
+    ["llama.feed_forward_length", u32(s.hiddenDim)],
+    ["llama.attention.head_count", u32(s.nHeads)],
+    ["llama.attention.head_count_kv", u32(s.nKvHeads)],
+    ["llama.attention.layer_norm_rms_epsilon", f32(1e-5)],
+    ["llama.rope.freq_base", f32(10000)],
+    ["llama.rope.dimension_count", u32(s.dim / s.nHeads)],
+    ["tokenizer.ggml.model", str("llama")],
+    ["tokenizer.ggml.tokens", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.STRING, items: v.tokens } }],
+    ["tokenizer.ggml.scores", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.FLOAT32, items: v.scores } }],
+    ["tokenizer.ggml.token_type", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.INT32, items: v.types } }],
+    ["tokenizer.ggml.bos_token_id", u32(1)],
+    ["tokenizer.ggml.eos_token_id", u32(2)],
+    ["tokenizer.ggml.unknown_token_id", u32(0)],
+  ]);
+  interface Planned { name: string; type: number; dims: number[] }
+  const tensors: Planned[] = [];
+  const add = (name: string, type: number, dims: number[]) => tensors.push({ name, type, dims });
+  add("token_embd.weight", typeFor(mix, "token_embd", 0, s.nLayers), [s.dim, s.nVocab]);
+  for (let l = 0; l < s.nLayers; l++) {
+    const t = (n: string) => typeFor(mix, n, l, s.nLayers);
+    add(`blk.${l}.attn_norm.weight`, GgmlType.F32, [s.dim]);
+    add(`blk.${l}.attn_q.weight`, t("attn_q"), [s.dim, s.dim]);
+    add(`blk.${l}.attn_k.weight`, t("attn_k"), [s.dim, kvDim]);
+    add(`blk.${l}.attn_v.weight`, t("attn_v"), [s.dim, kvDim]);
+    add(`blk.${l}.attn_output.weight`, t("attn_output"), [s.dim, s.dim]);
+    add(`blk.${l}.ffn_norm.weight`, GgmlType.F32, [s.dim]);
+    add(`blk.${l}.ffn_gate.weight`, t("ffn_gate"), [s.dim, s.hiddenDim]);
+    add(`blk.${l}.ffn_up.weight`, t("ffn_up"), [s.dim, s.hiddenDim]);
+    add(`blk.${l}.ffn_down.weight`, t("ffn_down"), [s.hiddenDim, s.dim]);
+  }
+  add("output_norm.weight", GgmlType.F32, [s.dim]);
+  add("output.weight", typeFor(mix, "output", 0, s.nLayers), [s.dim, s.nVocab]);
+
+  const layout = ggufLayout({ metadata, tensors });
+  const partial = path + ".partial";
+  const fd = openSync(partial, "w");
+  try {
+    writeSync(fd, layout.header, 0, layout.header.length, 0);
+    tensors.forEach((t, i) => {
+      const elements = t.dims.reduce((a, b) => a * b, 1);
+      const data =
+        t.type === GgmlType.F32
+          ? new Uint8Array(Float32Array.from({ length: elements }, () => 1).buffer)
+          : randomTensor(t.type, elements, i + 1);
+      writeSync(fd, data, 0, data.length, layout.dataOffset + layout.tensors[i].offset);
+    });
+    // zero padding after the last tensor, up to the file size the layout promises
+    const last = layout.tensors[layout.tensors.length - 1];
+    const end = layout.dataOffset + last.offset + last.size;
+    if (end < layout.fileSize) writeSync(fd, new Uint8Array(layout.fileSize - end), 0, layout.fileSize - end, end);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(partial, path);
+  return path;
+}

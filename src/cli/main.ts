@@ -1,0 +1,68 @@
+// The `woolly` command: dispatches to a sub-command, prints errors as one line, sets the exit code.
+import { WoollyError } from "../errors.js";
+import { inspectCommand } from "./inspect.js";
+import { logitsCommand, runCommand, tokenizeCommand, type CliIo } from "./run.js";
+
+const HELP = `woolly — LLM inference in WebAssembly
+
+usage:
+  woolly run MODEL.gguf -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--ctx N]
+  woolly tokenize MODEL.gguf "text" [--no-special]
+  woolly logits MODEL.gguf (--tokens 1,403,407 | -p "text") [--json]
+  woolly inspect MODEL.gguf [--json]
+`;
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.on("SIGINT", onSigint);
+  try {
+    switch (command) {
+      case "run":
+        return await runCommand(rest, io, abort.signal);
+      case "tokenize":
+        return await tokenizeCommand(rest, io);
+      case "logits":
+        return await logitsCommand(rest, io);
+      case "inspect":
+        return await inspectCommand(rest, (line) => io.out(line + "\n"));
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(HELP);
+        return command === undefined ? 1 : 0;
+      default:
+        io.err(`woolly: unknown command "${command}"\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof WoollyError) {
+      io.err(`woolly: ${e.message} [${e.kind}]\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+const stdio: CliIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+// Run when executed as the bin (the bundle's entry), not when imported by tests.
+const entry = process.argv[1] ?? "";
+if (/(?:cli\.js|main\.ts)$/.test(entry)) {
+  main(process.argv.slice(2), stdio).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`woolly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

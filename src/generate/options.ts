@@ -1,0 +1,56 @@
+// Options and results of text generation, and their validation.
+import { ParameterError } from "../errors.js";
+import type { SamplingOptions } from "../sampling/index.js";
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate (default: until the context is full). Integer ≥ 1. */
+  maxTokens?: number;
+  /** Strings that end generation; the stop string itself is not returned. */
+  stop?: readonly string[];
+  /** Cancels generation; the model stays ready for the next call. */
+  signal?: AbortSignal;
+  /** Keep generating past end-of-generation tokens (benchmarks; llama.cpp's --ignore-eos). */
+  ignoreEos?: boolean;
+  /** Add BOS/EOS as the model's tokenizer asks (default true). Ignored when the prompt is token ids. */
+  addSpecial?: boolean;
+  /** Recognize special tokens such as `<|im_start|>` written in the prompt text (default true). */
+  parseSpecial?: boolean;
+}
+
+/**
+ * Why generation ended: `eos` the model produced an end-of-generation token, `stop` a stop string
+ * was produced, `length` maxTokens was reached, `context_full` the context has no room for another
+ * token, `aborted` the signal fired.
+ */
+export type FinishReason = "eos" | "stop" | "length" | "context_full" | "aborted";
+
+export interface Timings {
+  /** Prompt tokens actually computed (those not reused from the KV cache). */
+  readonly prefillTokens: number;
+  readonly prefillMs: number;
+  readonly prefillTokensPerSecond: number;
+  /** Decode forward passes (the first generated token comes from the prefill's logits). */
+  readonly decodeTokens: number;
+  readonly decodeMs: number;
+  readonly decodeTokensPerSecond: number;
+}
+
+export interface GenerationResult {
+  readonly text: string;
+  /** Generated token ids (the end-of-generation token excluded). */
+  readonly tokens: readonly number[];
+  readonly finishReason: FinishReason;
+  /** Prompt length in tokens, and how many of them were reused from the KV cache. */
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+  readonly timings: Timings;
+}
+
+/** Validate what the sampler does not: maxTokens and the stop list are checked by their owners. */
+export function checkMaxTokens(maxTokens: number | undefined): number {
+  if (maxTokens === undefined) return Number.POSITIVE_INFINITY;
+  if (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < 1) {
+    throw new ParameterError("maxTokens", "an integer ≥ 1", maxTokens);
+  }
+  return maxTokens;
+}

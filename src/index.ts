@@ -1,0 +1,32 @@
+// Woolly: LLM inference in WebAssembly. This entry uses Web APIs only (Node, Deno, Bun, browsers);
+// file-system helpers are in `woolly/node`.
+
+export { loadModel, type LoadOptions, type ModelSource } from "./model/load.js";
+export { Model, ModelError, type Generation } from "./model/model.js";
+export type { ModelConfig, Architecture, RopeConfig } from "./model/config.js";
+export type { GenerateOptions, GenerationResult, FinishReason, Timings } from "./generate/options.js";
+export type { SamplingOptions } from "./sampling/index.js";
+export { Sampler } from "./sampling/index.js";
+export { Tokenizer } from "./tokenizer/index.js";
+export {
+  WoollyError,
+  GgufError,
+  WasmError,
+  LoadError,
+  ParameterError,
+  type GgufErrorKind,
+  type WasmErrorKind,
+  type LoadErrorKind,
+} from "./errors.js";
+export {
+  GgufFile,
+  parseGguf,
+  GgufValueType,
+  type GgufValue,
+  type GgufArray,
+  type GgufTensorInfo,
+} from "./gguf/index.js";
+export { readGguf, readRange, bytesSource, blobSource, urlSource, type GgufSource } from "./gguf/source.js";
+export { writeGguf, ggufChunks, ggufLayout } from "./gguf/writer.js";
+export { GGML_TYPES, GgmlType, ggmlType, ggmlTypeByName, type GgmlTypeInfo } from "./quant/types.js";
+export { bestFlavour, detectFeatures, type SimdFlavour } from "./wasm/features.js";

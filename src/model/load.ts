@@ -1,0 +1,204 @@
+// Loading a model: parse the GGUF header, check everything that can be checked before a byte of
+// weights is read (architecture, tensor names, shapes and types, the memory it all needs), then
+// stream each tensor from the source straight into the arena. Nothing holds the whole file.
+import { LoadError, ParameterError, WasmError } from "../errors.js";
+import { blobSource, bytesSource, readGguf, readRangeInto, urlSource, type GgufSource } from "../gguf/source.js";
+import type { GgufFile, GgufTensorInfo } from "../gguf/index.js";
+import { ggmlType, GgmlType, type GgmlTypeInfo } from "../quant/types.js";
+import { Tokenizer } from "../tokenizer/index.js";
+import { createEngine, formatBytes, MAX_PAGES, PAGE_BYTES, type Engine, type EngineOptions } from "../wasm/engine.js";
+import { configFromGguf, type ModelConfig } from "./config.js";
+import { SingleThreadExecutor } from "./exec.js";
+import { Transformer } from "./forward.js";
+import { Model } from "./model.js";
+import type { LayerWeights, ModelWeights, WeightMatrix } from "./weights.js";
+
+/** Where a model comes from: bytes, a Blob/File, a URL (read with HTTP Range requests), or any GgufSource. */
+export type ModelSource = Uint8Array | ArrayBuffer | Blob | URL | string | GgufSource;
+
+export interface LoadOptions extends EngineOptions {
+  /** KV cache positions (default: the smaller of the model's context length and 4096). Integer in [1, 1048576]. */
+  contextLength?: number;
+  /** Prompt tokens computed per forward pass (default 64). Integer in [1, 4096]. */
+  batchSize?: number;
+  /** Called as tensor bytes arrive. */
+  onProgress?: (progress: { loadedBytes: number; totalBytes: number }) => void;
+  /** Aborts the load; everything it took is released. */
+  signal?: AbortSignal;
+}
+
+const ARENA_BASE = 0x20000;
+const ALIGN = 64;
+const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+export function toSource(source: ModelSource): GgufSource {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return bytesSource(source);
+  if (source instanceof URL || typeof source === "string") return urlSource(source);
+  if (isGgufSource(source)) return source;
+  return blobSource(source);
+}
+
+function isGgufSource(s: Blob | GgufSource): s is GgufSource {
+  return typeof (s as Partial<GgufSource>).read === "function";
+}
+
+function integerIn(name: string, v: number | undefined, lo: number, hi: number, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw new ParameterError(name, `an integer in [${lo}, ${hi}]`, v);
+  return v;
+}
+
+/** Load a GGUF model from `source`. */
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  const src = toSource(source);
+  try {
+    return await loadFrom(src, options);
+  } finally {
+    await src.close?.();
+  }
+}
+
+async function loadFrom(src: GgufSource, options: LoadOptions): Promise<Model> {
+  const { signal } = options;
+  const file = await readGguf(src, { signal });
+  const config = configFromGguf(file);
+  const tokenizer = Tokenizer.fromGguf(file);
+  const nCtx = integerIn("contextLength", options.contextLength, 1, 1 << 20, Math.min(config.nCtxTrain, 4096));
+  const batch = integerIn("batchSize", options.batchSize, 1, 4096, Math.min(64, nCtx));
+  const plan = planTensors(file, config);
+
+  // Everything the model needs, checked against the 4 GiB ceiling before anything is allocated.
+  const weightBytes = plan.reduce((s, p) => s + alignUp(p.info.size) + (p.toF32 ? alignUp(p.elements * 4) : 0), 0);
+  const engine = createEngine(options);
+  const scratchBytes = Transformer.scratchBytes(engine.kernels, config, null, nCtx, batch);
+  const limit = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
+  if (weightBytes + scratchBytes > limit) {
+    throw new WasmError(
+      "out_of_memory",
+      `the model needs ${formatBytes(weightBytes)} of weights and ${formatBytes(scratchBytes)} for a ${nCtx}-position KV cache ` +
+        `and scratch buffers, ${formatBytes(weightBytes + scratchBytes)} in all, more than the 4 GiB WebAssembly memory holds; ` +
+        `try a smaller contextLength or a smaller quantization`,
+    );
+  }
+
+  // Allocate, then stream tensor bytes in file order straight into the arena.
+  const ptrs = new Map<string, number>();
+  for (const p of plan) ptrs.set(p.info.name, engine.alloc(p.info.size, `tensor ${p.info.name}`));
+  const totalBytes = plan.reduce((s, p) => s + p.info.size, 0);
+  let loadedBytes = 0;
+  for (const p of [...plan].sort((a, b) => a.info.offset - b.info.offset)) {
+    if (signal?.aborted) throw new LoadError("aborted", "loading was aborted", { cause: signal.reason });
+    const ptr = ptrs.get(p.info.name) as number;
+    await readRangeInto(src, file.tensorStart(p.info), engine.u8().subarray(ptr, ptr + p.info.size), signal);
+    loadedBytes += p.info.size;
+    options.onProgress?.({ loadedBytes, totalBytes });
+  }
+  // Vectors (norms, biases) are read as f32; convert the rare file that stores them otherwise.
+  for (const p of plan) {
+    if (!p.toF32) continue;
+    const dst = engine.alloc(p.elements * 4, `tensor ${p.info.name} as f32`);
+    engine.kernels.dequant_row(p.info.type, ptrs.get(p.info.name) as number, dst, p.elements);
+    ptrs.set(p.info.name, dst);
+  }
+
+  const weights = placeWeights(file, config, engine, ptrs);
+  const net = new Transformer(engine, config, weights, new SingleThreadExecutor(engine.kernels), nCtx, batch);
+  return new Model(file, config, tokenizer, engine, net);
+}
+
+interface TensorPlan {
+  readonly info: GgufTensorInfo;
+  readonly elements: number;
+  /** A 1-D tensor stored in another type than f32, converted after loading. */
+  readonly toF32: boolean;
+}
+
+/** Check every tensor the architecture needs: present, right shape, a type Woolly computes. */
+function planTensors(file: GgufFile, c: ModelConfig): TensorPlan[] {
+  const plan: TensorPlan[] = [];
+  const need = (name: string, dims: readonly number[], optional = false): void => {
+    const info = file.tensor(name);
+    if (!info) {
+      if (optional) return;
+      throw new LoadError("missing_tensor", `tensor ${name} is missing from this ${c.arch} model`);
+    }
+    const same = info.dims.length === dims.length && info.dims.every((d, i) => d === dims[i]);
+    if (!same) {
+      throw new LoadError("bad_shape", `tensor ${name} has shape [${info.dims.join(", ")}]; a ${c.arch} model with these hyper-parameters needs [${dims.join(", ")}]`);
+    }
+    const type = typeOf(info);
+    if (!type.supported) {
+      throw new LoadError("unsupported_tensor_type", `tensor ${name} is ${type.name}, which Woolly does not support`);
+    }
+    if (dims.length === 2 && dims[0] % type.blockElements !== 0) {
+      throw new LoadError("bad_shape", `tensor ${name}: rows of ${dims[0]} elements are not whole ${type.name} blocks of ${type.blockElements}`);
+    }
+    const elements = dims.reduce((a, b) => a * b, 1);
+    plan.push({ info, elements, toF32: dims.length === 1 && type.id !== GgmlType.F32 });
+  };
+  need("token_embd.weight", [c.dim, c.nVocab]);
+  need("output_norm.weight", [c.dim]);
+  need("output.weight", [c.dim, c.nVocab], true);
+  need("rope_freqs.weight", [c.rope.dim / 2], true);
+  for (let l = 0; l < c.nLayers; l++) {
+    const b = `blk.${l}.`;
+    need(b + "attn_norm.weight", [c.dim]);
+    need(b + "attn_q.weight", [c.dim, c.dim]);
+    need(b + "attn_k.weight", [c.dim, c.kvDim]);
+    need(b + "attn_v.weight", [c.dim, c.kvDim]);
+    if (c.qkvBias) {
+      need(b + "attn_q.bias", [c.dim]);
+      need(b + "attn_k.bias", [c.kvDim]);
+      need(b + "attn_v.bias", [c.kvDim]);
+    }
+    need(b + "attn_output.weight", [c.dim, c.dim]);
+    need(b + "ffn_norm.weight", [c.dim]);
+    need(b + "ffn_gate.weight", [c.dim, c.hiddenDim]);
+    need(b + "ffn_up.weight", [c.dim, c.hiddenDim]);
+    need(b + "ffn_down.weight", [c.hiddenDim, c.dim]);
+  }
+  return plan;
+}
+
+function typeOf(info: GgufTensorInfo): GgmlTypeInfo {
+  const type = ggmlType(info.type);
+  if (!type) throw new LoadError("unsupported_tensor_type", `tensor ${info.name} has unknown ggml type id ${info.type}`);
+  return type;
+}
+
+function placeWeights(file: GgufFile, c: ModelConfig, engine: Engine, ptrs: Map<string, number>): ModelWeights {
+  const vec = (name: string) => ptrs.get(name) ?? 0;
+  const mat = (name: string): WeightMatrix => {
+    const info = file.tensor(name) as GgufTensorInfo;
+    const type = typeOf(info);
+    const [cols, rows] = info.dims;
+    return { name, ptr: ptrs.get(name) as number, type, rows, cols, rowBytes: (cols / type.blockElements) * type.blockBytes };
+  };
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const b = `blk.${l}.`;
+    layers.push({
+      attnNorm: vec(b + "attn_norm.weight"),
+      wq: mat(b + "attn_q.weight"),
+      wk: mat(b + "attn_k.weight"),
+      wv: mat(b + "attn_v.weight"),
+      bq: vec(b + "attn_q.bias"),
+      bk: vec(b + "attn_k.bias"),
+      bv: vec(b + "attn_v.bias"),
+      wo: mat(b + "attn_output.weight"),
+      ffnNorm: vec(b + "ffn_norm.weight"),
+      wGate: mat(b + "ffn_gate.weight"),
+      wUp: mat(b + "ffn_up.weight"),
+      wDown: mat(b + "ffn_down.weight"),
+    });
+  }
+  const tokenEmbd = mat("token_embd.weight");
+  const freqs = ptrs.get("rope_freqs.weight");
+  return {
+    tokenEmbd,
+    outputNorm: vec("output_norm.weight"),
+    output: file.tensor("output.weight") ? mat("output.weight") : tokenEmbd,
+    layers,
+    ropeFreqFactors: freqs === undefined ? null : engine.f32().slice(freqs >> 2, (freqs >> 2) + c.rope.dim / 2),
+  };
+}
