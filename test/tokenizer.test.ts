@@ -247,6 +247,9 @@ describe("vocabulary errors", () => {
   it("names an unknown tokenizer.ggml.model", () => {
     expectError(() => Tokenizer.fromGguf(meta({ "tokenizer.ggml.model": str("nonsense"), "tokenizer.ggml.tokens": tokens })), "unsupported_tokenizer", '"nonsense"');
   });
+  it("does not mistake object properties for tokenizer names", () => {
+    expectError(() => Tokenizer.fromGguf(meta({ "tokenizer.ggml.model": str("constructor"), "tokenizer.ggml.tokens": tokens })), "unsupported_tokenizer", '"constructor"');
+  });
   it("names a known but unimplemented one", () => {
     expectError(() => Tokenizer.fromGguf(meta({ "tokenizer.ggml.model": str("t5"), "tokenizer.ggml.tokens": tokens })), "unsupported_tokenizer", '"t5"');
   });

@@ -49,15 +49,15 @@ export function attention(
     const oh = out + (<usize>(h * headDim) << 2);
     const sc = scores + ((<usize>h * <usize>nPos) << 2);
     const kvOff = <usize>((h / group) * headDim) << 1;
-    // The rounded q_h lives in out_h until the V pass overwrites it (out_h is exactly headDim floats).
-    roundToHalfV(q + (<usize>(h * headDim) << 2), oh, headDim);
+    // f16(q_h) * 2^112 lives in out_h until the V pass overwrites it (out_h is exactly headDim floats).
+    scaledQueryV(q + (<usize>(h * headDim) << 2), oh, headDim);
     if (nPos <= 0) {
       memory.fill(oh, 0, <usize>headDim << 2);
       continue;
     }
     let max: f32 = -Infinity;
     for (let t = 0; t < nPos; t++) {
-      const s = dotHalfV(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
+      const s = dotScaledV(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
       store<f32>(sc + (<usize>t << 2), s);
       if (s > max) max = s;
     }
@@ -79,7 +79,8 @@ export function attention_scalar(
     const sc = scores + ((<usize>h * <usize>nPos) << 2);
     const kvOff = <usize>((h / group) * headDim) << 1;
     for (let i = 0; i < headDim; i++) {
-      store<f32>(oh + (<usize>i << 2), halfToFloat(floatToHalf(load<f32>(qh + (<usize>i << 2)))));
+      const v = halfToFloat(floatToHalf(load<f32>(qh + (<usize>i << 2)))) * reinterpret<f32>(TWO_P112);
+      store<f32>(oh + (<usize>i << 2), v);
     }
     if (nPos <= 0) {
       for (let i = 0; i < headDim; i++) store<f32>(oh + (<usize>i << 2), 0);
@@ -87,7 +88,7 @@ export function attention_scalar(
     }
     let max: f32 = -Infinity;
     for (let t = 0; t < nPos; t++) {
-      const s = dotHalfS(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
+      const s = dotScaledS(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
       store<f32>(sc + (<usize>t << 2), s);
       if (s > max) max = s;
     }
@@ -107,32 +108,50 @@ export function attention_scalar(
       let acc: f32 = 0;
       for (let t = 0; t < nPos; t++) {
         const p = load<f32>(sc + (<usize>t << 2));
-        acc += p * halfToFloat(<u32>load<u16>(vCache + <usize>t * rowBytes + kvOff + (<usize>d << 1)));
+        acc += p * scaledS(<u32>load<u16>(vCache + <usize>t * rowBytes + kvOff + (<usize>d << 1)));
       }
       store<f32>(oh + (<usize>d << 2), acc * inv);
     }
   }
 }
 
-/** dst = f32(f16(src)) for n floats; dst may equal src. */
-@inline function roundToHalfV(src: usize, dst: usize, n: i32): void {
+/** Elements 0..3 of eight f16 as f32 times 2^-112: each f16 moved to the top half of an i32, shifted into place. */
+@inline function scaledLo(h: v128): v128 {
+  const w = v128.shuffle<u16>(i32x4.splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11);
+  return v128.and(i32x4.shr_s(w, 3), i32x4.splat(SCALED_MASK));
+}
+
+/** Elements 4..7 of eight f16 as f32 times 2^-112. */
+@inline function scaledHi(h: v128): v128 {
+  const w = v128.shuffle<u16>(i32x4.splat(0), h, 4, 12, 5, 13, 6, 14, 7, 15);
+  return v128.and(i32x4.shr_s(w, 3), i32x4.splat(SCALED_MASK));
+}
+
+/** The scalar twin of scaledLo / scaledHi for one f16. */
+@inline function scaledS(h: u32): f32 {
+  return reinterpret<f32>(((<i32>(h << 16)) >> 3) & SCALED_MASK);
+}
+
+/** dst = f32(f16(src)) * 2^112 for n floats; dst may equal src. */
+@inline function scaledQueryV(src: usize, dst: usize, n: i32): void {
+  const scale = f32x4.splat(reinterpret<f32>(TWO_P112));
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(dst + o, halfToFloatV(floatToHalfV(v128.load(src + o))));
+    v128.store(dst + o, f32x4.mul(halfToFloatV(floatToHalfV(v128.load(src + o))), scale));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dst + o, halfToFloat(floatToHalf(load<f32>(src + o))));
+    store<f32>(dst + o, halfToFloat(floatToHalf(load<f32>(src + o))) * reinterpret<f32>(TWO_P112));
   }
 }
 
 /**
- * ggml_vec_dot_f16 as the AVX2 build computes it: a (n) f32 holding f16-exact values, k (n) f16.
+ * ggml_vec_dot_f16 as the AVX2 build computes it, of a (n) f32 (f16 values * 2^112) and k (n) f16.
  * GGML_F16_STEP = 32 elements per step in four 8-lane registers x[0..3]; here x[r] is the pair of v128
  * (a{2r}, a{2r+1}). GGML_F32x8_REDUCE: x0 += x2, x1 += x3, x0 += x1, then (lo + hi) and two hadds.
  */
-@inline function dotHalfV(a: usize, k: usize, n: i32): f32 {
+@inline function dotScaledV(a: usize, k: usize, n: i32): f32 {
   const zero = f32x4.splat(0);
   let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
   let i = 0;
@@ -143,14 +162,14 @@ export function attention_scalar(
     const k1 = v128.load(pk, 16);
     const k2 = v128.load(pk, 32);
     const k3 = v128.load(pk, 48);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(pa), halfToFloatV(i32x4.extend_low_i16x8_u(k0))));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load(pa, 16), halfToFloatV(i32x4.extend_high_i16x8_u(k0))));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load(pa, 32), halfToFloatV(i32x4.extend_low_i16x8_u(k1))));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load(pa, 48), halfToFloatV(i32x4.extend_high_i16x8_u(k1))));
-    a4 = f32x4.add(a4, f32x4.mul(v128.load(pa, 64), halfToFloatV(i32x4.extend_low_i16x8_u(k2))));
-    a5 = f32x4.add(a5, f32x4.mul(v128.load(pa, 80), halfToFloatV(i32x4.extend_high_i16x8_u(k2))));
-    a6 = f32x4.add(a6, f32x4.mul(v128.load(pa, 96), halfToFloatV(i32x4.extend_low_i16x8_u(k3))));
-    a7 = f32x4.add(a7, f32x4.mul(v128.load(pa, 112), halfToFloatV(i32x4.extend_high_i16x8_u(k3))));
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(pa), scaledLo(k0)));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(pa, 16), scaledHi(k0)));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(pa, 32), scaledLo(k1)));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(pa, 48), scaledHi(k1)));
+    a4 = f32x4.add(a4, f32x4.mul(v128.load(pa, 64), scaledLo(k2)));
+    a5 = f32x4.add(a5, f32x4.mul(v128.load(pa, 80), scaledHi(k2)));
+    a6 = f32x4.add(a6, f32x4.mul(v128.load(pa, 96), scaledLo(k3)));
+    a7 = f32x4.add(a7, f32x4.mul(v128.load(pa, 112), scaledHi(k3)));
   }
   a0 = f32x4.add(a0, a4);
   a1 = f32x4.add(a1, a5);
@@ -164,13 +183,13 @@ export function attention_scalar(
   if (i == n) return r;
   let sum = <f64>r;
   for (; i < n; i++) {
-    sum += <f64>(load<f32>(a + (<usize>i << 2)) * halfToFloat(<u32>load<u16>(k + (<usize>i << 1))));
+    sum += <f64>(load<f32>(a + (<usize>i << 2)) * scaledS(<u32>load<u16>(k + (<usize>i << 1))));
   }
   return <f32>sum;
 }
 
-/** The scalar twin of dotHalfV: lane l of the 32 sums element l of every block, combined in the same tree. */
-function dotHalfS(a: usize, k: usize, n: i32): f32 {
+/** The scalar twin of dotScaledV: lane l of the 32 sums element l of every block, combined in the same tree. */
+function dotScaledS(a: usize, k: usize, n: i32): f32 {
   const blocks = n >> 5;
   let r: f32 = 0;
   if (blocks > 0) {
@@ -193,7 +212,7 @@ function dotHalfS(a: usize, k: usize, n: i32): f32 {
   if (done == n) return r;
   let sum = <f64>r;
   for (let i = done; i < n; i++) {
-    sum += <f64>(load<f32>(a + (<usize>i << 2)) * halfToFloat(<u32>load<u16>(k + (<usize>i << 1))));
+    sum += <f64>(load<f32>(a + (<usize>i << 2)) * scaledS(<u32>load<u16>(k + (<usize>i << 1))));
   }
   return <f32>sum;
 }
@@ -202,27 +221,32 @@ function dotHalfS(a: usize, k: usize, n: i32): f32 {
   let s: f32 = 0;
   for (let b = 0; b < blocks; b++) {
     const i = (b << 5) + lane;
-    s += load<f32>(a + (<usize>i << 2)) * halfToFloat(<u32>load<u16>(k + (<usize>i << 1)));
+    s += load<f32>(a + (<usize>i << 2)) * scaledS(<u32>load<u16>(k + (<usize>i << 1)));
   }
   return s;
 }
 
-@inline function expNumerator(p: usize, max: f32): f32 {
-  const e = expS(load<f32>(p) - max);
-  store<f32>(p, e);
+/** p = exp(*sc - max); stores p * 2^112 (exact) for the V pass and returns p. */
+@inline function expNumerator(sc: usize, max: f32): f32 {
+  const e = expS(load<f32>(sc) - max);
+  store<f32>(sc, e * reinterpret<f32>(TWO_P112));
   return e;
 }
 
-/** sc[t] = exp(sc[t] - max) for t < n; returns Σ in f64, lanes t % 4 summed separately, then the tail. */
+/**
+ * sc[t] = exp(sc[t] - max) * 2^112 for t < n; returns Σ exp(sc[t] - max) in f64, lanes t % 4 summed
+ * separately, then the tail.
+ */
 @inline function softmaxNumeratorsV(sc: usize, n: i32, max: f32): f64 {
   const mv = f32x4.splat(max);
+  const up = f32x4.splat(reinterpret<f32>(TWO_P112));
   let s01 = f64x2.splat(0);
   let s23 = f64x2.splat(0);
   let t = 0;
   for (; t + 4 <= n; t += 4) {
     const p = sc + (<usize>t << 2);
     const e = expV(f32x4.sub(v128.load(p), mv));
-    v128.store(p, e);
+    v128.store(p, f32x4.mul(e, up));
     s01 = f64x2.add(s01, f64x2.promote_low_f32x4(e));
     s23 = f64x2.add(s23, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 2, 3)));
   }
@@ -233,24 +257,31 @@ function dotHalfS(a: usize, k: usize, n: i32): f32 {
 }
 
 /**
- * out (headDim) = inv * Σ_t p_t v_t, V rows at v + t*rowBytes (f16). The f32 sums run over t in order for
- * each element; 16 elements (4 v128) stay in registers across the t loop, then 4, then single elements.
+ * out (headDim) = inv * Σ_t p_t v_t, with sc holding p_t * 2^112 and V rows at v + t*rowBytes (f16). The f32
+ * sums run over t in order for each element; 32 elements (8 v128) stay in registers across the t loop,
+ * then 8, then 4, then single elements.
  */
 @inline function weightedSumV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: usize, headDim: i32, inv: f32): void {
   const iv = f32x4.splat(inv);
+  const zero = f32x4.splat(0);
   let d = 0;
-  for (; d + 16 <= headDim; d += 16) {
-    const zero = f32x4.splat(0);
-    let o0 = zero, o1 = zero, o2 = zero, o3 = zero;
+  for (; d + 32 <= headDim; d += 32) {
+    let o0 = zero, o1 = zero, o2 = zero, o3 = zero, o4 = zero, o5 = zero, o6 = zero, o7 = zero;
     let row = v + (<usize>d << 1);
     for (let t = 0; t < nPos; t++) {
       const p = v128.load32_splat(sc + (<usize>t << 2));
       const h0 = v128.load(row);
       const h1 = v128.load(row, 16);
-      o0 = f32x4.add(o0, f32x4.mul(p, halfToFloatV(i32x4.extend_low_i16x8_u(h0))));
-      o1 = f32x4.add(o1, f32x4.mul(p, halfToFloatV(i32x4.extend_high_i16x8_u(h0))));
-      o2 = f32x4.add(o2, f32x4.mul(p, halfToFloatV(i32x4.extend_low_i16x8_u(h1))));
-      o3 = f32x4.add(o3, f32x4.mul(p, halfToFloatV(i32x4.extend_high_i16x8_u(h1))));
+      const h2 = v128.load(row, 32);
+      const h3 = v128.load(row, 48);
+      o0 = f32x4.add(o0, f32x4.mul(p, scaledLo(h0)));
+      o1 = f32x4.add(o1, f32x4.mul(p, scaledHi(h0)));
+      o2 = f32x4.add(o2, f32x4.mul(p, scaledLo(h1)));
+      o3 = f32x4.add(o3, f32x4.mul(p, scaledHi(h1)));
+      o4 = f32x4.add(o4, f32x4.mul(p, scaledLo(h2)));
+      o5 = f32x4.add(o5, f32x4.mul(p, scaledHi(h2)));
+      o6 = f32x4.add(o6, f32x4.mul(p, scaledLo(h3)));
+      o7 = f32x4.add(o7, f32x4.mul(p, scaledHi(h3)));
       row += rowBytes;
     }
     const po = out + (<usize>d << 2);
@@ -258,13 +289,31 @@ function dotHalfS(a: usize, k: usize, n: i32): f32 {
     v128.store(po, f32x4.mul(o1, iv), 16);
     v128.store(po, f32x4.mul(o2, iv), 32);
     v128.store(po, f32x4.mul(o3, iv), 48);
+    v128.store(po, f32x4.mul(o4, iv), 64);
+    v128.store(po, f32x4.mul(o5, iv), 80);
+    v128.store(po, f32x4.mul(o6, iv), 96);
+    v128.store(po, f32x4.mul(o7, iv), 112);
   }
-  for (; d + 4 <= headDim; d += 4) {
-    let o = f32x4.splat(0);
+  for (; d + 8 <= headDim; d += 8) {
+    let o0 = zero, o1 = zero;
     let row = v + (<usize>d << 1);
     for (let t = 0; t < nPos; t++) {
       const p = v128.load32_splat(sc + (<usize>t << 2));
-      o = f32x4.add(o, f32x4.mul(p, halfToFloatV(i32x4.extend_low_i16x8_u(v128.load64_zero(row)))));
+      const h = v128.load(row);
+      o0 = f32x4.add(o0, f32x4.mul(p, scaledLo(h)));
+      o1 = f32x4.add(o1, f32x4.mul(p, scaledHi(h)));
+      row += rowBytes;
+    }
+    const po = out + (<usize>d << 2);
+    v128.store(po, f32x4.mul(o0, iv));
+    v128.store(po, f32x4.mul(o1, iv), 16);
+  }
+  for (; d + 4 <= headDim; d += 4) {
+    let o = zero;
+    let row = v + (<usize>d << 1);
+    for (let t = 0; t < nPos; t++) {
+      const p = v128.load32_splat(sc + (<usize>t << 2));
+      o = f32x4.add(o, f32x4.mul(p, scaledLo(v128.load64_zero(row))));
       row += rowBytes;
     }
     v128.store(out + (<usize>d << 2), f32x4.mul(o, iv));
@@ -273,7 +322,7 @@ function dotHalfS(a: usize, k: usize, n: i32): f32 {
     let acc: f32 = 0;
     let row = v + (<usize>d << 1);
     for (let t = 0; t < nPos; t++) {
-      acc += load<f32>(sc + (<usize>t << 2)) * halfToFloat(<u32>load<u16>(row));
+      acc += load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(row));
       row += rowBytes;
     }
     store<f32>(out + (<usize>d << 2), acc * inv);

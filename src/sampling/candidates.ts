@@ -109,17 +109,27 @@ function heapify(c: Candidates, k: number): void {
 
 /** Offers every later candidate to the heap; the root is cached since nearly all are rejected by it. */
 function scanIntoHeap(c: Candidates, k: number): void {
-  const { ids, logits, heap } = c;
-  let rootLogit = logits[heap[0]!]!;
-  let rootId = ids[heap[0]!]!;
-  for (let i = k; i < c.size; i++) {
-    const l = logits[i]!;
-    if (l < rootLogit || (l === rootLogit && ids[i]! > rootId)) continue;
+  const { heap, size } = c;
+  for (let i = nextBetter(c, k, heap[0]!); i < size; i = nextBetter(c, i + 1, heap[0]!)) {
     heap[0] = i;
     siftDown(c, 0, k);
-    rootLogit = logits[heap[0]!]!;
-    rootId = ids[heap[0]!]!;
   }
+}
+
+/**
+ * The first position from `from` that outranks position `root`, or size. A call-free loop: with the
+ * heap update inside it, V8 reloads the arrays on every iteration, and top-40 selection took 440 µs
+ * instead of 265 µs (measured, nVocab 151,936; a bare scan of the logits is 185 µs).
+ */
+function nextBetter(c: Candidates, from: number, root: number): number {
+  const { ids, logits, size } = c;
+  const rootLogit = logits[root]!;
+  const rootId = ids[root]!;
+  for (let i = from; i < size; i++) {
+    const l = logits[i]!;
+    if (l > rootLogit || (l === rootLogit && ids[i]! < rootId)) return i;
+  }
+  return size;
 }
 
 /** The root (worst) moves to the end each round, leaving heap[0, k) best first. */

@@ -126,10 +126,10 @@ export function greedy(c: Candidates): number {
 }
 
 function bestPosition(c: Candidates): number {
-  const { ids, logits } = c;
+  const { ids, logits, size } = c;
   let best = 0;
   let bestLogit = logits[0]!;
-  for (let i = 1; i < c.size; i++) {
+  for (let i = 1; i < size; i++) {
     const l = logits[i]!;
     if (l < bestLogit || (l === bestLogit && ids[i]! > ids[best]!)) continue;
     best = i;

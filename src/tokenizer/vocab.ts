@@ -111,7 +111,7 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     } else {
       merges = parseMerges(stringArray(raw, KEY + "merges"));
     }
-  } else if (model in UNIMPLEMENTED_MODELS) {
+  } else if (Object.hasOwn(UNIMPLEMENTED_MODELS, model)) {
     throw new TokenizerError("unsupported_tokenizer", `tokenizer.ggml.model "${model}" (${UNIMPLEMENTED_MODELS[model]}) is not supported by Woolly; supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE)`);
   } else {
     throw new TokenizerError("unsupported_tokenizer", `unknown tokenizer.ggml.model "${model}"; supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE)`);
