@@ -43,27 +43,55 @@ export function attention(
   q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
   nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
 ): void {
+  if (nPos <= 0) {
+    if (h1 > h0) memory.fill(out + (<usize>(h0 * headDim) << 2), 0, <usize>((h1 - h0) * headDim) << 2);
+    return;
+  }
   const group = nHeads / nKvHeads;
   const rowBytes = <usize>(nKvHeads * headDim) << 1;
-  for (let h = h0; h < h1; h++) {
-    const oh = out + (<usize>(h * headDim) << 2);
-    const sc = scores + ((<usize>h * <usize>nPos) << 2);
-    const kvOff = <usize>((h / group) * headDim) << 1;
-    // f16(q_h) * 2^112 lives in out_h until the V pass overwrites it (out_h is exactly headDim floats).
-    scaledQueryV(q + (<usize>(h * headDim) << 2), oh, headDim);
-    if (nPos <= 0) {
-      memory.fill(oh, 0, <usize>headDim << 2);
-      continue;
+  const headBytes = <usize>headDim << 2;
+  const scBytes = <usize>nPos << 2;
+  let h = h0;
+  while (h < h1) {
+    const kvh = h / group;
+    const v = vCache + (<usize>(kvh * headDim) << 1);
+    const oh = out + <usize>h * headBytes;
+    const sc = scores + <usize>h * scBytes;
+    const groupEnd = min(h1, (kvh + 1) * group);
+    if (groupEnd - h >= 4) {
+      // Four query heads of one kv head: each V row is read and converted once for all four.
+      const i0 = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale);
+      const i1 = scoresSoftmaxV(q, kCache, out, scores, h + 1, kvh, headDim, nPos, rowBytes, scale);
+      const i2 = scoresSoftmaxV(q, kCache, out, scores, h + 2, kvh, headDim, nPos, rowBytes, scale);
+      const i3 = scoresSoftmaxV(q, kCache, out, scores, h + 3, kvh, headDim, nPos, rowBytes, scale);
+      weightedSum4V(v, rowBytes, sc, scBytes, nPos, oh, headBytes, headDim, i0, i1, i2, i3);
+      h += 4;
+    } else {
+      const inv = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale);
+      weightedSumV(v, rowBytes, sc, nPos, oh, headDim, inv);
+      h++;
     }
-    let max: f32 = -Infinity;
-    for (let t = 0; t < nPos; t++) {
-      const s = dotScaledV(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
-      store<f32>(sc + (<usize>t << 2), s);
-      if (s > max) max = s;
-    }
-    const sum = softmaxNumeratorsV(sc, nPos, max);
-    weightedSumV(vCache + kvOff, rowBytes, sc, nPos, oh, headDim, <f32>1 / <f32>sum);
   }
+}
+
+/**
+ * For head h: out_h = f16(q_h) * 2^112 (it lives there until the V pass overwrites it: out_h is exactly
+ * headDim floats), scores_h[t] = (q_h · k_t) * scale, then exp(s - max) * 2^112. Returns 1 / Σ exp(s - max).
+ */
+@inline function scoresSoftmaxV(
+  q: usize, kCache: usize, out: usize, scores: usize, h: i32, kvh: i32, headDim: i32, nPos: i32, rowBytes: usize, scale: f32,
+): f32 {
+  const oh = out + (<usize>(h * headDim) << 2);
+  const sc = scores + ((<usize>h * <usize>nPos) << 2);
+  const k = kCache + (<usize>(kvh * headDim) << 1);
+  scaledQueryV(q + (<usize>(h * headDim) << 2), oh, headDim);
+  let max: f32 = -Infinity;
+  for (let t = 0; t < nPos; t++) {
+    const s = dotScaledV(oh, k + <usize>t * rowBytes, headDim) * scale;
+    store<f32>(sc + (<usize>t << 2), s);
+    if (s > max) max = s;
+  }
+  return <f32>1 / <f32>softmaxNumeratorsV(sc, nPos, max);
 }
 
 /** The scalar twin: the same arithmetic in the same order, so the same bits as attention. */
@@ -326,5 +354,63 @@ function dotScaledS(a: usize, k: usize, n: i32): f32 {
       row += rowBytes;
     }
     store<f32>(out + (<usize>d << 2), acc * inv);
+  }
+}
+
+/**
+ * weightedSumV for four consecutive heads sharing one kv head: head g's probabilities at sc + g*scBytes, its
+ * output at out + g*headBytes, its 1/Σp in i{g}. Each V row is loaded and converted once for the four; every
+ * head's sums run in the same order as in weightedSumV, so the bits do not depend on the grouping.
+ */
+@inline function weightedSum4V(
+  v: usize, rowBytes: usize, sc: usize, scBytes: usize, nPos: i32, out: usize, headBytes: usize, headDim: i32,
+  i0: f32, i1: f32, i2: f32, i3: f32,
+): void {
+  const zero = f32x4.splat(0);
+  const sc1 = sc + scBytes;
+  const sc2 = sc1 + scBytes;
+  const sc3 = sc2 + scBytes;
+  let d = 0;
+  for (; d + 8 <= headDim; d += 8) {
+    let a0 = zero, a1 = zero, b0 = zero, b1 = zero, c0 = zero, c1 = zero, e0 = zero, e1 = zero;
+    let row = v + (<usize>d << 1);
+    for (let t = 0; t < nPos; t++) {
+      const o = <usize>t << 2;
+      const x = v128.load(row);
+      const lo = scaledLo(x);
+      const hi = scaledHi(x);
+      const pa = v128.load32_splat(sc + o);
+      a0 = f32x4.add(a0, f32x4.mul(pa, lo));
+      a1 = f32x4.add(a1, f32x4.mul(pa, hi));
+      const pb = v128.load32_splat(sc1 + o);
+      b0 = f32x4.add(b0, f32x4.mul(pb, lo));
+      b1 = f32x4.add(b1, f32x4.mul(pb, hi));
+      const pc = v128.load32_splat(sc2 + o);
+      c0 = f32x4.add(c0, f32x4.mul(pc, lo));
+      c1 = f32x4.add(c1, f32x4.mul(pc, hi));
+      const pe = v128.load32_splat(sc3 + o);
+      e0 = f32x4.add(e0, f32x4.mul(pe, lo));
+      e1 = f32x4.add(e1, f32x4.mul(pe, hi));
+      row += rowBytes;
+    }
+    const po = out + (<usize>d << 2);
+    v128.store(po, f32x4.mul(a0, f32x4.splat(i0)));
+    v128.store(po, f32x4.mul(a1, f32x4.splat(i0)), 16);
+    v128.store(po + headBytes, f32x4.mul(b0, f32x4.splat(i1)));
+    v128.store(po + headBytes, f32x4.mul(b1, f32x4.splat(i1)), 16);
+    v128.store(po + 2 * headBytes, f32x4.mul(c0, f32x4.splat(i2)));
+    v128.store(po + 2 * headBytes, f32x4.mul(c1, f32x4.splat(i2)), 16);
+    v128.store(po + 3 * headBytes, f32x4.mul(e0, f32x4.splat(i3)));
+    v128.store(po + 3 * headBytes, f32x4.mul(e1, f32x4.splat(i3)), 16);
+  }
+  if (d < headDim) {
+    // the last headDim % 8 elements, head by head (same arithmetic as weightedSumV's tail loops)
+    const tail = headDim - d;
+    const vd = v + (<usize>d << 1);
+    const od = out + (<usize>d << 2);
+    weightedSumV(vd, rowBytes, sc, nPos, od, tail, i0);
+    weightedSumV(vd, rowBytes, sc1, nPos, od + headBytes, tail, i1);
+    weightedSumV(vd, rowBytes, sc2, nPos, od + 2 * headBytes, tail, i2);
+    weightedSumV(vd, rowBytes, sc3, nPos, od + 3 * headBytes, tail, i3);
   }
 }

@@ -217,7 +217,11 @@ export class Model {
         }
       }
       if (finish !== "stop") {
-        const rest = stop.push(decoder.flush()).emit + stop.flush();
+        // Text held back by the decoder (an incomplete character) or by the stop matcher.
+        const tail = stop.push(decoder.flush());
+        let rest = tail.emit;
+        if (tail.stopped) finish = "stop";
+        else rest += stop.flush();
         if (rest) {
           text += rest;
           yield rest;

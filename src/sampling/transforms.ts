@@ -1,6 +1,7 @@
 // The sampling transforms, each a small function over the candidate list, in the order the sampler
 // applies them (llama.cpp's default chain): penalties (penalties.ts), top-k, top-p, min-p, temperature,
-// then a draw. Greedy replaces the whole chain when the temperature is 0.
+// then a draw. Greedy replaces the whole chain when the temperature is 0. Loops over the candidates sit
+// in small helpers that return right after the loop (why: candidates.ts, above selectTop).
 import { type Candidates, expNeg, maxLogit, selectTop } from "./candidates.js";
 import type { Xoshiro128 } from "./prng.js";
 
@@ -52,8 +53,8 @@ function prefixReaching(c: Candidates, max: number, target: number): number {
 
 // Pre-filter buckets: bucket b holds the tokens with max − logit in [b/4, (b+1)/4), the last one the
 // rest. Ranking order visits the buckets in turn, so if buckets 0 … B hold mass ≥ p·total, the nucleus
-// lies inside them. Measured at nVocab 151,936, topK 0, topP 0.95 (nucleus 4,799 tokens): 7.7 ms
-// against 53 ms for sorting everything first.
+// lies inside them. Measured at nVocab 151,936, topK 0, topP 0.95: 7–8.5 ms against 70 ms for sorting
+// everything first when the nucleus is ~4,500 tokens; 47 ms against 67 ms on near-flat logits (112k).
 const BUCKETS_PER_LOGIT = 4;
 const N_BUCKETS = 128;
 // One table for every sampler in this realm: the pre-filter is synchronous and never re-entered.
