@@ -1,5 +1,8 @@
 import { defineConfig } from "vitest/config";
 import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
 
 // Loads a `.wasm` import as its bytes, as esbuild's binary loader does in the published build.
 const wasmBytes = {
@@ -12,8 +15,34 @@ const wasmBytes = {
   },
 };
 
+// build/worker.txt (the thread pool's worker script, imported as text) is bundled here from the
+// TypeScript sources on every load, with the options scripts/build.mjs uses, so tests never run a
+// stale worker.
+const workerText = {
+  name: "woolly-worker-text",
+  enforce: "pre" as const,
+  resolveId(source: string, importer: string | undefined) {
+    if (!source.endsWith("/build/worker.txt") || !importer) return null;
+    return resolve(dirname(importer), source);
+  },
+  load(id: string) {
+    if (!id.endsWith("/build/worker.txt")) return null;
+    const root = dirname(fileURLToPath(import.meta.url));
+    const result = buildSync({
+      entryPoints: [join(root, "src/wasm/worker.ts")],
+      bundle: true,
+      format: "iife",
+      target: "es2022",
+      platform: "neutral",
+      write: false,
+      logLevel: "warning",
+    });
+    return `export default ${JSON.stringify(result.outputFiles[0].text)};`;
+  },
+};
+
 export default defineConfig({
-  plugins: [wasmBytes],
+  plugins: [wasmBytes, workerText],
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,

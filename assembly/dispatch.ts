@@ -194,20 +194,35 @@ export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: 
 }
 
 /**
+ * W[r]·X[c] for four columns c0..c0+3 at once, stored at y, y + yStrideBytes, …; false when the
+ * type has no four-column kernel (then matmul goes column by column). Optional per format: a
+ * kernel that decodes each weight block once for four columns, bit-identical to its dot_row.
+ */
+@inline
+function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize): bool {
+  switch (type) {
+  }
+  return false;
+}
+
+/**
  * y[c·yStride + r] = W[r]·X[c] for c < ncols, r in [row0, row1); X[c] at xq + c·xqStride bytes,
  * yStride in elements. Rows outer, columns inner: each weight row comes from memory once and stays
- * in L1 while every column reads it.
+ * in L1 while every column reads it; where a format has a four-column kernel, each of its blocks
+ * is also decoded once per four columns.
  */
 export function matmul(
   type: i32, w: usize, rowBytes: i32, xq: usize, xqStride: i32, y: usize, yStride: i32,
   n: i32, row0: i32, row1: i32, ncols: i32,
 ): void {
   if (act_bytes(type, n) < 0) return;
+  const xs = <usize>xqStride;
+  const ys = (<usize>yStride) << 2;
   for (let r = row0; r < row1; r++) {
     const wr = w + <usize>r * <usize>rowBytes;
-    for (let c = 0; c < ncols; c++) {
-      const out = y + ((<usize>c * <usize>yStride + <usize>r) << 2);
-      store<f32>(out, dot_row(type, wr, xq + <usize>c * <usize>xqStride, n));
-    }
+    const yr = y + ((<usize>r) << 2);
+    let c = 0;
+    while (c + 4 <= ncols && dot_row4(type, wr, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys)) c += 4;
+    for (; c < ncols; c++) store<f32>(yr + <usize>c * ys, dot_row(type, wr, xq + <usize>c * xs, n));
   }
 }

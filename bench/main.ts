@@ -1,6 +1,6 @@
 // `woolly-bench`: Woolly's benchmarks.
 //   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--simd auto|simd|relaxed] [--quick] [--json]
-//   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--model FILE.gguf …] [--runs N] [--json]
+//   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512] [--json]
 import { cpus, totalmem } from "node:os";
 import { parseArgs, numberOption } from "../src/cli/args.js";
 import { chooseFlavour } from "../src/wasm/engine.js";
@@ -65,12 +65,19 @@ async function kernels(argv: string[]): Promise<void> {
 }
 
 async function e2e(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, [{ name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }]);
+  const args = parseArgs(argv, [{ name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }, { name: "threads" }, { name: "prefill" }]);
   const json = args.flags.has("json");
   const runs = numberOption(args, "runs") ?? 3;
   const simdArg = args.values.get("simd") ?? "auto";
   if (simdArg !== "auto" && simdArg !== "simd" && simdArg !== "relaxed") throw new BenchCheckError(`--simd must be auto, simd or relaxed; got ${simdArg}`);
-  const options = { prefillLengths: [64, 512], decodeTokens: numberOption(args, "decode") ?? 32, runs, simd: simdArg } as const;
+  const list = (name: string): number[] | undefined =>
+    args.values.get(name)?.split(",").map((s) => {
+      const v = Number(s);
+      if (!Number.isInteger(v) || v < 1) throw new BenchCheckError(`--${name} takes positive integers separated by commas; got ${s}`);
+      return v;
+    });
+  const threadCounts: (number | undefined)[] = list("threads") ?? [undefined];
+  const options = { prefillLengths: list("prefill") ?? [64, 512], decodeTokens: numberOption(args, "decode") ?? 32, runs, simd: simdArg } as const;
   const models: [string, string, string][] = [];
   const given = args.values.get("model");
   if (given) for (const p of given.split(",")) models.push([p, p.split("/").pop() ?? p, "file"]);
@@ -82,9 +89,11 @@ async function e2e(argv: string[]): Promise<void> {
   }
   if (!json) out(`woolly-bench e2e — ${machine()}, median of ${runs}`);
   for (const [path, label, weights] of models) {
-    for await (const r of benchModel(path, label, weights, options)) {
-      if (json) out(JSON.stringify(r));
-      else out(formatE2e(r));
+    for (const threads of threadCounts) {
+      for await (const r of benchModel(path, label, weights, { ...options, threads })) {
+        if (json) out(JSON.stringify(r));
+        else out(formatE2e(r));
+      }
     }
   }
 }

@@ -1,7 +1,8 @@
-// Builds Woolly: AssemblyScript kernels (baseline SIMD and relaxed SIMD), WAT modules, then the
-// ESM bundles in dist/ with every .wasm inlined, then the .d.ts files.
+// Builds Woolly: AssemblyScript kernels (baseline SIMD and relaxed SIMD, each over a plain and over a
+// shared memory), WAT modules (likewise), the thread-pool worker script (build/worker.txt), then the
+// ESM bundles in dist/ with every .wasm and the worker script inlined, then the .d.ts files.
 //   node scripts/build.mjs          everything
-//   node scripts/build.mjs wasm     only build/*.wasm (what the tests need)
+//   node scripts/build.mjs wasm     only build/* (what the tests need)
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join, basename, dirname } from "node:path";
@@ -13,7 +14,9 @@ const only = process.argv[2];
 
 async function buildAssemblyScript() {
   const asc = (await import("assemblyscript/asc")).default;
-  for (const target of ["simd", "relaxed"]) {
+  // A module declaring a shared memory cannot import a plain one and vice versa, and only a
+  // cross-origin-isolated page can make a shared one: so both builds of each flavour ship.
+  for (const target of ["simd", "relaxed", "simd-shared", "relaxed-shared"]) {
     const { error, stderr } = await asc.main(
       ["--config", join(root, "asconfig.json"), "--target", target],
       { stdout: process.stdout, stderr: process.stderr },
@@ -22,9 +25,24 @@ async function buildAssemblyScript() {
   }
 }
 
-/** Each wat/*.wat names its features in a header line `;; Features: simd, relaxed_simd`. */
+/** The memory import of a WAT module: `(import "env" "memory" (memory MIN MAX))`. */
+const MEMORY_IMPORT = /\(import\s+"env"\s+"memory"\s+\(memory\s+(\d+)\s+(\d+)\s*\)\s*\)/;
+
+/**
+ * Each wat/*.wat names its features in a header line `;; Features: simd, relaxed_simd`. A module
+ * importing env.memory is also built as `<name>-shared.wasm`, its import rewritten to a shared
+ * memory (one source, two binaries).
+ */
 async function buildWat() {
   const wabt = await (await import("wabt")).default();
+  const assemble = (file, text, features, out) => {
+    const mod = wabt.parseWat(file, text, features);
+    mod.resolveNames();
+    mod.validate(features);
+    const { buffer } = mod.toBinary({ log: false, write_debug_names: false });
+    writeFileSync(join(build, out), buffer);
+    mod.destroy();
+  };
   for (const file of readdirSync(join(root, "wat")).filter((f) => f.endsWith(".wat"))) {
     const text = readFileSync(join(root, "wat", file), "utf8");
     const header = /^;; Features:(.*)$/m.exec(text);
@@ -32,13 +50,33 @@ async function buildWat() {
     const features = Object.fromEntries(
       header[1].split(",").map((f) => f.trim()).filter(Boolean).map((f) => [f, true]),
     );
-    const mod = wabt.parseWat(file, text, features);
-    mod.resolveNames();
-    mod.validate();
-    const { buffer } = mod.toBinary({ log: false, write_debug_names: false });
-    writeFileSync(join(build, basename(file, ".wat") + ".wasm"), buffer);
-    mod.destroy();
+    assemble(file, text, features, basename(file, ".wat") + ".wasm");
+    if (MEMORY_IMPORT.test(text)) {
+      const shared = text.replace(MEMORY_IMPORT, (_m, min, max) => `(import "env" "memory" (memory ${min} ${max} shared))`);
+      assemble(file, shared, { ...features, threads: true }, basename(file, ".wat") + "-shared.wasm");
+    }
   }
+}
+
+/**
+ * The thread pool's worker (src/wasm/worker.ts) as one self-contained classic script, imported as
+ * text by src/wasm/pool.ts and started from a Blob URL or `new Worker(code, { eval: true })`. No wasm
+ * inside: the compiled modules and the memory arrive by postMessage. vitest.config.ts builds the
+ * same script from the sources on the fly.
+ */
+async function buildWorker() {
+  const esbuild = await import("esbuild");
+  const result = await esbuild.build({
+    entryPoints: [join(root, "src/wasm/worker.ts")],
+    bundle: true,
+    format: "iife",
+    target: "es2022",
+    platform: "neutral",
+    write: false,
+    minify: true,
+    logLevel: "warning",
+  });
+  writeFileSync(join(build, "worker.txt"), result.outputFiles[0].text);
 }
 
 async function bundle() {
@@ -49,16 +87,20 @@ async function bundle() {
     format: "esm",
     // Node 20 lacks Uint8Array.fromBase64, which esbuild emits for inlined binaries above es2022.
     target: "es2022",
-    loader: { ".wasm": "binary" },
+    loader: { ".wasm": "binary", ".txt": "text" },
     sourcemap: false,
     logLevel: "warning",
     absWorkingDir: root,
   };
   await esbuild.build({
     ...common,
-    entryPoints: { index: "src/index.ts" },
+    // worker.js: the module worker createWorkerModel() starts (src/browser/worker-entry.ts).
+    entryPoints: { index: "src/index.ts", worker: "src/browser/worker-entry.ts" },
     outdir: "dist",
     platform: "neutral",
+    // Reached only through dynamic import() where Worker/navigator are missing (Node): the bundle
+    // stays Web-API-only for browsers.
+    external: ["node:*"],
   });
   await esbuild.build({
     ...common,
@@ -74,4 +116,5 @@ async function bundle() {
 mkdirSync(build, { recursive: true });
 await buildAssemblyScript();
 await buildWat();
+await buildWorker();
 if (only !== "wasm") await bundle();

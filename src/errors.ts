@@ -37,8 +37,11 @@ export class GgufError extends WoollyError {
   }
 }
 
-/** What can go wrong in the WebAssembly layer. */
-export type WasmErrorKind = "no_simd" | "out_of_memory" | "instantiate";
+/**
+ * What can go wrong in the WebAssembly layer. `worker`: a thread-pool worker could not start, or a
+ * kernel failed (trapped) in one; the message carries the worker's own error.
+ */
+export type WasmErrorKind = "no_simd" | "out_of_memory" | "instantiate" | "worker";
 
 /** The engine cannot run Woolly's kernels, or the linear memory cannot hold what was asked. */
 export class WasmError extends WoollyError {

@@ -3,6 +3,7 @@
 
 export { loadModel, type LoadOptions, type ModelSource } from "./model/load.js";
 export { Model, ModelError, type Generation } from "./model/model.js";
+export { chat, chatPrompt, ChatError, ChatTemplate, CHATML_TEMPLATE, type ChatMessage, type ChatRole, type ChatOptions, type ChatGeneration, type ChatPrompt, type ChatTemplateKind, type ChatErrorKind } from "./chat/index.js";
 export type { ModelConfig, Architecture, RopeConfig } from "./model/config.js";
 export type { GenerateOptions, GenerationResult, FinishReason, Timings } from "./generate/options.js";
 export type { SamplingOptions } from "./sampling/index.js";
@@ -30,3 +31,4 @@ export { readGguf, readRange, bytesSource, blobSource, urlSource, type GgufSourc
 export { writeGguf, ggufChunks, ggufLayout } from "./gguf/writer.js";
 export { GGML_TYPES, GgmlType, ggmlType, ggmlTypeByName, type GgmlTypeInfo } from "./quant/types.js";
 export { bestFlavour, detectFeatures, type SimdFlavour } from "./wasm/features.js";
+export { createWorkerModel, WorkerModel, type WorkerModelOptions, type WorkerGeneration, type WorkerModelInfo, type WorkerModelSource } from "./browser/worker-client.js";

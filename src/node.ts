@@ -2,3 +2,4 @@
 
 export { FileSource, fileSource, readGgufFile } from "./gguf/node-source.js";
 export { loadModelFile } from "./model/load-node.js";
+export { createServer, ServerError, DEFAULT_MAX_BODY_BYTES, type ServerOptions, type WoollyServer, type MetricsSnapshot, type ServerErrorKind } from "./server/index.js";

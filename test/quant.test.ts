@@ -19,6 +19,8 @@ interface Row {
   act: Act;
   /** Byte offset of the block's f16 minimum m (w = d·q + m), for Q4_1 / Q5_1 (Q8_1's s term). */
   minAt?: number;
+  /** The kernel multiplies unsigned q and subtracts offset·Σq_x (w = d·(q − offset)): Q4_0, Q5_0. */
+  offset?: number;
   /** Most f32 terms one dot sums in sequence: blocks (one product each) or elements for floats. */
   terms: (n: number) => number;
 }
@@ -33,9 +35,9 @@ const FORMATS: Row[] = [
   { name: "F16", act: "f16", terms: perElement },
   { name: "BF16", act: "bf16", terms: perElement },
   { name: "Q8_0", act: "q8_0", terms: per32 },
-  { name: "Q4_0", act: "q8_0", terms: per32 },
+  { name: "Q4_0", act: "q8_0", offset: 8, terms: per32 },
   { name: "Q4_1", act: "q8_0", minAt: 2, terms: per32 },
-  { name: "Q5_0", act: "q8_0", terms: per32 },
+  { name: "Q5_0", act: "q8_0", offset: 16, terms: per32 },
   { name: "Q5_1", act: "q8_0", minAt: 2, terms: per32 },
   { name: "Q2_K", act: "q8_k", terms: per16 },
   { name: "Q3_K", act: "q8_k", terms: per16 },
@@ -106,14 +108,18 @@ function ulps(a: number, b: number): number {
   return Math.abs(key(i[0]) - key(i[1]));
 }
 
+function f16At(bytes: Uint8Array, at: number): number {
+  return f16ToF32(bytes[at] | (bytes[at + 1] << 8));
+}
+
 /**
  * The bound on |kernel − Σ w_i·x_i| (f64, dequantized w, unquantized x) for one weight row, and
- * the sum of magnitudes S that bounds f32 summation error.
+ * the sum of magnitudes S that bounds the f32 rounding of the kernel's products and sums.
  *
  * The kernel computes Σ w_i·x̂_i, x̂ the activation it quantized; so the error is
  *   |Σ w_i (x_i − x̂_i)|  ≤  Σ |w_i| · e_i            (activation rounding)
  *   + Σ_b |m_b| · |s_b − d̂_b·Σq|                     (Q4_1/Q5_1: s = f16(d·Σq) stands for Σx̂)
- *   + (terms + 4) · u · S                             (f32 products and sums, S = Σ|w|·|x̂| and the m·s terms)
+ *   + (terms + 4) · u · S                             (f32 rounding, u = 2^-24)
  * with e_i, per activation format:
  *   q8_0: q = round(x·id), id = fl(127/amax) ≈ 1/d, d = fl(amax/127), d̂ = f16(d):
  *         |x − q·d̂| ≤ |x − q·d| + |q|·|d − d̂| ≤ d·(1/2 + 127·4u) + 127·|d − d̂|
@@ -122,11 +128,15 @@ function ulps(a: number, b: number): number {
  *   f16:  round to nearest f16: |x − x̂| ≤ 2^-11·|x| + 2^-25 (the subnormal step's half)
  *   bf16: 2^-8·|x| (+ 2^-134 below the normal range, negligible)
  *   f32:  0
+ * S bounds the magnitudes the kernel actually rounds: its terms are partial sums of q·q_x with
+ * the quants it multiplies, which for Q4_0/Q5_0 are unsigned (|d·q| ≤ |w| + offset·|d|, minus
+ * offset·Σq_x separately) and for Q4_1/Q5_1 omit m (|d·q| ≤ |w| + |m|, plus m·s separately):
+ *   S = Σ_i (|w_i| + 2·c_b)·|x̂_i|,  c_b = offset·|d_b| or |m_b| (0 otherwise),  |x̂_i| ≤ |x_i| + e_i.
  */
-function matvecBound(row: Row, w: Float32Array, x: Float32Array, wBytes: Uint8Array, blockBytes: number): number {
+function matvecBound(row: Row, w: Float32Array, x: Float32Array, wBytes: Uint8Array, blockBytes: number): { bound: number; S: number } {
   const n = x.length;
   const e = new Float64Array(n);
-  const extra: number[] = [];
+  let bound = 0;
   if (row.act === "q8_0" || row.act === "q8_k") {
     const qk = row.act === "q8_0" ? 32 : 256;
     for (let b = 0; b < n / qk; b++) {
@@ -137,9 +147,9 @@ function matvecBound(row: Row, w: Float32Array, x: Float32Array, wBytes: Uint8Ar
       const ei = d * (0.5 + 127 * 4 * U) + 127 * Math.abs(d - dHat);
       for (let i = b * qk; i < (b + 1) * qk; i++) e[i] = ei;
       if (row.minAt !== undefined) {
-        const m = Math.abs(f16ToF32(wBytes[b * blockBytes + row.minAt] | (wBytes[b * blockBytes + row.minAt + 1] << 8)));
+        const m = Math.abs(f16At(wBytes, b * blockBytes + row.minAt));
         const sumQ = 32 * 127;
-        extra.push(m * (sumQ * Math.abs(d - dHat) + 2 ** -11 * sumQ * d * (1 + 4 * U)));
+        bound += m * (sumQ * Math.abs(d - dHat) + 2 ** -11 * sumQ * d * (1 + 4 * U));
       }
     }
   } else if (row.act === "f16") {
@@ -147,25 +157,20 @@ function matvecBound(row: Row, w: Float32Array, x: Float32Array, wBytes: Uint8Ar
   } else if (row.act === "bf16") {
     for (let i = 0; i < n; i++) e[i] = 2 ** -8 * Math.abs(x[i]);
   }
-  let bound = 0;
   let S = 0;
   for (let i = 0; i < n; i++) {
-    const xh = Math.abs(x[i]) + e[i];
+    const b = Math.floor(i / 32);
+    let c = 0;
+    if (row.minAt !== undefined) c = Math.abs(f16At(wBytes, b * blockBytes + row.minAt));
+    if (row.offset !== undefined) c = row.offset * Math.abs(f16At(wBytes, b * blockBytes));
     bound += Math.abs(w[i]) * e[i];
-    S += Math.abs(w[i]) * xh;
+    S += (Math.abs(w[i]) + 2 * c) * (Math.abs(x[i]) + e[i]);
   }
-  for (let b = 0; b < extra.length; b++) {
-    let sx = 0;
-    for (let i = b * 32; i < (b + 1) * 32; i++) sx += Math.abs(x[i]) + e[i];
-    const m = Math.abs(f16ToF32(wBytes[b * blockBytes + row.minAt!] | (wBytes[b * blockBytes + row.minAt! + 1] << 8)));
-    S += 2 * m * sx; // the m·s term, and |d·q| ≤ |w| + |m| in the main one
-    bound += extra[b];
-  }
-  return bound + (row.terms(n) + 4) * U * S;
+  return { bound: bound + (row.terms(n) + 4) * U * S, S };
 }
 
-/** Bound on |SIMD − scalar| for the same xq: both sum the same exact integer (or f32 product)
- * terms, each with at most terms+4 roundings in its chain: 2·(terms+4)·u·S. */
+/** Bound on |SIMD − scalar| for the same xq: both sum the same exact integer block sums (or f32
+ * products) with d_w·d_x, each rounding at most terms+4 times in its chain: 2·(terms+4)·u·S. */
 function orderBound(row: Row, n: number, S: number): number {
   return 2 * (row.terms(n) + 4) * U * S;
 }
@@ -242,14 +247,10 @@ describe.each(flavours)("quant kernels (%s)", (flavour) => {
       for (let r = 0; r < t.rows; r++) {
         const wr = expected.subarray(r * t.n, (r + 1) * t.n);
         let ref = 0;
-        let S = 0;
-        for (let i = 0; i < t.n; i++) {
-          ref += wr[i] * x[i];
-          S += Math.abs(wr[i]) * Math.abs(x[i]) * 1.01; // |x̂| ≤ |x|·(1 + 1/127 + f16 rounding) for 8-bit activations
-        }
-        const bound = matvecBound(row, wr, x, t.bytes.subarray(r * t.rowBytes, (r + 1) * t.rowBytes), blockBytes);
+        for (let i = 0; i < t.n; i++) ref += wr[i] * x[i];
+        const { bound, S } = matvecBound(row, wr, x, t.bytes.subarray(r * t.rowBytes, (r + 1) * t.rowBytes), blockBytes);
         worstRef = Math.max(worstRef, Math.abs(got[r] - ref) / bound);
-        worstOrder = Math.max(worstOrder, Math.abs(got[r] - gotScalar[r]) / orderBound(row, t.n, S + bound));
+        worstOrder = Math.max(worstOrder, Math.abs(got[r] - gotScalar[r]) / orderBound(row, t.n, S));
       }
       k.arena_release(mark);
       // ratios of the error to its bound
@@ -314,16 +315,55 @@ describe.each(flavours)("quant kernels (%s)", (flavour) => {
         k.dequant_row(type, w + r * rb, deq, n);
         const wr = f32At(e, deq, n);
         let ref = 0;
-        let S = 0;
-        for (let i = 0; i < n; i++) {
-          ref += wr[i] * x[i];
-          S += Math.abs(wr[i] * x[i]) * 1.01;
-        }
-        const bound = matvecBound(row, wr, x, wq, 1);
+        for (let i = 0; i < n; i++) ref += wr[i] * x[i];
+        const { bound, S } = matvecBound(row, wr, x, wq, 1);
         expect(Math.abs(f32At(e, y, rows)[r] - ref)).toBeLessThanOrEqual(bound);
-        expect(Math.abs(f32At(e, y, rows)[r] - f32At(e, ys, rows)[r])).toBeLessThanOrEqual(orderBound(row, n, S + bound));
+        expect(Math.abs(f32At(e, y, rows)[r] - f32At(e, ys, rows)[r])).toBeLessThanOrEqual(orderBound(row, n, S));
       }
       k.arena_release(mark);
+    }
+  });
+
+  it("Q8_0/Q8_1 activations hold ggml's AVX2 quantize_row_q8_0 / q8_1 values", () => {
+    // ggml (arch/x86/quants.c): d = amax/127 (f32) stored as f16; q = round-half-even(x · 127/amax);
+    // Q8_1's s = f16(d · Σq). The buffer (assembly/quant/act_q8_0.ts) holds the quants as i8 in
+    // order (relaxed build) or as i16, each group of 16 even-indexed first (baseline build), then
+    // d and s as f32 · 2^112, then per block the eight sums of 4 consecutive quants as i32.
+    const k = e.kernels;
+    const n = 256;
+    const x = randomVector(n, 42);
+    x.fill(0, 64, 96); // an all-zero block: d = 0, q = 0
+    // a block with amax = 127, so id = 1 and exact halves: half-to-even gives 2, -4, 0 (roundf: 3, -4, 1)
+    x.set([127, 2.5, -3.5, 0.5], 96);
+    const px = put(e, x);
+    const xq = e.alloc(k.act_bytes(GgmlType.Q4_0, n), "xq");
+    k.quantize_act(GgmlType.Q4_0, px, xq, n);
+    const i16 = flavour === "simd";
+    const qb = i16 ? 2 * n : n;
+    const view = new DataView(e.memory.buffer, xq, qb + 40 * (n / 32));
+    const roundEven = (v: number) => {
+      const f = Math.floor(v);
+      const r = v - f;
+      return r > 0.5 || (r === 0.5 && f % 2 !== 0) ? f + 1 : f;
+    };
+    for (let b = 0; b < n / 32; b++) {
+      let amax = 0;
+      for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[32 * b + i]));
+      const d = Math.fround(amax / 127);
+      const id = amax !== 0 ? Math.fround(127 / amax) : 0;
+      let sum = 0;
+      const sum4 = [0, 0, 0, 0, 0, 0, 0, 0];
+      for (let j = 0; j < 32; j++) {
+        const q = roundEven(Math.fround(x[32 * b + j] * id));
+        sum += q;
+        sum4[j >> 2] += q;
+        const k16 = j & 15;
+        const got = i16 ? view.getInt16(64 * b + 2 * ((j & 16) | ((k16 & 1) << 3) | (k16 >> 1)), true) : view.getInt8(32 * b + j);
+        expect(got, `block ${b} quant ${j}`).toBe(q);
+      }
+      expect(view.getFloat32(qb + 4 * b, true) * 2 ** -112).toBe(f16ToF32(f32ToF16(d)));
+      expect(view.getFloat32(qb + 4 * (n / 32) + 4 * b, true) * 2 ** -112).toBe(f16ToF32(f32ToF16(Math.fround(d * sum))));
+      for (let g = 0; g < 8; g++) expect(view.getInt32(qb + 8 * (n / 32) + 32 * b + 4 * g, true)).toBe(sum4[g]);
     }
   });
 
@@ -358,11 +398,9 @@ describe.runIf(flavours.includes("relaxed"))("baseline and relaxed builds agree"
     }
     for (let r = 0; r < t.rows; r++) {
       const wr = expected.subarray(r * t.n, (r + 1) * t.n);
-      let S = 0;
-      for (let i = 0; i < t.n; i++) S += Math.abs(wr[i] * x[i]) * 1.01;
-      const bound = matvecBound(row, wr, x, t.bytes.subarray(r * t.rowBytes, (r + 1) * t.rowBytes), ggmlTypeByName(row.name)!.blockBytes);
-      // the same activation bytes and integer sums; only FMA versus mul+add and summation order differ
-      expect(Math.abs(out[0][r] - out[1][r])).toBeLessThanOrEqual(orderBound(row, t.n, S + bound));
+      const { S } = matvecBound(row, wr, x, t.bytes.subarray(r * t.rowBytes, (r + 1) * t.rowBytes), ggmlTypeByName(row.name)!.blockBytes);
+      // the same activation values and integer block sums; only FMA versus mul+add and summation order differ
+      expect(Math.abs(out[0][r] - out[1][r])).toBeLessThanOrEqual(orderBound(row, t.n, S));
     }
   });
 });

@@ -4,38 +4,47 @@
 //   kCache: (nCtx, nKvHeads, headDim) f16, position stride nKvHeads*headDim; rows 0..nPos-1 are read
 //   vCache: (nCtx, nKvHeads, headDim) f16, same layout
 //   out:    (nHeads, headDim) f32; out may alias q
-//   scores: (nHeads, nPos) f32 scratch, head h at scores + h*nPos*4
+//   scores: (nHeads, nPos) f32 scratch, head h at scores + h*nPos*4; left holding exp(s_t - max) * 2^112
 //   heads h in [h0, h1) are computed (the unit threads split); query head h reads kv head h / (nHeads/nKvHeads)
 //
-// Per head: s_t = (f16(q_h) · k_t) * scale; p_t = exp(s_t - max_t s); out_h = (Σ_t p_t v_t) / Σ_t p_t.
+// Per head: s_t = (f16(q_h) · k_t) * scale; e_t = exp(s_t - max_t s); p_t = f16(e_t * f32(1 / Σ e_t));
+// out_h = Σ_t p_t v_t. nPos = 0 writes zeros.
 //
-// Against llama.cpp's CPU path (ggml_compute_forward_flash_attn_ext_f16_one_chunk, ggml-cpu/ops.cpp, the
-// path a decode step and any prompt shorter than its Q tile take):
-// - same: q is rounded to f16 before the K·Q dot, and the dot is ggml_vec_dot_f16 on AVX2 to the bit: f16
-//   products are exact in f32, summed in 32 f32 lanes (element i in lane i % 32) over each 32-element
-//   block, lanes combined in GGML_F32x8_REDUCE's order, the n % 32 leftovers added in f64. That is the
-//   machine llama.cpp's reference fixtures come from; the NEON (16 lanes) and AVX-512 (64) builds differ.
-// - differs: ggml runs an online softmax (running max, rescaling the accumulator whenever the max grows) with
-//   libm expf and accumulates V in f16 (VKQ16, ggml_vec_mad_f16: one f16 rounding per position per
-//   element); here the softmax has two passes with ggml's vector expf approximation (ggml_v_expf, within
-//   1.5 ulp of expf), Σ p_t summed in f64, and V accumulated in f32, which is more accurate than ggml's.
-//   Prompts of a full Q tile go through ggml's tiled path instead, which keeps q in f32.
+// This is llama.cpp's non-flash-attention CPU path, which is what produced the reference fixtures (checked:
+// replaying it matches their logits to 1e-7, while the flash-attention path's f16 V accumulation is 1e-2
+// away on quantized models): kq = K·f16(q) with ggml_vec_dot_f16; ggml_soft_max_ext (scale, max, exp summed
+// in f64, then one multiply by f32(1/Σ)); kqv = V·f16(p), the probabilities rounded to f16 because the
+// cache's V is f16 (vec_dot_type F16). Here the K·Q dot is ggml_vec_dot_f16 as AVX2 computes it, to the bit:
+// f16 products are exact in f32, summed in 32 f32 lanes (element i in lane i % 32) over each 32-element
+// block, lanes combined in GGML_F32x8_REDUCE's order, the n % 32 leftovers added in f64 (the NEON and
+// AVX-512 builds differ). The softmax is ggml_vec_soft_max_f32 to the bit (see softmaxNumeratorsV): ggml's
+// AVX2 + FMA ggml_v_expf for every score, summed in ggml's order. The V sum runs over t in order per
+// element, where ggml's dot runs over t in 32 lanes: that only reorders f32 additions, but can change bits.
 //
-// Scaled f16. Converting f16 to f32 exactly costs about ten v128 operations per four values (ops/math.ts);
-// the K and V passes convert every cached value they read, nPos*headDim twice per head, and that conversion
-// was 70% of the time. But the f16 bits moved into f32 position (sign to bit 31, exponent and mantissa
+// Scaled f16. Converting f16 to f32 exactly costs about ten v128 operations per four values (ops/math.ts),
+// and the K and V passes convert every cached value they read, nPos*headDim twice per head. But the f16
+// bits moved into f32 position (sign to bit 31, exponent and mantissa
 // shifted left 13) read as exactly k * 2^-112, for normal and subnormal f16 alike: three operations
 // (unpack, arithmetic shift, and). So q is stored as f16(q) * 2^112 and the probabilities as p * 2^112
 // (both exact: |f16| < 2^16 and p <= 1 stay below 2^128), and every product (q*2^112)(k*2^-112) or
 // (p*2^112)(v*2^-112) is the same real number as q*k or p*v, rounded the same way: the results are
 // bit-identical to converting first. The one difference: an infinite or NaN f16 in the cache (an
 // activation that overflowed f16 when it was stored, which already ruins the output) reads as a large
-// finite value instead of propagating. Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64,
-// 512 positions, Node 20): 2.46 ms per layer before, see attention() for after.
+// finite value instead of propagating.
+//
+// Grouped queries: where four query heads of one kv head fall in [h0, h1), the V pass reads and converts
+// each V row once for the four (weightedSum4V). The K pass stays per head: sharing it would need 8
+// accumulators per head to keep ggml's lane order, more than the 16 SIMD registers of x86.
+//
+// Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64), one layer, Node 20, best of 7, at 512 /
+// 2048 positions: exact conversion 1.09 / 4.47 ms; scaled f16 0.48 / 1.90 ms; and grouped V 0.435 / 1.74 ms.
+// The K pass (with the softmax) is about three quarters of what is left.
 import { expS, expV, floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
 /** 2^112 as f32 bits: f16 bits in f32 position read as the value times 2^-112 (see "Scaled f16" above). */
 const TWO_P112: u32 = 0x77800000;
+/** 2^-112 as f32 bits. */
+const TWO_M112: u32 = 0x07800000;
 /** After the arithmetic shift by 3: keeps the sign (bit 31) and the f16 exponent and mantissa (bits 27..13). */
 const SCALED_MASK: i32 = <i32>0x8FFFE000;
 
@@ -91,7 +100,32 @@ export function attention(
     store<f32>(sc + (<usize>t << 2), s);
     if (s > max) max = s;
   }
-  return <f32>1 / <f32>softmaxNumeratorsV(sc, nPos, max);
+  probabilitiesV(sc, nPos, <f32>(1.0 / softmaxNumeratorsV(sc, nPos, max)));
+  return 1;
+}
+
+/**
+ * sc[t] = f16(e_t * inv) * 2^112 where sc[t] held e_t * 2^112: the softmax normalized as ggml_soft_max
+ * does (1/Σ in f64, rounded to f32, one f32 multiply), then rounded to f16 as ggml_mul_mat rounds kq for
+ * the f16 V (vec_dot_type F16). This is what makes the logits match llama.cpp's to 1e-7 (measured).
+ */
+@inline function probabilitiesV(sc: usize, n: i32, inv: f32): void {
+  const down = f32x4.splat(reinterpret<f32>(TWO_M112));
+  const up = f32x4.splat(reinterpret<f32>(TWO_P112));
+  const iv = f32x4.splat(inv);
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const p = sc + (<usize>t << 2);
+    const prob = f32x4.mul(f32x4.mul(v128.load(p), down), iv);
+    v128.store(p, f32x4.mul(halfToFloatV(floatToHalfV(prob)), up));
+  }
+  for (; t < n; t++) probability(sc + (<usize>t << 2), inv);
+}
+
+/** The scalar twin of probabilitiesV for one score. */
+@inline function probability(sc: usize, inv: f32): void {
+  const prob = load<f32>(sc) * reinterpret<f32>(TWO_M112) * inv;
+  store<f32>(sc, halfToFloat(floatToHalf(prob)) * reinterpret<f32>(TWO_P112));
 }
 
 /** The scalar twin: the same arithmetic in the same order, so the same bits as attention. */
@@ -120,25 +154,16 @@ export function attention_scalar(
       store<f32>(sc + (<usize>t << 2), s);
       if (s > max) max = s;
     }
-    // Σ p_t in four f64 lanes (t % 4) as softmaxNumeratorsV keeps them, the n % 4 tail after.
-    let l0: f64 = 0, l1: f64 = 0, l2: f64 = 0, l3: f64 = 0;
-    let t = 0;
-    for (; t + 4 <= nPos; t += 4) {
-      l0 += <f64>expNumerator(sc + (<usize>t << 2), max);
-      l1 += <f64>expNumerator(sc + (<usize>(t + 1) << 2), max);
-      l2 += <f64>expNumerator(sc + (<usize>(t + 2) << 2), max);
-      l3 += <f64>expNumerator(sc + (<usize>(t + 3) << 2), max);
-    }
-    let sum = (l0 + l2) + (l1 + l3);
-    for (; t < nPos; t++) sum += <f64>expNumerator(sc + (<usize>t << 2), max);
-    const inv = <f32>1 / <f32>sum;
+    const sum = softmaxNumeratorsS(sc, nPos, max);
+    const inv = <f32>(1.0 / sum);
+    for (let t = 0; t < nPos; t++) probability(sc + (<usize>t << 2), inv);
     for (let d = 0; d < headDim; d++) {
       let acc: f32 = 0;
       for (let t = 0; t < nPos; t++) {
         const p = load<f32>(sc + (<usize>t << 2));
         acc += p * scaledS(<u32>load<u16>(vCache + <usize>t * rowBytes + kvOff + (<usize>d << 1)));
       }
-      store<f32>(oh + (<usize>d << 2), acc * inv);
+      store<f32>(oh + (<usize>d << 2), acc * <f32>1);
     }
   }
 }
@@ -177,7 +202,8 @@ export function attention_scalar(
 /**
  * ggml_vec_dot_f16 as the AVX2 build computes it, of a (n) f32 (f16 values * 2^112) and k (n) f16.
  * GGML_F16_STEP = 32 elements per step in four 8-lane registers x[0..3]; here x[r] is the pair of v128
- * (a{2r}, a{2r+1}). GGML_F32x8_REDUCE: x0 += x2, x1 += x3, x0 += x1, then (lo + hi) and two hadds.
+ * (a{2r}, a{2r+1}). GGML_F32x8_REDUCE: x0 += x2, x1 += x3, x0 += x1, then t0 = lo + hi and two hadds,
+ * (t0[0] + t0[1]) + (t0[2] + t0[3]). The n % 32 leftovers are added in f64, as ggml does.
  */
 @inline function dotScaledV(a: usize, k: usize, n: i32): f32 {
   const zero = f32x4.splat(0);
@@ -254,34 +280,73 @@ function dotScaledS(a: usize, k: usize, n: i32): f32 {
   return s;
 }
 
-/** p = exp(*sc - max); stores p * 2^112 (exact) for the V pass and returns p. */
+// ggml_vec_soft_max_f32 (ggml-cpu/vec.cpp) as the AVX2 + FMA build runs it over one row of scores: chunks
+// of 8 through ggml_v_expf (expV, with ggml's fused multiply-adds), each chunk's 8 values summed in f32 as
+// _mm256_extractf128_ps + _mm_movehl_ps + _mm_movehdup_ps/_mm_add_ss do, ((v4 + v0) + (v6 + v2)) +
+// ((v5 + v1) + (v7 + v3)), that f32 added to the f64 sum. ggml's row is not nPos long but n_kv: llama.cpp
+// pads its KV cache view to a multiple of 256 (32 in older builds; llama_kv_cache::get_n_kv) and masks
+// the positions past nPos to -inf, for which ggml_v_expf gives exactly 0. So the n % 8 tail that
+// ggml_vec_soft_max_f32 would send to libm expf is never reached, and the last partial chunk here is a
+// chunk of 8 padded with zeros (adding an exact 0 changes no sum). Measured against the fixtures: the
+// libm-tail alternative put synth-llama-BF16 prompt 2 at 1.5e-3 relative RMS; this puts it at 1.8e-7.
+
+/** p = exp(*sc - max) through ggml_v_expf; stores p * 2^112 (exact) for the V pass and returns p. */
 @inline function expNumerator(sc: usize, max: f32): f32 {
   const e = expS(load<f32>(sc) - max);
   store<f32>(sc, e * reinterpret<f32>(TWO_P112));
   return e;
 }
 
-/**
- * sc[t] = exp(sc[t] - max) * 2^112 for t < n; returns Σ exp(sc[t] - max) in f64, lanes t % 4 summed
- * separately, then the tail.
- */
+/** The last n % 8 scores from t as one chunk of 8 padded with zeros, its f32 sum added to sum. */
+@inline function softmaxTail(sc: usize, t: i32, n: i32, max: f32, sum: f64): f64 {
+  if (t >= n) return sum;
+  const m = n - t;
+  const p = sc + (<usize>t << 2);
+  const v0 = expNumerator(p, max);
+  const v1: f32 = m > 1 ? expNumerator(p + 4, max) : 0;
+  const v2: f32 = m > 2 ? expNumerator(p + 8, max) : 0;
+  const v3: f32 = m > 3 ? expNumerator(p + 12, max) : 0;
+  const v4: f32 = m > 4 ? expNumerator(p + 16, max) : 0;
+  const v5: f32 = m > 5 ? expNumerator(p + 20, max) : 0;
+  const v6: f32 = m > 6 ? expNumerator(p + 24, max) : 0;
+  return sum + <f64>(((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (<f32>0 + v3)));
+}
+
+/** sc[t] = exp(sc[t] - max) * 2^112 for t < n; returns Σ exp(sc[t] - max) in f64 as ggml sums it. */
 @inline function softmaxNumeratorsV(sc: usize, n: i32, max: f32): f64 {
   const mv = f32x4.splat(max);
   const up = f32x4.splat(reinterpret<f32>(TWO_P112));
-  let s01 = f64x2.splat(0);
-  let s23 = f64x2.splat(0);
+  let sum: f64 = 0;
   let t = 0;
-  for (; t + 4 <= n; t += 4) {
+  for (; t + 8 <= n; t += 8) {
     const p = sc + (<usize>t << 2);
-    const e = expV(f32x4.sub(v128.load(p), mv));
-    v128.store(p, f32x4.mul(e, up));
-    s01 = f64x2.add(s01, f64x2.promote_low_f32x4(e));
-    s23 = f64x2.add(s23, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 2, 3)));
+    const e0 = expV(f32x4.sub(v128.load(p), mv));
+    const e1 = expV(f32x4.sub(v128.load(p, 16), mv));
+    v128.store(p, f32x4.mul(e0, up));
+    v128.store(p, f32x4.mul(e1, up), 16);
+    const a = f32x4.add(e1, e0);
+    sum += <f64>((f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 2)) + (f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3)));
   }
-  const s = f64x2.add(s01, s23);
-  let sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
-  for (; t < n; t++) sum += <f64>expNumerator(sc + (<usize>t << 2), max);
-  return sum;
+  return softmaxTail(sc, t, n, max, sum);
+}
+
+/** The scalar twin of softmaxNumeratorsV. */
+function softmaxNumeratorsS(sc: usize, n: i32, max: f32): f64 {
+  let sum: f64 = 0;
+  let t = 0;
+  for (; t + 8 <= n; t += 8) {
+    const p = sc + (<usize>t << 2);
+    const v0 = expNumerator(p, max);
+    const v1 = expNumerator(p + 4, max);
+    const v2 = expNumerator(p + 8, max);
+    const v3 = expNumerator(p + 12, max);
+    const v4 = expNumerator(p + 16, max);
+    const v5 = expNumerator(p + 20, max);
+    const v6 = expNumerator(p + 24, max);
+    const v7 = expNumerator(p + 28, max);
+    sum += <f64>(((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3)));
+  }
+  return softmaxTail(sc, t, n, max, sum);
 }
 
 /**

@@ -7,34 +7,49 @@
 //   xq + 0          ┌──────────────────────────────┐
 //                   │ qs   Q bytes                 │  q_i = round_half_even(x_i · 127/amax)
 //   xq + Q          ├──────────────────────────────┤
-//                   │ d    f32[nb]                 │  f16(amax/127) widened back to f32
+//                   │ d    f32[nb]                 │  f16(amax/127) · 2^112
 //   xq + Q + 4·nb   ├──────────────────────────────┤
-//                   │ s    f32[nb]                 │  f16((amax/127) · Σq), ggml Q8_1's s (Q4_1, Q5_1)
+//                   │ s    f32[nb]                 │  f16((amax/127) · Σq) · 2^112: ggml Q8_1's s (Q4_1, Q5_1)
 //   xq + Q + 8·nb   ├──────────────────────────────┤
-//                   │ sum  i32[nb]                 │  Σq exactly, for the "unsigned quants − offset"
-//                   └──────────────────────────────┘  correction (Q4_0, Q5_0)
-//   q8_0_bytes(n) = Q + 12·nb
+//                   │ sum4 i32[8·nb]               │  per block, Σ of each 4 consecutive quants
+//                   └──────────────────────────────┘  (q0..q3, q4..q7, …, q28..q31), for the
+//                                                      "unsigned quants − offset" correction (Q4_0, Q5_0)
+//   q8_0_bytes(n) = Q + 40·nb
+//
+// Summation order: every 32-element kernel sums as ggml's AVX2 code and llamafile's tinyBLAS do
+// (ggml-cpu/arch/x86/quants.c, llamafile/sgemm.cpp), because one ulp of difference in a matvec
+// output flips an 8-bit or f16 rounding of the next layer's activations now and then, which moves
+// the logits by ~1e-2 (measured against the fixtures' llama.cpp logits): per block, eight exact
+// integer sums of 4 consecutive products (lanes 0..3 = elements 0..15 in `lo`, 4..7 = 16..31 in
+// `hi`), each lane accumulated as acc = fma(d_w·d_x, sum, acc) (fused in the relaxed build, where
+// V8 emits vfmadd; mul then add in the baseline build, which has no FMA), and finally
+// hsum_float_8: ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)).
+//
+// d and s hold exactly ggml's f16 values, widened to f32 and scaled by 2^112 (exact: a power of
+// two, and f16's range times 2^112 stays below f32's maximum), so that a weight's f16 scale read as
+// raw bits (common.ts f16_raw, its value · 2^-112) times d is d_w·d_x with no conversion.
 //
 // The quants' form differs between the two builds, each the one its dot products consume directly:
 //   relaxed build   Q = n:    i8[n] in order (relaxed_dot multiplies bytes)
 //   baseline build  Q = 2·n:  i16, each 16-element group stored even-indexed first:
 //                             q0 q2 … q14 q1 q3 … q15 | q16 q18 … q30 q17 … q31 | …
 //     i32x4.dot_i16x8_s wants 16-bit lanes; weights give them without any widening as the even and
-//     odd bytes of a 16-bit lane (v & 0xff / v >> 8, nibbles likewise), so x is stored to match.
-//     This halves the kernel's instructions against widening both operands (measured on Q4_0).
+//     odd bytes of a 16-bit lane (v & 0xff, v >> 8; nibbles likewise), so x is stored to match.
 //
 // Rounding as ggml's AVX2 quantize_row_q8_0 / q8_1 (ggml-cpu/arch/x86/quants.c), which is what
 // llama.cpp runs on x86: d = amax / 127 in f32 and stored as f16; the quants use the UNROUNDED
 // multiplier id = 127 / amax (0 for an all-zero block) and _mm256_round_ps(_MM_ROUND_NEAREST), i.e.
 // round half to even (the scalar reference quantize_row_q8_0_ref uses roundf and 1/d instead,
-// which can differ by one in a quant). d and s are kept as f32 so the dot kernels need no f16
-// conversion per block; their values are exactly ggml's f16 ones.
-import { round_f16, hsum_i32x4, dot_s8, dot_u7s8, nibbles_lo, nibbles_hi } from "./common";
+// which can differ by one in a quant).
+import { round_f16, hsum_i32x4, K_NIB16, K_NIB8, kconst } from "./common";
 
 /** Quants stored as i16 (baseline build) rather than i8 (relaxed build). */
 export const ACT_I16: bool = !ASC_FEATURE_RELAXED_SIMD;
 /** Bytes of one block's quants. */
 export const QS_BLOCK: usize = ACT_I16 ? 64 : 32;
+/** 2^112 and 2^-112: see the header. */
+const TWO_112: f32 = 5.192296858534828e33;
+const TWO_M112: f32 = 1.925929944387236e-34;
 
 /** Bytes of the quants of n elements: where the d array starts. */
 @inline
@@ -44,7 +59,13 @@ export function qs_bytes(n: i32): usize {
 
 /** Bytes of the activation buffer for n elements (n a multiple of 32). */
 export function q8_0_bytes(n: i32): i32 {
-  return <i32>qs_bytes(n) + 12 * (n >> 5);
+  return <i32>qs_bytes(n) + 40 * (n >> 5);
+}
+
+/** A d or s entry at p as its plain value (for scalar code). */
+@inline
+export function act_scale(p: usize): f32 {
+  return load<f32>(p) * TWO_M112;
 }
 
 /** Quant j (0..31) of the block whose quants start at y, in either build's layout (scalar code). */
@@ -58,48 +79,96 @@ export function act_q(y: usize, j: i32): i32 {
   }
 }
 
-/** acc + Σ q_j·y_j over one block for 16 bytes of nibbles v (q_j = low nibble j, q_16+j = high). */
+/** The nibble mask nib_lo / nib_hi want (load it once per kernel call). */
 @inline
-export function dot_nibbles(v: v128, y: usize, acc: v128): v128 {
-  if (ACT_I16) {
-    const m = i16x8.splat(0x0f);
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.and(v, m), v128.load(y, 0)));
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), m), v128.load(y, 16)));
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), m), v128.load(y, 32)));
-    return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), v128.load(y, 48)));
+export function nibble_mask(): v128 {
+  return kconst(ACT_I16 ? K_NIB16 : K_NIB8);
+}
+
+// The integer half-block sums, four lanes each, lane j = Σ q_k·q_x,k over k = 4j..4j+3 of the
+// half (ggml's lane partition). `y` points at the half's quants.
+
+/** Baseline build: w_even / w_odd are the half's even / odd elements in 16-bit lanes. */
+@inline
+export function half_i16(wEven: v128, wOdd: v128, y: usize): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(wEven, v128.load(y, 0)), i32x4.dot_i16x8_s(wOdd, v128.load(y, 16)));
+}
+
+/** Relaxed build: 16 unsigned quants 0..127 (in order) against the half's 16 bytes. */
+@inline
+function half_u7(u: v128, y: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(y), u));
   } else {
-    acc = dot_u7s8(nibbles_lo(v), v128.load(y, 0), acc);
-    return dot_u7s8(nibbles_hi(v), v128.load(y, 16), acc);
+    return unreachable();
   }
 }
 
-/** acc + Σ q_j·y_j over one block for quants 0..15 in `lo` and 16..31 in `hi`, signed bytes. */
+/**
+ * Relaxed build: 16 signed quants (|q| ≤ 127, in order) against the half's 16 bytes. relaxed_dot
+ * wants its second operand in 0..127, so the sign of q moves onto x (ggml's _mm_sign_epi8 trick):
+ * |q|·(x·sign q) = q·x; x is never -128 (|q_x| ≤ 127), so negating it is safe.
+ */
 @inline
-export function dot_signed(lo: v128, hi: v128, y: usize, acc: v128): v128 {
-  if (ACT_I16) {
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(lo, 8), 8), v128.load(y, 0)));
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.shr_s(lo, 8), v128.load(y, 16)));
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(hi, 8), 8), v128.load(y, 32)));
-    return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.shr_s(hi, 8), v128.load(y, 48)));
+function half_s8(a: v128, y: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const neg = i8x16.lt_s(a, i8x16.splat(0));
+    const sy = i8x16.sub(v128.xor(v128.load(y), neg), neg);
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(sy, i8x16.abs(a)));
   } else {
-    acc = dot_s8(lo, v128.load(y, 0), acc);
-    return dot_s8(hi, v128.load(y, 16), acc);
+    return unreachable();
   }
 }
 
-/** As dot_signed for unsigned quants 0..127. */
+/** Byte offset of a block's second half within its quants. */
+export const HALF: usize = QS_BLOCK >> 1;
+
+/** Lanes of the low half (elements 0..15) for nibbles v (q_j = low nibble of byte j, q_16+j = high). */
 @inline
-export function dot_unsigned(lo: v128, hi: v128, y: usize, acc: v128): v128 {
+export function nib_lo(v: v128, y: usize, m: v128): v128 {
   if (ACT_I16) {
-    const m = i16x8.splat(0xff);
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.and(lo, m), v128.load(y, 0)));
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.shr_u(lo, 8), v128.load(y, 16)));
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.and(hi, m), v128.load(y, 32)));
-    return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.shr_u(hi, 8), v128.load(y, 48)));
+    return half_i16(v128.and(v, m), v128.and(i16x8.shr_u(v, 8), m), y);
   } else {
-    acc = dot_u7s8(lo, v128.load(y, 0), acc);
-    return dot_u7s8(hi, v128.load(y, 16), acc);
+    return half_u7(v128.and(v, m), y);
   }
+}
+
+/** Lanes of the high half (elements 16..31) for nibbles v. */
+@inline
+export function nib_hi(v: v128, y: usize, m: v128): v128 {
+  if (ACT_I16) {
+    return half_i16(v128.and(i16x8.shr_u(v, 4), m), i16x8.shr_u(v, 12), y + HALF);
+  } else {
+    return half_u7(v128.and(i16x8.shr_u(v, 4), m), y + HALF);
+  }
+}
+
+/** Lanes of one half for 16 signed byte quants a (in order; |q| ≤ 127); `y` = the block's quants. */
+@inline
+export function signed_half(a: v128, y: usize): v128 {
+  if (ACT_I16) {
+    return half_i16(i16x8.shr_s(i16x8.shl(a, 8), 8), i16x8.shr_s(a, 8), y);
+  } else {
+    return half_s8(a, y);
+  }
+}
+
+/** Lanes of one half for 16 unsigned byte quants u (in order, 0..127); `mb` = kconst(K_BYTE16). */
+@inline
+export function unsigned_half(u: v128, y: usize, mb: v128): v128 {
+  if (ACT_I16) {
+    return half_i16(v128.and(u, mb), i16x8.shr_u(u, 8), y);
+  } else {
+    return half_u7(u, y);
+  }
+}
+
+/** [Σ lanes of s0, Σ s1, Σ s2, Σ s3]. */
+@inline
+function hadd4_i32(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u0 = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
+  const u1 = i32x4.add(i32x4.shuffle(s2, s3, 0, 1, 4, 5), i32x4.shuffle(s2, s3, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(u0, u1, 0, 2, 4, 6), i32x4.shuffle(u0, u1, 1, 3, 5, 7));
 }
 
 /** x (f32[n]) → the layout above at xq. */
@@ -118,9 +187,10 @@ export function quantize_q8_0(x: usize, xq: usize, n: i32): void {
     const v5 = v128.load(p, 80);
     const v6 = v128.load(p, 96);
     const v7 = v128.load(p, 112);
-    let m = f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3)));
-    m = f32x4.max(m, f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))));
-    m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+    // pmax, not max: f32x4.max's NaN rules cost V8 eight instructions (NaN input is garbage anyway)
+    let m = f32x4.pmax(f32x4.pmax(f32x4.abs(v0), f32x4.abs(v1)), f32x4.pmax(f32x4.abs(v2), f32x4.abs(v3)));
+    m = f32x4.pmax(m, f32x4.pmax(f32x4.pmax(f32x4.abs(v4), f32x4.abs(v5)), f32x4.pmax(f32x4.abs(v6), f32x4.abs(v7))));
+    m = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
     const amax = max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
     const d: f32 = amax / 127;
     const id = f32x4.splat(amax != 0 ? <f32>127 / amax : 0);
@@ -132,10 +202,9 @@ export function quantize_q8_0(x: usize, xq: usize, n: i32): void {
     const q5 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v5, id)));
     const q6 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v6, id)));
     const q7 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v7, id)));
-    const sum = hsum_i32x4(i32x4.add(
-      i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)),
-      i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)),
-    ));
+    const s4lo = hadd4_i32(q0, q1, q2, q3);
+    const s4hi = hadd4_i32(q4, q5, q6, q7);
+    const sum = hsum_i32x4(i32x4.add(s4lo, s4hi));
     const a = i16x8.narrow_i32x4_s(q0, q1); // elements 0..7
     const c = i16x8.narrow_i32x4_s(q2, q3); // 8..15
     const e = i16x8.narrow_i32x4_s(q4, q5); // 16..23
@@ -151,9 +220,10 @@ export function quantize_q8_0(x: usize, xq: usize, n: i32): void {
       v128.store(o, i8x16.narrow_i16x8_s(e, g), 16);
     }
     const bo = (<usize>b) << 2;
-    store<f32>(dp + bo, round_f16(d));
-    store<f32>(sp + bo, round_f16(d * <f32>sum));
-    store<i32>(np + bo, sum);
+    store<f32>(dp + bo, round_f16(d) * TWO_112);
+    store<f32>(sp + bo, round_f16(d * <f32>sum) * TWO_112);
+    v128.store(np + (bo << 3), s4lo, 0);
+    v128.store(np + (bo << 3), s4hi, 16);
   }
 }
 
@@ -171,6 +241,7 @@ export function quantize_q8_0_scalar(x: usize, xq: usize, n: i32): void {
     const id: f32 = amax != 0 ? <f32>127 / amax : 0;
     let sum = 0;
     const o = xq + (<usize>b) * QS_BLOCK;
+    const bo = (<usize>b) << 2;
     for (let j = 0; j < 32; j++) {
       const q = <i32>nearest(load<f32>(p + ((<usize>j) << 2)) * id);
       if (ACT_I16) {
@@ -180,10 +251,10 @@ export function quantize_q8_0_scalar(x: usize, xq: usize, n: i32): void {
         store<i8>(o + <usize>j, <i8>q);
       }
       sum += q;
+      const g = np + (bo << 3) + ((<usize>(j >> 2)) << 2);
+      store<i32>(g, (j & 3) == 0 ? q : load<i32>(g) + q);
     }
-    const bo = (<usize>b) << 2;
-    store<f32>(dp + bo, round_f16(d));
-    store<f32>(sp + bo, round_f16(d * <f32>sum));
-    store<i32>(np + bo, sum);
+    store<f32>(dp + bo, round_f16(d) * TWO_112);
+    store<f32>(sp + bo, round_f16(d * <f32>sum) * TWO_112);
   }
 }

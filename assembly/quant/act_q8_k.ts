@@ -71,23 +71,21 @@ export function quantize_q8_k(x: usize, xq: usize, n: i32): void {
   const nb = n >> 8;
   for (let b = 0; b < nb; b++) {
     const p = x + ((<usize>b) << 10);
-    // amax over the block, then the first element that reaches it (ggml keeps the first on ties)
+    // amax over the block, then the first element that reaches it (ggml keeps the first on ties).
+    // pmax(m, v) keeps m when v is NaN, as ggml's `if (ax > amax)` skips NaN.
     let m = f32x4.splat(0);
-    for (let i = 0; i < 1024; i += 64) {
-      const a = f32x4.max(f32x4.abs(v128.load(p + i, 0)), f32x4.abs(v128.load(p + i, 16)));
-      const c = f32x4.max(f32x4.abs(v128.load(p + i, 32)), f32x4.abs(v128.load(p + i, 48)));
-      m = f32x4.max(m, f32x4.max(a, c));
-    }
-    m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
-    const amax = max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
+    for (let i: usize = 0; i < 1024; i += 16) m = f32x4.pmax(m, f32x4.abs(v128.load(p + i)));
+    m = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+    m = f32x4.pmax(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+    const amax = f32x4.extract_lane(m, 0);
     if (amax == 0) {
       write_zero_block(xq, n, b);
       continue;
     }
     const am = f32x4.splat(amax);
     let first = 0;
-    while (!v128.any_true(f32x4.eq(f32x4.abs(v128.load(p + ((<usize>first) << 2))), am))) first += 4;
-    while (abs(load<f32>(p + ((<usize>first) << 2))) != amax) first++;
+    while (first < 252 && !v128.any_true(f32x4.eq(f32x4.abs(v128.load(p + ((<usize>first) << 2))), am))) first += 4;
+    while (first < 255 && abs(load<f32>(p + ((<usize>first) << 2))) != amax) first++;
     const iscale: f32 = <f32>-127 / load<f32>(p + ((<usize>first) << 2));
     const is = f32x4.splat(iscale);
     const qs = q8k_qs(xq, b);

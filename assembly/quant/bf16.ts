@@ -7,7 +7,7 @@
 // Activations: act_bf16.ts (x rounded to bf16, as ggml's vec_dot_type BF16, held as f32 and stored
 // even-first within each group of 8). One v128 of weights is four i32 lanes b(2k) | b(2k+1) << 16:
 // masking the low half off gives the odd elements as f32, shifting left by 16 the even ones.
-import { hsum_f32x4, madd_f32x4 } from "./common";
+import { hsum8_even_odd, madd_f32x4, kconst, K_HI16 } from "./common";
 
 export function dequant_row_bf16(src: usize, dst: usize, n: i32): void {
   const groups = n >> 3;
@@ -25,19 +25,21 @@ export function dequant_row_bf16_scalar(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<u32>(dst + ((<usize>i) << 2), (<u32>load<u16>(src + ((<usize>i) << 1))) << 16);
 }
 
+/** ggml's summation order, as dot_f16 (f16.ts): tinyBLAS<8, __m256, ggml_bf16_t>. */
 export function dot_bf16(w: usize, xq: usize, n: i32): f32 {
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  const groups = n >> 3;
-  for (let g = 0; g < groups; g++) {
-    const v = v128.load(w + ((<usize>g) << 4));
-    const x = xq + ((<usize>g) << 5);
-    a0 = madd_f32x4(i32x4.shl(v, 16), v128.load(x, 0), a0);
-    a1 = madd_f32x4(v128.and(v, i32x4.splat(0xffff0000)), v128.load(x, 16), a1);
+  const hi = kconst(K_HI16);
+  let even = f32x4.splat(0);
+  let odd = f32x4.splat(0);
+  let p = w;
+  let x = xq;
+  for (let g = n >> 3; g > 0; g--) {
+    const v = v128.load(p);
+    even = madd_f32x4(i32x4.shl(v, 16), v128.load(x, 0), even);
+    odd = madd_f32x4(v128.and(v, hi), v128.load(x, 16), odd);
+    p += 16;
+    x += 32;
   }
-  const done = <usize>groups << 3;
-  // the last n mod 8 elements (stored in order): the scalar twin on that short range
-  return hsum_f32x4(f32x4.add(a0, a1)) + dot_bf16_scalar(w + (done << 1), xq + (done << 2), n & 7);
+  return hsum8_even_odd(even, odd) + dot_bf16_scalar(p, x, n & 7);
 }
 
 export function dot_bf16_scalar(w: usize, xq: usize, n: i32): f32 {

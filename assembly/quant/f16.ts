@@ -7,7 +7,7 @@
 // Activations: act_f16.ts (x rounded to f16, as ggml's vec_dot_type F16, held as f32 and stored
 // even-first within each group of 8). One v128 of weights is four i32 lanes h(2k) | h(2k+1) << 16:
 // the high halves convert directly (f16hi_to_f32x4), the low halves after a shift left by 16.
-import { f16_to_f32, f16hi_to_f32x4, f16_fix_special, hsum_f32x4, madd_f32x4 } from "./common";
+import { f16_to_f32, f16hi_to_f32x4, f16hi_to_f32x4_k, f16_fix_special, hsum8_even_odd, madd_f32x4, kconst, K_F16_BITS, K_F16_SCALE } from "./common";
 
 export function dequant_row_f16(src: usize, dst: usize, n: i32): void {
   const groups = n >> 3;
@@ -27,20 +27,29 @@ export function dequant_row_f16_scalar(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(dst + ((<usize>i) << 2), f16_to_f32(load<u16>(src + ((<usize>i) << 1))));
 }
 
-/** Weights that are ±inf/NaN give finite garbage here (see f16hi_to_f32x4): such a model is broken anyway. */
+/**
+ * ggml's summation order (llamafile tinyBLAS<8, __m256, ggml_fp16_t> on AVX2+F16C): eight lane
+ * accumulators, lane k summing w_i·x_i for i ≡ k (mod 8), fused multiply-add (relaxed build), then
+ * hsum_float_8 = ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)). Here `even` holds lanes 0 2 4 6 and
+ * `odd` lanes 1 3 5 7 (the weights widen that way), and the final sum is taken in that order.
+ * Weights that are ±inf/NaN give finite garbage (see f16hi_to_f32x4): such a model is broken anyway.
+ * The last n mod 8 elements (tinyBLAS needs n ≡ 0 mod 8) go through the scalar twin.
+ */
 export function dot_f16(w: usize, xq: usize, n: i32): f32 {
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  const groups = n >> 3;
-  for (let g = 0; g < groups; g++) {
-    const v = v128.load(w + ((<usize>g) << 4));
-    const x = xq + ((<usize>g) << 5);
-    a0 = madd_f32x4(f16hi_to_f32x4(i32x4.shl(v, 16)), v128.load(x, 0), a0);
-    a1 = madd_f32x4(f16hi_to_f32x4(v), v128.load(x, 16), a1);
+  const bits = kconst(K_F16_BITS);
+  const scale = kconst(K_F16_SCALE);
+  let even = f32x4.splat(0);
+  let odd = f32x4.splat(0);
+  let p = w;
+  let x = xq;
+  for (let g = n >> 3; g > 0; g--) {
+    const v = v128.load(p);
+    even = madd_f32x4(f16hi_to_f32x4_k(i32x4.shl(v, 16), bits, scale), v128.load(x, 0), even);
+    odd = madd_f32x4(f16hi_to_f32x4_k(v, bits, scale), v128.load(x, 16), odd);
+    p += 16;
+    x += 32;
   }
-  const done = <usize>groups << 3;
-  // the last n mod 8 elements (stored in order): the scalar twin on that short range
-  return hsum_f32x4(f32x4.add(a0, a1)) + dot_f16_scalar(w + (done << 1), xq + (done << 2), n & 7);
+  return hsum8_even_odd(even, odd) + dot_f16_scalar(p, x, n & 7);
 }
 
 export function dot_f16_scalar(w: usize, xq: usize, n: i32): f32 {

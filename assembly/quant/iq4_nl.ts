@@ -10,54 +10,46 @@
 //
 // Activations: act_q8_0.ts. The kernel looks the codebook up with one swizzle per 16 quants and
 // multiplies signed quants (relaxed build: |K| ≤ 127 fits relaxed_dot's 7-bit operand once the
-// sign moves to x, as in common.ts dot_s8).
-import { load_f16, hadd4_i32, gather_f16x4, hsum_f32x4, hsum_i32x4, madd_f32x4, store_s8x16_scaled, nibbles_lo, nibbles_hi } from "./common";
-import { QS_BLOCK, qs_bytes, act_q, dot_signed } from "./act_q8_0";
+// sign moves to x, act_q8_0.ts half_s8), summed in ggml's order (act_q8_0.ts; tinyBLAS's, one
+// accumulator; ggml_vec_dot_iq4_nl_q8_0 alternates two).
+import { load_f16, f16_raw, swizzle16, hsum_f32x4, madd_f32x4, store_s8x16_scaled, nibbles_lo, nibbles_hi, kconst, K_IQ4NL, K_NIB8 } from "./common";
+import { QS_BLOCK, HALF, qs_bytes, act_q, act_scale, signed_half } from "./act_q8_0";
 
 export const IQ4_NL_BYTES: i32 = 18;
 
-const KVALUES: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-
 export function dequant_row_iq4_nl(src: usize, dst: usize, n: i32): void {
   const nb = n >> 5;
+  const kv = kconst(K_IQ4NL);
   for (let b = 0; b < nb; b++) {
     const p = src + <usize>b * 18;
     const d = f32x4.splat(load_f16(p));
     const v = v128.load(p, 2);
     const o = dst + ((<usize>b) << 7);
-    store_s8x16_scaled(o, i8x16.swizzle(KVALUES, nibbles_lo(v)), d);
-    store_s8x16_scaled(o + 64, i8x16.swizzle(KVALUES, nibbles_hi(v)), d);
+    store_s8x16_scaled(o, swizzle16(kv, nibbles_lo(v)), d);
+    store_s8x16_scaled(o + 64, swizzle16(kv, nibbles_hi(v)), d);
   }
-}
-
-/** Σ K[q]·q_x of one block, spread over four i32 lanes. */
-@inline
-function block_sum(p: usize, y: usize): v128 {
-  const v = v128.load(p, 2);
-  return dot_signed(i8x16.swizzle(KVALUES, nibbles_lo(v)), i8x16.swizzle(KVALUES, nibbles_hi(v)), y, i32x4.splat(0));
 }
 
 export function dot_iq4_nl(w: usize, xq: usize, n: i32): f32 {
-  const nb = n >> 5;
-  const dx = xq + qs_bytes(n);
-  let acc = f32x4.splat(0);
-  let b = 0;
-  for (; b + 4 <= nb; b += 4) {
-    const p = w + <usize>b * 18;
-    const y = xq + <usize>b * QS_BLOCK;
-    const s = hadd4_i32(block_sum(p, y), block_sum(p + 18, y + QS_BLOCK),
-      block_sum(p + 36, y + 2 * QS_BLOCK), block_sum(p + 54, y + 3 * QS_BLOCK));
-    const scale = f32x4.mul(gather_f16x4(p, 18), v128.load(dx + ((<usize>b) << 2)));
-    acc = madd_f32x4(f32x4.convert_i32x4_s(s), scale, acc);
+  const kv = kconst(K_IQ4NL);
+  const nib = kconst(K_NIB8);
+  let dp = xq + qs_bytes(n);
+  let p = w;
+  let y = xq;
+  let accLo = f32x4.splat(0);
+  let accHi = f32x4.splat(0);
+  for (let b = n >> 5; b > 0; b--) {
+    const v = v128.load(p, 2);
+    const lo = signed_half(swizzle16(kv, v128.and(v, nib)), y);
+    const hi = signed_half(swizzle16(kv, v128.and(i16x8.shr_u(v, 4), nib)), y + HALF);
+    const d = f32x4.splat(f16_raw(p) * load<f32>(dp));
+    accLo = madd_f32x4(f32x4.convert_i32x4_s(lo), d, accLo);
+    accHi = madd_f32x4(f32x4.convert_i32x4_s(hi), d, accHi);
+    p += 18;
+    y += QS_BLOCK;
+    dp += 4;
   }
-  let sum = hsum_f32x4(acc);
-  // the last nb mod 4 blocks, one at a time
-  for (; b < nb; b++) {
-    const p = w + <usize>b * 18;
-    const isum = hsum_i32x4(block_sum(p, xq + <usize>b * QS_BLOCK));
-    sum += <f32>isum * (load_f16(p) * load<f32>(dx + ((<usize>b) << 2)));
-  }
-  return sum;
+  return hsum_f32x4(f32x4.add(accLo, accHi));
 }
 
 const KVALUE_TABLE: StaticArray<i8> = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
@@ -79,7 +71,7 @@ export function dot_iq4_nl_scalar(w: usize, xq: usize, n: i32): f32 {
       const q = <i32>load<u8>(p + 2 + <usize>j);
       s += kvalue(q & 15) * act_q(y, j) + kvalue(q >> 4) * act_q(y, j + 16);
     }
-    sum += <f32>s * (load_f16(p) * load<f32>(dx + ((<usize>b) << 2)));
+    sum += <f32>s * (load_f16(p) * act_scale(dx + ((<usize>b) << 2)));
   }
   return sum;
 }

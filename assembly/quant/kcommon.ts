@@ -7,10 +7,68 @@
 //   relaxed:  i16x8.relaxed_dot_i8x16_i7x16_s(x, w) gives 8 pair sums (16 products, one op); pair
 //             sums of two 16-groups still fit i16 for ≤ 5-bit weights (2·2·31·127 = 15748), and the
 //             sub-block scale is applied by dot_i16x8_s with the scale splat (pair sums × scale → i32).
-//   baseline: x is stored as i16, evens then odds (act_q8_k.ts), so w splits into i16 lanes with one
-//             mask (even bytes) and one shift (odd bytes), two dot_i16x8_s, and the scale is an i32x4.mul.
+//   baseline: x is stored as i16, evens then odds (act_q8_k.ts), so w splits into i16 lanes with
+//             shifts (even bytes: left then right by 8; odd bytes: right by 8), two dot_i16x8_s, and
+//             the scale is an i32x4.mul.
 import { Q8K_QS_SHIFT } from "./act_q8_k";
 import { hsum_i32x4 } from "./common";
+
+// Loop-invariant v128 masks, loaded from memory once per call. V8 (Node 20 and 24 alike) rebuilds a
+// v128.const at every use inside a loop (movq + vmovq + vpunpcklqdq); a loaded value stays in a
+// register. Measured on the Q4_K kernel: see q4_k.ts.
+const MASK_TABLE: StaticArray<u8> = [
+  0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, // bytes 0x0f
+  0x0f, 0x00, 0x0f, 0x00, 0x0f, 0x00, 0x0f, 0x00, 0x0f, 0x00, 0x0f, 0x00, 0x0f, 0x00, 0x0f, 0x00, // i16 0x000f
+  0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, // bytes 0x03
+  0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, // bytes 0x04
+  0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, // bytes 0x10
+  0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, // bytes 0x30
+];
+export const MASK_0F: i32 = 0;
+export const MASK_000F: i32 = 1;
+export const MASK_03: i32 = 2;
+export const MASK_04: i32 = 3;
+export const MASK_10: i32 = 4;
+export const MASK_30: i32 = 5;
+
+/** One of the masks above (load it before a loop and pass it in). */
+@inline
+export function mask(k: i32): v128 {
+  return v128.load(changetype<usize>(MASK_TABLE) + ((<usize>k) << 4));
+}
+
+/**
+ * f16 bits → f32 for finite values (inf/NaN come out as large finite numbers), for the block scales
+ * in the dot kernels and their scalar twins (ggml's quantizers never store inf/NaN there);
+ * dequantization uses common.ts's exact load_f16. No f32 arithmetic touches a denormal: the usual
+ * "f16 bits << 13, times 2^112" makes a denormal f32 for every f16 subnormal, and x86 takes a
+ * microcode assist on it. Q6_K's d is often an f16 subnormal (d ≈ max|w| / 4096); measured on a
+ * Q6_K matvec with such scales (Node 20, in cache): 3.8 GB/s with the multiply, 5.6 without.
+ */
+@inline
+export function load_f16_finite(p: usize): f32 {
+  const h = <u32>load<u16>(p);
+  const em = h & 0x7fff;
+  const normal = reinterpret<f32>((em << 13) + 0x38000000); // exponent rebiased 15 → 127
+  const sub = <f32>em * <f32>5.9604644775390625e-8; // em < 0x400: m · 2^-24, exact
+  const mag = select<f32>(sub, normal, em < 0x400);
+  return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
+}
+
+/**
+ * f16 bits → f32, exact for every input (±inf and NaN included) and, like load_f16_finite, with no
+ * denormal f32 arithmetic: what the dequantizers use (common.ts's f16_to_f32 multiplies a denormal
+ * f32 for f16 subnormals, which x86 runs through a microcode assist).
+ */
+@inline
+export function load_f16_exact(p: usize): f32 {
+  const h = <u32>load<u16>(p);
+  const em = h & 0x7fff;
+  const normal = em >= 0x7c00 ? 0x7f800000 | ((em & 0x3ff) << 13) : (em << 13) + 0x38000000;
+  const sub = <f32>em * <f32>5.9604644775390625e-8;
+  const mag = select<f32>(sub, reinterpret<f32>(normal), em < 0x400);
+  return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
+}
 
 /** Address of the activation quants of element e (a multiple of 16) of the block at qs. */
 @inline
@@ -68,10 +126,13 @@ export function scales_dot_bsums(bs: usize, s: v128): i32 {
   return hsum_i32x4(i32x4.add(lo, hi));
 }
 
-/** Baseline: i32x4 partial sums of 16 unsigned byte weights × the i16 evens/odds of x at `x`. */
+/**
+ * Baseline: i32x4 partial sums of 16 unsigned byte weights × the i16 evens/odds of x at `x` (the
+ * even bytes by two shifts rather than a mask: no v128 constant to rebuild inside loops).
+ */
 @inline
 export function dot_u8_x16(w: v128, x: usize): v128 {
-  const even = i32x4.dot_i16x8_s(v128.and(w, i16x8.splat(0xff)), v128.load(x, 0));
+  const even = i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(w, 8), 8), v128.load(x, 0));
   return i32x4.add(even, i32x4.dot_i16x8_s(i16x8.shr_u(w, 8), v128.load(x, 16)));
 }
 
@@ -97,19 +158,60 @@ export function scaled16(w: v128, x: usize, sc: i32, acc: v128): v128 {
 }
 
 /**
- * acc + sc · Σ w·x over one 32-element sub-block given as two 16-groups (wa at x, wb at the next
- * 16 elements), weights unsigned ≤ 31 so the relaxed pair sums of both groups fit one i16x8.
+ * The four sub-block scales packed as bytes in `sc` (scale k in bits 8k..8k+7), as the splat
+ * operands scaled16v/scaled32v take: i16 lanes (relaxed) or i32 lanes (baseline), scale k in lane
+ * k and again in lane k + 4 (relaxed). Lane k is then splat with a constant shuffle (pshuflw/pshufd),
+ * two instructions instead of the five of a scalar extract and splat.
  */
 @inline
-export function scaled32(wa: v128, wb: v128, x: usize, sc: i32, acc: v128): v128 {
+export function scales4(sc: u32): v128 {
+  const b = i16x8.extend_low_i8x16_u(i32x4.splat(<i32>sc));
+  return ASC_FEATURE_RELAXED_SIMD ? b : i32x4.extend_low_i16x8_u(b);
+}
+
+/** Scale k (0..3) of scales4() in every lane. */
+@inline
+export function scale_splat0(s: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? v128.shuffle<i16>(s, s, 0, 0, 0, 0, 0, 0, 0, 0) : v128.shuffle<i32>(s, s, 0, 0, 0, 0);
+}
+@inline
+export function scale_splat1(s: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? v128.shuffle<i16>(s, s, 1, 1, 1, 1, 1, 1, 1, 1) : v128.shuffle<i32>(s, s, 1, 1, 1, 1);
+}
+@inline
+export function scale_splat2(s: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? v128.shuffle<i16>(s, s, 2, 2, 2, 2, 2, 2, 2, 2) : v128.shuffle<i32>(s, s, 2, 2, 2, 2);
+}
+@inline
+export function scale_splat3(s: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? v128.shuffle<i16>(s, s, 3, 3, 3, 3, 3, 3, 3, 3) : v128.shuffle<i32>(s, s, 3, 3, 3, 3);
+}
+
+/**
+ * acc + s · Σ w·x over one 32-element sub-block given as two 16-groups (wa at x, wb at the next 16
+ * elements), s the sub-block scale splat (scale_splat*). Weights ≤ 31, so the relaxed pair sums
+ * of both groups fit one i16x8 (2·2·31·127 = 15748).
+ */
+@inline
+export function scaled32v(wa: v128, wb: v128, x: usize, s: v128, acc: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     const p = i16x8.add(
       i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x, 0), wa),
       i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x, 16), wb),
     );
-    return i32x4.add(acc, i32x4.dot_i16x8_s(p, i16x8.splat(<i16>sc)));
+    return i32x4.add(acc, i32x4.dot_i16x8_s(p, s));
   } else {
-    const s = i32x4.add(dot_u8_x16(wa, x), dot_u8_x16(wb, x + 32));
-    return i32x4.add(acc, i32x4.mul(s, i32x4.splat(sc)));
+    const d = i32x4.add(dot_u8_x16(wa, x), dot_u8_x16(wb, x + 32));
+    return i32x4.add(acc, i32x4.mul(d, s));
+  }
+}
+
+/** scaled16 with the scale already splat (scale_splat*). */
+@inline
+export function scaled16v(w: v128, x: usize, s: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), w), s));
+  } else {
+    return i32x4.add(acc, i32x4.mul(dot_u8_x16(w, x), s));
   }
 }

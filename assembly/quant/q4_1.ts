@@ -7,10 +7,10 @@
 //   qs[j] = q_j | q_(j+16) << 4    (low nibbles: elements 0..15, high nibbles: 16..31)
 //
 // Activations: act_q8_0.ts, using its s = f16(d_x·Σq_x) like ggml's Q8_1:
-//   Σ w·x̂ = d·d_x·Σ q·q_x + m·s    (ggml_vec_dot_q4_1_q8_1)
-// Four blocks at a time share one conversion to f32 and one multiply by their scales.
-import { load_f16, hadd4_i32, gather_f16x4, hsum_f32x4, hsum_i32x4, madd_f32x4, store_u8x16_scaled, nibbles_lo, nibbles_hi } from "./common";
-import { QS_BLOCK, qs_bytes, act_q, dot_nibbles } from "./act_q8_0";
+//   Σ w·x̂ = d·d_x·Σ q·q_x + m·s    (ggml_vec_dot_q4_1_q8_1, in its summation order: act_q8_0.ts,
+//   the m·s terms summed apart in sequence and added last)
+import { load_f16, f16_raw, hsum_f32x4, madd_f32x4, store_u8x16_scaled, nibbles_lo, nibbles_hi } from "./common";
+import { QS_BLOCK, qs_bytes, act_q, act_scale, nibble_mask, nib_lo, nib_hi } from "./act_q8_0";
 
 export const Q4_1_BYTES: i32 = 20;
 
@@ -27,39 +27,27 @@ export function dequant_row_q4_1(src: usize, dst: usize, n: i32): void {
   }
 }
 
-/** Σ q·q_x of one block (unsigned nibbles), spread over four i32 lanes. */
-@inline
-function block_sum(p: usize, y: usize): v128 {
-  return dot_nibbles(v128.load(p, 4), y, i32x4.splat(0));
-}
-
 export function dot_q4_1(w: usize, xq: usize, n: i32): f32 {
+  const m = nibble_mask();
   const nb = n >> 5;
-  const dx = xq + qs_bytes(n);
-  const sx = dx + ((<usize>nb) << 2);
-  let acc = f32x4.splat(0);
-  let accm = f32x4.splat(0);
-  let b = 0;
-  for (; b + 4 <= nb; b += 4) {
-    const p = w + <usize>b * 20;
-    const y = xq + <usize>b * QS_BLOCK;
-    const s = hadd4_i32(block_sum(p, y), block_sum(p + 20, y + QS_BLOCK),
-      block_sum(p + 40, y + 2 * QS_BLOCK), block_sum(p + 60, y + 3 * QS_BLOCK));
-    const bo = (<usize>b) << 2;
-    acc = madd_f32x4(f32x4.convert_i32x4_s(s), f32x4.mul(gather_f16x4(p, 20), v128.load(dx + bo)), acc);
-    accm = madd_f32x4(gather_f16x4(p + 2, 20), v128.load(sx + bo), accm);
+  let dp = xq + qs_bytes(n);
+  const sOff = (<usize>nb) << 2;
+  let p = w;
+  let y = xq;
+  let accLo = f32x4.splat(0);
+  let accHi = f32x4.splat(0);
+  let mins: f32 = 0;
+  for (let b = nb; b > 0; b--) {
+    const v = v128.load(p, 4);
+    const d = f32x4.splat(f16_raw(p) * load<f32>(dp));
+    accLo = madd_f32x4(f32x4.convert_i32x4_s(nib_lo(v, y, m)), d, accLo);
+    accHi = madd_f32x4(f32x4.convert_i32x4_s(nib_hi(v, y, m)), d, accHi);
+    mins += f16_raw(p + 2) * load<f32>(dp + sOff);
+    p += 20;
+    y += QS_BLOCK;
+    dp += 4;
   }
-  let sum = hsum_f32x4(acc);
-  let mins = hsum_f32x4(accm);
-  // the last nb mod 4 blocks, one at a time
-  for (; b < nb; b++) {
-    const p = w + <usize>b * 20;
-    const bo = (<usize>b) << 2;
-    const isum = hsum_i32x4(block_sum(p, xq + <usize>b * QS_BLOCK));
-    sum += <f32>isum * (load_f16(p) * load<f32>(dx + bo));
-    mins += load_f16(p + 2) * load<f32>(sx + bo);
-  }
-  return sum + mins;
+  return hsum_f32x4(f32x4.add(accLo, accHi)) + mins;
 }
 
 export function dot_q4_1_scalar(w: usize, xq: usize, n: i32): f32 {
@@ -77,8 +65,8 @@ export function dot_q4_1_scalar(w: usize, xq: usize, n: i32): f32 {
       const q = <i32>load<u8>(p + 4 + <usize>j);
       s += (q & 15) * act_q(y, j) + (q >> 4) * act_q(y, j + 16);
     }
-    sum += <f32>s * (load_f16(p) * load<f32>(dx + bo));
-    mins += load_f16(p + 2) * load<f32>(sx + bo);
+    sum += <f32>s * (load_f16(p) * act_scale(dx + bo));
+    mins += load_f16(p + 2) * act_scale(sx + bo);
   }
   return sum + mins;
 }

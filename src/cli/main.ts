@@ -1,12 +1,16 @@
 // The `woolly` command: dispatches to a sub-command, prints errors as one line, sets the exit code.
 import { WoollyError } from "../errors.js";
+import { chatCommand } from "./chat.js";
 import { inspectCommand } from "./inspect.js";
+import { serveCommand } from "./serve.js";
 import { logitsCommand, runCommand, tokenizeCommand, type CliIo } from "./run.js";
 
 const HELP = `woolly — LLM inference in WebAssembly
 
 usage:
   woolly run MODEL.gguf -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--ctx N]
+  woolly chat MODEL.gguf [--system "…"] [--temp T] [-n N] [--ctx N] [--threads N] [--template auto|model|chatml]
+  woolly serve MODEL.gguf [--host 127.0.0.1] [--port 8080] [--ctx N] [--threads N] [--name ID] [--quiet]
   woolly tokenize MODEL.gguf "text" [--no-special]
   woolly logits MODEL.gguf (--tokens 1,403,407 | -p "text") [--json]
   woolly inspect MODEL.gguf [--json]
@@ -25,6 +29,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await tokenizeCommand(rest, io);
       case "logits":
         return await logitsCommand(rest, io);
+      case "chat":
+        return await chatCommand(rest, io, abort.signal);
+      case "serve":
+        return await serveCommand(rest, io, abort.signal);
       case "inspect":
         return await inspectCommand(rest, (line) => io.out(line + "\n"));
       case undefined:

@@ -1,7 +1,10 @@
 // The seam between the forward pass and whoever runs the heavy kernels: one thread calling the
 // kernels directly (here), or a pool of workers over shared memory splitting rows and heads
 // (src/wasm/pool.ts). The forward pass only ever talks to an Executor.
+import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
+import { MAX_BATCH, Op, W } from "../wasm/pool-jobs.js";
+import { ThreadPool } from "../wasm/pool.js";
 import type { WeightMatrix } from "./weights.js";
 
 export interface AttentionArgs {
@@ -20,6 +23,11 @@ export interface AttentionArgs {
 export interface Executor {
   /** y[r] = W[r]·x for every row, x already converted to W's activation format at `xq`. */
   matvec(w: WeightMatrix, xq: number, y: number): void;
+  /**
+   * Several matvecs over the same converted activation (Q/K/V, gate/up): one dispatch instead of
+   * one per matrix. Every matrix must take xq's format (the same `type.dotWith`) and n = w.cols.
+   */
+  matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void;
   /** y[c*yStride + r] = W[r]·X[c] for c < ncols (X[c] at xq + c*xqStride bytes; yStride in elements). */
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void;
   /** Attention of one query token over nPos cached positions, all heads. */
@@ -34,6 +42,10 @@ export class SingleThreadExecutor implements Executor {
     this.k.matvec(w.type.id, w.ptr, w.rowBytes, xq, y, w.cols, 0, w.rows);
   }
 
+  matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void {
+    for (const [w, y] of jobs) this.k.matvec(w.type.id, w.ptr, w.rowBytes, xq, y, w.cols, 0, w.rows);
+  }
+
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void {
     this.k.matmul(w.type.id, w.ptr, w.rowBytes, xq, xqStride, y, yStride, w.cols, 0, w.rows, ncols);
   }
@@ -41,4 +53,147 @@ export class SingleThreadExecutor implements Executor {
   attention(a: AttentionArgs): void {
     this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, 0, a.nHeads);
   }
+}
+
+/**
+ * Tuning of ThreadedExecutor, read at every call (tests set minParallelBytes to 0 to split even
+ * the tiny fixture models' matrices).
+ */
+export const threadTuning = {
+  /**
+   * Below this many weight bytes (K/V cache bytes for attention) a job runs on the calling thread
+   * alone: waking a sleeping worker costs 50-100 µs here (more on a loaded machine), the time one
+   * thread takes for ~200 KiB of weights. At 16 KiB stories260K (4-34 KiB matrices) decoded 3x
+   * slower on 2 threads than on 1 (runtimes test, Bun and Chromium); every TinyLlama-sized matrix
+   * is 2 MiB or more. Results are the same either way: every row is computed by the same per-row kernel.
+   */
+  minParallelBytes: 128 << 10,
+};
+
+/**
+ * Splits matvec and matmul by rows and attention by heads over a ThreadPool. Once the pool has
+ * ended (the model was disposed mid-generation) it runs everything on the calling thread.
+ */
+export class ThreadedExecutor implements Executor {
+  private readonly single: SingleThreadExecutor;
+  constructor(
+    private readonly pool: ThreadPool,
+    k: KernelExports,
+  ) {
+    this.single = new SingleThreadExecutor(k);
+  }
+
+  private get minParallelBytes(): number {
+    return threadTuning.minParallelBytes;
+  }
+
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  matvec(w: WeightMatrix, xq: number, y: number): void {
+    if (this.pool.ended || w.rows * w.rowBytes < this.minParallelBytes) return this.single.matvec(w, xq, y);
+    const a = this.pool.i32;
+    const b = W.ARGS;
+    a[b] = w.type.id;
+    a[b + 1] = w.ptr;
+    a[b + 2] = w.rowBytes;
+    a[b + 3] = xq;
+    a[b + 4] = y;
+    a[b + 5] = w.cols;
+    a[b + 6] = w.rows;
+    this.pool.run(Op.MATVEC);
+  }
+
+  matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void {
+    let bytes = 0;
+    for (const [w] of jobs) bytes += w.rows * w.rowBytes;
+    if (this.pool.ended || bytes < this.minParallelBytes) return this.single.matvecs(jobs, xq);
+    for (let at = 0; at < jobs.length; at += MAX_BATCH) {
+      const part = jobs.slice(at, at + MAX_BATCH);
+      const a = this.pool.i32;
+      const b = W.ARGS;
+      a[b] = part.length;
+      a[b + 1] = xq;
+      part.forEach(([w, y], m) => {
+        const o = b + 2 + 6 * m;
+        a[o] = w.type.id;
+        a[o + 1] = w.ptr;
+        a[o + 2] = w.rowBytes;
+        a[o + 3] = y;
+        a[o + 4] = w.cols;
+        a[o + 5] = w.rows;
+      });
+      this.pool.run(Op.MATVECS);
+    }
+  }
+
+  matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void {
+    if (this.pool.ended || w.rows * w.rowBytes * ncols < this.minParallelBytes) return this.single.matmul(w, xq, xqStride, y, yStride, ncols);
+    const a = this.pool.i32;
+    const b = W.ARGS;
+    a[b] = w.type.id;
+    a[b + 1] = w.ptr;
+    a[b + 2] = w.rowBytes;
+    a[b + 3] = xq;
+    a[b + 4] = xqStride;
+    a[b + 5] = y;
+    a[b + 6] = yStride;
+    a[b + 7] = w.cols;
+    a[b + 8] = w.rows;
+    a[b + 9] = ncols;
+    this.pool.run(Op.MATMUL);
+  }
+
+  attention(x: AttentionArgs): void {
+    // K and V cache bytes read: nPos × kvDim × 2 (f16) × 2.
+    if (this.pool.ended || x.nPos * x.nKvHeads * x.headDim * 4 < this.minParallelBytes) return this.single.attention(x);
+    const a = this.pool.i32;
+    const b = W.ARGS;
+    a[b] = x.q;
+    a[b + 1] = x.kCache;
+    a[b + 2] = x.vCache;
+    a[b + 3] = x.out;
+    a[b + 4] = x.scores;
+    a[b + 5] = x.nHeads;
+    a[b + 6] = x.nKvHeads;
+    a[b + 7] = x.headDim;
+    a[b + 8] = x.nPos;
+    this.pool.f32[b + 9] = x.scale;
+    this.pool.run(Op.ATTENTION);
+  }
+}
+
+/** The executor a model runs with, how many threads it has, and why not more. */
+export interface Threading {
+  readonly executor: Executor;
+  /** Threads that run the kernels (1: the calling thread alone). */
+  readonly threads: number;
+  /** Why fewer threads run than were asked for; null when the request was met. */
+  readonly fallback: string | null;
+  /** End the workers (idempotent). */
+  end(): void;
+}
+
+/**
+ * An executor for `wanted` threads over `engine`: a ThreadPool when the engine's memory is shared
+ * and workers start, else the calling thread alone with the reason (`unavailable`, or the start-up
+ * failure) in `fallback`. Never throws for want of threads.
+ */
+export async function startThreads(engine: Engine, wanted: number, unavailable: string | null): Promise<Threading> {
+  const single = (fallback: string | null): Threading => ({
+    executor: new SingleThreadExecutor(engine.kernels),
+    threads: 1,
+    fallback,
+    end: () => undefined,
+  });
+  if (wanted <= 1) return single(null);
+  if (!engine.shared) return single(unavailable ?? "the engine's memory is not shared");
+  let pool: ThreadPool;
+  try {
+    pool = await ThreadPool.start(engine, wanted);
+  } catch (e) {
+    return single(e instanceof Error ? e.message : String(e));
+  }
+  return { executor: new ThreadedExecutor(pool, engine.kernels), threads: pool.threads, fallback: null, end: () => pool.end() };
 }

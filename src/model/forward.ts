@@ -158,7 +158,11 @@ export class Transformer {
         [L.wGate, this.hb, c.hiddenDim],
         [L.wUp, this.hb2, c.hiddenDim],
       ]);
-      k.silu_mul(this.hb, this.hb2, this.hb, T * c.hiddenDim);
+      // Row by row: ggml's swiglu treats each row's last n % 8 elements apart (libm expf).
+      for (let t = 0; t < T; t++) {
+        const o = t * c.hiddenDim * F32;
+        k.silu_mul(this.hb + o, this.hb2 + o, this.hb + o, c.hiddenDim);
+      }
       this.project(this.hb, T, [[L.wDown, this.xb2, dim]]);
       this.residual(T);
     }

@@ -6,9 +6,10 @@ import { blobSource, bytesSource, readGguf, readRangeInto, urlSource, type GgufS
 import type { GgufFile, GgufTensorInfo } from "../gguf/index.js";
 import { ggmlType, GgmlType, type GgmlTypeInfo } from "../quant/types.js";
 import { Tokenizer } from "../tokenizer/index.js";
-import { createEngine, formatBytes, MAX_PAGES, PAGE_BYTES, type Engine, type EngineOptions } from "../wasm/engine.js";
+import { createEngine, formatBytes, MAX_PAGES, PAGE_BYTES, sharedMemoryUnavailable, type Engine, type EngineOptions } from "../wasm/engine.js";
+import { defaultThreads, MAX_THREADS } from "../wasm/pool.js";
 import { configFromGguf, type ModelConfig } from "./config.js";
-import { SingleThreadExecutor } from "./exec.js";
+import { startThreads } from "./exec.js";
 import { Transformer } from "./forward.js";
 import { Model } from "./model.js";
 import type { LayerWeights, ModelWeights, WeightMatrix } from "./weights.js";
@@ -16,7 +17,13 @@ import type { LayerWeights, ModelWeights, WeightMatrix } from "./weights.js";
 /** Where a model comes from: bytes, a Blob/File, a URL (read with HTTP Range requests), or any GgufSource. */
 export type ModelSource = Uint8Array | ArrayBuffer | Blob | URL | string | GgufSource;
 
-export interface LoadOptions extends EngineOptions {
+export interface LoadOptions extends Omit<EngineOptions, "shared"> {
+  /**
+   * Threads running the kernels, the calling thread included (default: the machine's logical cores,
+   * at most 64). Integer in [1, 64]; 1 runs everything on the calling thread. Where shared memory is
+   * unavailable (a page without COOP/COEP) the model runs on one thread: `model.threadFallback` says why.
+   */
+  threads?: number;
   /** KV cache positions (default: the smaller of the model's context length and 4096). Integer in [1, 1048576]. */
   contextLength?: number;
   /** Prompt tokens computed per forward pass (default 64). Integer in [1, 4096]. */
@@ -69,7 +76,9 @@ async function loadFrom(src: GgufSource, options: LoadOptions): Promise<Model> {
 
   // Everything the model needs, checked against the 4 GiB ceiling before anything is allocated.
   const weightBytes = plan.reduce((s, p) => s + alignUp(p.info.size) + (p.toF32 ? alignUp(p.elements * 4) : 0), 0);
-  const engine = createEngine(options);
+  const threads = options.threads === undefined ? await defaultThreads() : integerIn("threads", options.threads, 1, MAX_THREADS, 1);
+  const noSharedMemory = threads > 1 ? sharedMemoryUnavailable() : null;
+  const engine = createEngine({ simd: options.simd, shared: threads > 1 && noSharedMemory === null });
   const scratchBytes = Transformer.scratchBytes(engine.kernels, config, null, nCtx, batch);
   const limit = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
   if (weightBytes + scratchBytes > limit) {
@@ -102,8 +111,15 @@ async function loadFrom(src: GgufSource, options: LoadOptions): Promise<Model> {
   }
 
   const weights = placeWeights(file, config, engine, ptrs);
-  const net = new Transformer(engine, config, weights, new SingleThreadExecutor(engine.kernels), nCtx, batch);
-  return new Model(file, config, tokenizer, engine, net);
+  const threading = await startThreads(engine, threads, noSharedMemory);
+  let net: Transformer;
+  try {
+    net = new Transformer(engine, config, weights, threading.executor, nCtx, batch);
+  } catch (e) {
+    threading.end();
+    throw e;
+  }
+  return new Model(file, config, tokenizer, engine, net, threading);
 }
 
 interface TensorPlan {
@@ -122,13 +138,13 @@ function planTensors(file: GgufFile, c: ModelConfig): TensorPlan[] {
       if (optional) return;
       throw new LoadError("missing_tensor", `tensor ${name} is missing from this ${c.arch} model`);
     }
-    const same = info.dims.length === dims.length && info.dims.every((d, i) => d === dims[i]);
-    if (!same) {
-      throw new LoadError("bad_shape", `tensor ${name} has shape [${info.dims.join(", ")}]; a ${c.arch} model with these hyper-parameters needs [${dims.join(", ")}]`);
-    }
     const type = typeOf(info);
     if (!type.supported) {
       throw new LoadError("unsupported_tensor_type", `tensor ${name} is ${type.name}, which Woolly does not support`);
+    }
+    const same = info.dims.length === dims.length && info.dims.every((d, i) => d === dims[i]);
+    if (!same) {
+      throw new LoadError("bad_shape", `tensor ${name} has shape [${info.dims.join(", ")}]; a ${c.arch} model with these hyper-parameters needs [${dims.join(", ")}]`);
     }
     if (dims.length === 2 && dims[0] % type.blockElements !== 0) {
       throw new LoadError("bad_shape", `tensor ${name}: rows of ${dims[0]} elements are not whole ${type.name} blocks of ${type.blockElements}`);

@@ -1,6 +1,7 @@
 // A loaded model: tokenizer + weights in one WebAssembly memory + KV cache, and the calls a user
 // makes on it. Calls are serialized: a second generate() waits for the first to finish.
 import { WoollyError } from "../errors.js";
+import { chat, type ChatGeneration, type ChatMessage, type ChatOptions } from "../chat/index.js";
 import type { GgufFile } from "../gguf/index.js";
 import { Sampler } from "../sampling/index.js";
 import { StopMatcher } from "../generate/stop.js";
@@ -13,6 +14,7 @@ import {
 import type { Tokenizer } from "../tokenizer/index.js";
 import type { Engine } from "../wasm/engine.js";
 import type { ModelConfig } from "./config.js";
+import type { Threading } from "./exec.js";
 import type { Transformer } from "./forward.js";
 
 /** A request the model's state cannot serve. */
@@ -43,6 +45,7 @@ export class Model {
     readonly tokenizer: Tokenizer,
     private readonly engine: Engine,
     private readonly net: Transformer,
+    private readonly threading: Threading | null = null,
   ) {}
 
   /** The context length the KV cache was sized for. */
@@ -50,9 +53,14 @@ export class Model {
     return this.net.nCtx;
   }
 
-  /** Threads that run the kernels. */
+  /** Threads that run the kernels, the calling thread included. */
   get threads(): number {
-    return 1;
+    return this.threading?.threads ?? 1;
+  }
+
+  /** Why fewer threads run than were asked for (e.g. no SharedArrayBuffer); null when the request was met. */
+  get threadFallback(): string | null {
+    return this.threading?.fallback ?? null;
   }
 
   /** Bytes of WebAssembly memory the model holds (weights, KV cache, scratch). */
@@ -114,6 +122,14 @@ export class Model {
     };
   }
 
+  /**
+   * Stream the assistant's reply to a conversation, rendered with the model's chat template (ChatML
+   * when it has none; `.template` says which). Ends at the model's end-of-turn token.
+   */
+  chat(messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
+    return chat(this, messages, options);
+  }
+
   /** Generate and return the whole text with timings. */
   async complete(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
     const g = this.generate(prompt, options);
@@ -127,6 +143,7 @@ export class Model {
   dispose(): void {
     this.disposed = true;
     this.cached = [];
+    this.threading?.end();
   }
 
   private async *run(

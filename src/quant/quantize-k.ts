@@ -65,8 +65,7 @@ function makeQkx2(
     L.fill(0, lo, lo + n);
     return [0, -min];
   }
-  const range = f32(max - min);
-  let iscale = f32(nmax / range);
+  let iscale = f32(nmax / f32(max - min));
   let scale = f32(1 / iscale);
   let bestError = 0;
   const err = (s: number, m: number, l: number, xi: number, wi: number): number => {
@@ -80,7 +79,8 @@ function makeQkx2(
   }
   if (nstep < 1) return [scale, -min];
   for (let is = 0; is <= nstep; is++) {
-    iscale = f32(f32(f32(rmin + f32(rdelta * is)) + nmax) / range);
+    // min is the best fit so far: ggml re-reads it here and below
+    iscale = f32(f32(f32(rmin + f32(rdelta * is)) + nmax) / f32(max - min));
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
@@ -434,7 +434,8 @@ export function quantizeQ6K(src: Float32Array, rows: number, cols: number): Uint
         const e = 128 * h + l;
         view.setUint8(o + 64 * h + l, (L[e] & 15) | ((L[e + 64] & 15) << 4));
         view.setUint8(o + 64 * h + 32 + l, (L[e + 32] & 15) | ((L[e + 96] & 15) << 4));
-        view.setUint8(o + 128 + 32 * h + l, (L[e] >> 4) | ((L[e + 32] >> 4) << 2) | ((L[e + 64] >> 4) << 4) | ((L[e + 96] >> 4) << 6));
+        const hi = (L[e] >> 4) | ((L[e + 32] >> 4) << 2) | ((L[e + 64] >> 4) << 4) | ((L[e + 96] >> 4) << 6);
+        view.setUint8(o + 128 + 32 * h + l, hi);
       }
     }
     for (let j = 0; j < 16; j++) view.setInt8(o + 192 + j, sc[j]);

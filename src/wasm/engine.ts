@@ -2,7 +2,10 @@
 // model owns an engine, so disposing a model drops its whole memory at once.
 import kernelsSimd from "../../build/kernels-simd.wasm";
 import kernelsRelaxed from "../../build/kernels-relaxed.wasm";
+import kernelsSimdShared from "../../build/kernels-simd-shared.wasm";
+import kernelsRelaxedShared from "../../build/kernels-relaxed-shared.wasm";
 import bandwidthWasm from "../../build/bandwidth.wasm";
+import bandwidthSharedWasm from "../../build/bandwidth-shared.wasm";
 import { WasmError } from "../errors.js";
 import { bestFlavour, type SimdFlavour } from "./features.js";
 import type { BandwidthExports, KernelExports } from "./exports.js";
@@ -17,6 +20,12 @@ export const MAX_PAGES = 65536;
 export interface EngineOptions {
   /** Which kernel build to run: `auto` (default) picks relaxed SIMD where it validates and computes right. */
   simd?: "auto" | SimdFlavour;
+  /**
+   * Make the memory shared (a SharedArrayBuffer underneath) and instantiate the shared builds, so
+   * worker threads can run the same kernels over it (src/wasm/pool.ts). Throws
+   * WasmError('instantiate') where shared memory cannot be made; check `sharedMemoryUnavailable()` first.
+   */
+  shared?: boolean;
 }
 
 export interface Engine {
@@ -24,6 +33,10 @@ export interface Engine {
   readonly kernels: KernelExports;
   readonly bandwidth: BandwidthExports;
   readonly flavour: SimdFlavour;
+  /** Whether the memory is shared, so a thread pool can work on it. */
+  readonly shared: boolean;
+  /** The compiled kernels module, which worker threads instantiate over the same (shared) memory. */
+  readonly kernelsModule: WebAssembly.Module;
   /** Views of the memory's current buffer (re-made after the memory grows). */
   u8(): Uint8Array;
   f32(): Float32Array;
@@ -54,26 +67,48 @@ export function chooseFlavour(requested: EngineOptions["simd"] = "auto"): SimdFl
   return requested;
 }
 
+/**
+ * Why this context cannot make a shared memory, or null when it can: no SharedArrayBuffer at all,
+ * or a page that is not cross-origin isolated (no COOP/COEP headers).
+ */
+export function sharedMemoryUnavailable(): string | null {
+  if (typeof SharedArrayBuffer === "undefined") return "SharedArrayBuffer is not available in this JavaScript context";
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
+  if (isolated === false) {
+    return "the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+  }
+  return null;
+}
+
 /** Make a fresh memory and instantiate every module over it. */
 export function createEngine(options: EngineOptions = {}): Engine {
   const flavour = chooseFlavour(options.simd);
-  const memory = new WebAssembly.Memory({ initial: 4, maximum: MAX_PAGES });
+  const shared = options.shared === true;
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: 4, maximum: MAX_PAGES, shared });
+  } catch (cause) {
+    throw new WasmError("instantiate", `could not make a${shared ? " shared" : ""} WebAssembly memory: ${String(cause)}`, { cause });
+  }
   const imports = { env: { memory, abort: abortImport } };
   let kernels: KernelExports;
   let bandwidth: BandwidthExports;
+  let kernelsModule: WebAssembly.Module;
   try {
-    kernels = new WebAssembly.Instance(
-      compiled(flavour, flavour === "relaxed" ? kernelsRelaxed : kernelsSimd),
-      imports,
-    ).exports as unknown as KernelExports;
-    bandwidth = new WebAssembly.Instance(compiled("bandwidth", bandwidthWasm), imports)
-      .exports as unknown as BandwidthExports;
+    kernelsModule = shared
+      ? compiled(`${flavour}-shared`, flavour === "relaxed" ? kernelsRelaxedShared : kernelsSimdShared)
+      : compiled(flavour, flavour === "relaxed" ? kernelsRelaxed : kernelsSimd);
+    kernels = new WebAssembly.Instance(kernelsModule, imports).exports as unknown as KernelExports;
+    const bandwidthModule = shared ? compiled("bandwidth-shared", bandwidthSharedWasm) : compiled("bandwidth", bandwidthWasm);
+    bandwidth = new WebAssembly.Instance(bandwidthModule, imports).exports as unknown as BandwidthExports;
   } catch (cause) {
     throw new WasmError("instantiate", `could not instantiate Woolly's ${flavour} kernels: ${String(cause)}`, { cause });
   }
   kernels.arena_reset();
   let u8 = new Uint8Array(memory.buffer);
   let f32 = new Float32Array(memory.buffer);
+  // A shared memory's `buffer` is a new SharedArrayBuffer after each growth (measured on Node 20:
+  // the same object until then), so this comparison re-makes the views exactly when needed.
   const fresh = () => {
     if (u8.buffer !== memory.buffer) {
       u8 = new Uint8Array(memory.buffer);
@@ -85,6 +120,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     kernels,
     bandwidth,
     flavour,
+    shared,
+    kernelsModule,
     u8() {
       fresh();
       return u8;

@@ -29,6 +29,8 @@ interface OpsKernels {
    * query heads h in [h0, h1). q, out: (nHeads, headDim) f32 (out may alias q); kCache, vCache:
    * (nCtx, nKvHeads, headDim) f16; scores: f32 scratch of nHeads*nPos floats (head h at scores + h*nPos*4).
    * Query head h reads kv head h / (nHeads / nKvHeads). s_t = (f16(q_h) · k_t) * scale, softmax, Σ p_t v_t.
+   * Afterwards scores holds exp(s_t - max) * 2^112 (unnormalised); nPos = 0 writes zeros. An inf or NaN in
+   * the cache reads as a large finite value (see assembly/ops/attention.ts).
    */
   attention(
     q: number, kCache: number, vCache: number, out: number, scores: number,

@@ -1,0 +1,111 @@
+// model.chat(messages): render the conversation with the model's chat template, tokenize it the way
+// llama.cpp's server does, and stream the assistant's reply through model.generate.
+//
+// Multi-turn chat needs nothing extra: the next turn's prompt begins with this turn's prompt tokens,
+// and generate() reuses the KV cache for the longest common prefix of token ids.
+import { ParameterError } from "../errors.js";
+import type { GenerateOptions } from "../generate/options.js";
+import { MAX_STOPS } from "../generate/stop.js";
+import type { Generation, Model } from "../model/model.js";
+import {
+  CHAT_TEMPLATE_KEY,
+  CHATML_END,
+  CHATML_TEMPLATE,
+  ChatError,
+  ChatTemplate,
+  type ChatMessage,
+  type ChatTemplateKind,
+} from "./template.js";
+
+export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parseSpecial"> {
+  /**
+   * `"auto"` (default): the model's template, or ChatML when the model has none; `"model"`: the
+   * model's template, else ChatError('no_template'); `"chatml"`: ChatML always.
+   */
+  template?: "auto" | "model" | "chatml";
+  /** Extra variables for the template, e.g. `{ enable_thinking: false }` for templates that read it. */
+  templateVariables?: Readonly<Record<string, unknown>>;
+}
+
+/** A reply streaming like generate()'s, with what the model was actually given. */
+export interface ChatGeneration extends Generation {
+  /** Which template rendered the conversation. */
+  readonly template: ChatTemplateKind;
+  /** The rendered prompt text (BOS text removed when the tokenizer adds the BOS token itself). */
+  readonly prompt: string;
+  /** The prompt's token ids, as passed to generate(). */
+  readonly promptTokens: readonly number[];
+}
+
+/** The rendered prompt and its tokens, without generating (for inspection, and for servers). */
+export interface ChatPrompt {
+  readonly template: ChatTemplateKind;
+  readonly text: string;
+  readonly tokens: number[];
+}
+
+/** Parsed templates per model: parsing a long template takes milliseconds, rendering far less. */
+const templates = new WeakMap<Model, { model?: ChatTemplate; chatml?: ChatTemplate }>();
+
+function templateFor(model: Model, choice: ChatOptions["template"]): ChatTemplate {
+  if (choice !== undefined && choice !== "auto" && choice !== "model" && choice !== "chatml") {
+    throw new ParameterError("template", '"auto", "model" or "chatml"', choice);
+  }
+  let cache = templates.get(model);
+  if (!cache) templates.set(model, (cache = {}));
+  if (choice !== "chatml") {
+    if (cache.model) return cache.model;
+    const source = model.file.getString(CHAT_TEMPLATE_KEY, undefined);
+    if (source !== undefined && source.trim() !== "") return (cache.model = new ChatTemplate(source, "model"));
+    if (choice === "model") {
+      throw new ChatError("no_template", `the model has no chat template (no ${CHAT_TEMPLATE_KEY} in the file); use template "chatml" or "auto"`);
+    }
+  }
+  return (cache.chatml ??= new ChatTemplate(CHATML_TEMPLATE, "chatml"));
+}
+
+/**
+ * Render and tokenize a conversation. As llama.cpp does (common/chat.cpp): templates usually write
+ * `bos_token` themselves, so when the tokenizer also adds BOS the rendered text's leading BOS is
+ * cut (and a trailing EOS when it adds EOS), then the text is tokenized with special tokens added
+ * and parsed. The result never starts with two BOS tokens.
+ */
+export function chatPrompt(
+  model: Model,
+  messages: readonly ChatMessage[],
+  options: Pick<ChatOptions, "template" | "templateVariables"> = {},
+): ChatPrompt {
+  const template = templateFor(model, options.template);
+  const tk = model.tokenizer;
+  const bos = tk.bos !== undefined ? tk.tokenText(tk.bos) : "";
+  const eos = tk.eos !== undefined ? tk.tokenText(tk.eos) : "";
+  let text = template.render(messages, { bos, eos }, { variables: options.templateVariables });
+  if (tk.addBos && bos !== "" && text.startsWith(bos)) text = text.slice(bos.length);
+  if (tk.addEos && eos !== "" && text.endsWith(eos)) text = text.slice(0, -eos.length);
+  const tokens = tk.tokenize(text, { addSpecial: true, parseSpecial: true });
+  // Never two BOS tokens at the start (a template that writes bos_token twice, say).
+  while (tk.bos !== undefined && tokens.length > 1 && tokens[0] === tk.bos && tokens[1] === tk.bos) tokens.shift();
+  return { template: template.kind, text, tokens };
+}
+
+/** Stream the assistant's reply to `messages`; see Model.chat. */
+export function chat(model: Model, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
+  const prompt = chatPrompt(model, messages, options);
+  const { template: _template, templateVariables: _variables, ...generateOptions } = options;
+  let stop = options.stop;
+  // Without an <|im_end|> token that ends generation, ChatML's end of turn is plain text: stop on it.
+  const endIsToken = (() => {
+    const id = model.tokenizer.tokenId(CHATML_END);
+    return id !== undefined && model.tokenizer.isEog(id);
+  })();
+  const room = stop === undefined || (Array.isArray(stop) && stop.length < MAX_STOPS && !stop.includes(CHATML_END));
+  if (prompt.template === "chatml" && !endIsToken && room) stop = [...(stop ?? []), CHATML_END];
+  const g = model.generate(prompt.tokens, { ...generateOptions, stop });
+  return {
+    result: g.result,
+    [Symbol.asyncIterator]: () => g[Symbol.asyncIterator](),
+    template: prompt.template,
+    prompt: prompt.text,
+    promptTokens: prompt.tokens,
+  };
+}

@@ -1,0 +1,13 @@
+// Chat: conversations rendered with the model's Jinja chat template (or ChatML) and streamed replies.
+export { chat, chatPrompt, type ChatOptions, type ChatGeneration, type ChatPrompt } from "./chat.js";
+export {
+  ChatError,
+  ChatTemplate,
+  CHATML_TEMPLATE,
+  CHAT_TEMPLATE_KEY,
+  checkMessages,
+  type ChatErrorKind,
+  type ChatMessage,
+  type ChatRole,
+  type ChatTemplateKind,
+} from "./template.js";

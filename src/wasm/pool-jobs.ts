@@ -1,0 +1,156 @@
+// What the thread pool's threads agree on: the control block's layout in shared memory, the job
+// ops and their arguments, how a job is split between threads, and running one thread's slice.
+// Imported by the dispatcher (pool.ts) and by the worker script (worker.ts), so both sides read
+// the same words. No wasm and no Web/Node API here: the worker bundle stays small.
+//
+// The control block (assembly/layout.ts: CONTROL_BLOCK = 0x440, up to 0x1000), as i32 words:
+//
+//   0x440 ┌──────────────────────────────────────────────┐ +0    GEN     job generation: the dispatcher
+//         │ GEN                                          │              bumps it, workers Atomics.wait on it
+//   0x480 ├──────────────────────────────────────────────┤ +64   DONE    workers done with this generation:
+//         │ DONE                                         │              they add 1, the dispatcher waits on it
+//   0x4c0 ├──────────────────────────────────────────────┤ +128  THREADS threads in the job (the caller too)
+//         │ THREADS │ FAILED │ OP │ SPIN │ ERRLEN │ …    │ +132  FAILED  0, or 1 + the first failing thread
+//         │                                              │ +136  OP      what to run (Op below)
+//         │                                              │ +140  SPIN    µs a thread polls before it sleeps
+//         │                                              │ +144  ERRLEN  bytes of ERRTEXT
+//   0x500 ├──────────────────────────────────────────────┤ +192  ARGS    64 words: the op's arguments
+//         │ ARGS[0..64)                                  │              (f32 ones stored by bit pattern)
+//   0x600 ├──────────────────────────────────────────────┤ +448  ERRTEXT the failing thread's message,
+//         │ ERRTEXT (1 KiB, UTF-8)                       │              UTF-8, so the waiting caller can
+//   0xa00 └──────────────────────────────────────────────┘ +1472         read it without a message loop
+//
+// GEN and DONE each have a cache line of their own: workers poll GEN while others add to DONE.
+import type { KernelExports } from "./exports.js";
+
+export const CONTROL_BLOCK = 0x440;
+export const CONTROL_BLOCK_END = 0x1000;
+/** Word indices into an Int32Array over the whole memory. */
+export const W = {
+  GEN: (CONTROL_BLOCK + 0) >> 2,
+  DONE: (CONTROL_BLOCK + 64) >> 2,
+  THREADS: (CONTROL_BLOCK + 128) >> 2,
+  FAILED: (CONTROL_BLOCK + 132) >> 2,
+  OP: (CONTROL_BLOCK + 136) >> 2,
+  SPIN: (CONTROL_BLOCK + 140) >> 2,
+  ERRLEN: (CONTROL_BLOCK + 144) >> 2,
+  ARGS: (CONTROL_BLOCK + 192) >> 2,
+} as const;
+export const ARG_WORDS = 64;
+export const ERRTEXT = CONTROL_BLOCK + 448;
+export const ERRTEXT_BYTES = 1024;
+
+/** Job ops. */
+export const Op = {
+  /** args: type, w, rowBytes, xq, y, n, rows — split by rows. */
+  MATVEC: 1,
+  /** args: count, xq, then per matrix: type, w, rowBytes, y, n, rows — the rows of all matrices split as one range. */
+  MATVECS: 2,
+  /** args: type, w, rowBytes, xq, xqStride, y, yStride, n, rows, ncols — split by rows. */
+  MATMUL: 3,
+  /** args: q, kCache, vCache, out, scores, nHeads, nKvHeads, headDim, nPos, scale (f32 bits) — split by heads. */
+  ATTENTION: 4,
+  /** Leave the wait loop (the pool is ending). */
+  QUIT: 5,
+} as const;
+export type OpId = (typeof Op)[keyof typeof Op];
+
+/** The most matrices one MATVECS job carries (2 + 6 × 8 = 50 argument words). */
+export const MAX_BATCH = 8;
+
+/**
+ * Rows a thread gets: ranges are multiples of `align` rows so a thread's range never depends on
+ * rounding, and every row is computed by the same per-row kernel whatever the split, so results
+ * are bit-identical for any thread count.
+ */
+export function sliceOf(total: number, threads: number, t: number, align: number): [number, number] {
+  const chunk = Math.ceil(total / threads / align) * align;
+  const lo = Math.min(total, t * chunk);
+  return [lo, Math.min(total, lo + chunk)];
+}
+
+/** Row alignment of a split: 16 rows keeps each thread's output on whole cache lines. */
+export const ROW_ALIGN = 16;
+
+/** Run thread t's share of the job described in the control block. */
+export function runSlice(k: KernelExports, i32: Int32Array, f32: Float32Array, t: number, threads: number): void {
+  const a = W.ARGS;
+  const u = (i: number) => i32[a + i] >>> 0;
+  switch (i32[W.OP]) {
+    case Op.MATVEC: {
+      const [r0, r1] = sliceOf(i32[a + 6], threads, t, ROW_ALIGN);
+      if (r0 < r1) k.matvec(i32[a], u(1), i32[a + 2], u(3), u(4), i32[a + 5], r0, r1);
+      return;
+    }
+    case Op.MATVECS: {
+      const count = i32[a];
+      const xq = u(1);
+      let total = 0;
+      for (let m = 0; m < count; m++) total += i32[a + 2 + 6 * m + 5];
+      const [lo, hi] = sliceOf(total, threads, t, ROW_ALIGN);
+      let off = 0;
+      for (let m = 0; m < count; m++) {
+        const b = a + 2 + 6 * m;
+        const rows = i32[b + 5];
+        const r0 = Math.max(0, lo - off);
+        const r1 = Math.min(rows, hi - off);
+        if (r0 < r1) k.matvec(i32[b], i32[b + 1] >>> 0, i32[b + 2], xq, i32[b + 3] >>> 0, i32[b + 4], r0, r1);
+        off += rows;
+      }
+      return;
+    }
+    case Op.MATMUL: {
+      const [r0, r1] = sliceOf(i32[a + 8], threads, t, ROW_ALIGN);
+      if (r0 < r1) k.matmul(i32[a], u(1), i32[a + 2], u(3), i32[a + 4], u(5), i32[a + 6], i32[a + 7], r0, r1, i32[a + 9]);
+      return;
+    }
+    case Op.ATTENTION: {
+      const nHeads = i32[a + 5];
+      const nKvHeads = i32[a + 6];
+      // Whole groups of query heads sharing a KV head per thread where they divide evenly: each
+      // thread then streams only its own KV heads' cache.
+      const align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
+      const [h0, h1] = sliceOf(nHeads, threads, t, align);
+      if (h0 < h1) k.attention(u(0), u(1), u(2), u(3), u(4), nHeads, nKvHeads, i32[a + 7], i32[a + 8], f32[a + 9], h0, h1);
+      return;
+    }
+  }
+}
+
+/**
+ * Poll for up to `spinMicros` µs, then sleep, until i32[index] is no longer `value`. `canBlock`
+ * false: poll only (a browser's main thread may not Atomics.wait).
+ */
+export function waitWhile(i32: Int32Array, index: number, value: number, spinMicros: number, canBlock: boolean): void {
+  if (spinWhile(i32, index, value, spinMicros)) return;
+  while (Atomics.load(i32, index) === value) {
+    if (canBlock) Atomics.wait(i32, index, value);
+  }
+}
+
+/** Poll i32[index] for up to `micros` µs; true once it is no longer `value`. */
+export function spinWhile(i32: Int32Array, index: number, value: number, micros: number): boolean {
+  if (micros <= 0) return Atomics.load(i32, index) !== value;
+  const until = performance.now() + micros / 1000;
+  do {
+    for (let s = 0; s < 64; s++) if (Atomics.load(i32, index) !== value) return true;
+  } while (performance.now() < until);
+  return false;
+}
+
+/** Record the first failure of a job: its thread and message, for the dispatcher to throw. */
+export function reportFailure(i32: Int32Array, u8: Uint8Array, t: number, error: unknown): void {
+  if (Atomics.compareExchange(i32, W.FAILED, 0, t + 1) !== 0) return;
+  const text = new TextEncoder().encode(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  const n = Math.min(text.length, ERRTEXT_BYTES);
+  // TextEncoder may not write into a SharedArrayBuffer view directly; copy.
+  for (let i = 0; i < n; i++) u8[ERRTEXT + i] = text[i];
+  Atomics.store(i32, W.ERRLEN, n);
+}
+
+/** The failure message a thread left in the control block. */
+export function failureText(i32: Int32Array, u8: Uint8Array): string {
+  const n = Math.min(Atomics.load(i32, W.ERRLEN), ERRTEXT_BYTES);
+  // TextDecoder refuses views of a SharedArrayBuffer: copy out first.
+  return new TextDecoder().decode(u8.slice(ERRTEXT, ERRTEXT + n));
+}

@@ -1,0 +1,93 @@
+// The thread pool's worker: bundled on its own into build/worker.txt (scripts/build.mjs) and
+// started by pool.ts from a Blob URL (browsers, Deno, Bun) or `new Worker(code, { eval: true })`
+// (Node worker_threads). It gets the compiled kernels module and the shared memory once, by
+// postMessage, instantiates the same kernels over the same memory, then lives in one loop on the
+// control block (pool-jobs.ts): wait for the generation word to move, run its slice of the job,
+// count itself done. No message per kernel.
+import type { KernelExports } from "./exports.js";
+import { CONTROL_BLOCK_END, Op, W, reportFailure, runSlice, waitWhile } from "./pool-jobs.js";
+
+export interface StartMessage {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  /** This thread's index in every split (the caller is 0). */
+  readonly index: number;
+}
+
+export type WorkerReply = { readonly ready: true } | { readonly ready: false; readonly message: string };
+
+interface Port {
+  onMessage(f: (m: StartMessage) => void): void;
+  post(m: WorkerReply): void;
+}
+
+interface NodeParentPort {
+  on(event: "message", f: (m: StartMessage) => void): void;
+  postMessage(m: WorkerReply): void;
+}
+
+interface WorkerScope {
+  postMessage?: (m: WorkerReply) => void;
+  addEventListener?: (type: "message", f: (e: MessageEvent<StartMessage>) => void) => void;
+  /** Node's worker_threads `eval` code runs as CommonJS, with `require` in scope. */
+  require?: (id: string) => { parentPort: NodeParentPort | null };
+}
+
+function parentPort(): Port | null {
+  const g = globalThis as unknown as WorkerScope;
+  if (typeof g.postMessage === "function" && typeof g.addEventListener === "function") {
+    const post = g.postMessage.bind(g);
+    const listen = g.addEventListener.bind(g);
+    return { onMessage: (f) => listen("message", (e) => f(e.data)), post };
+  }
+  if (typeof g.require === "function") {
+    const p = g.require("node:worker_threads").parentPort;
+    if (p) return { onMessage: (f) => p.on("message", f), post: (m) => p.postMessage(m) };
+  }
+  return null;
+}
+
+function serve(start: StartMessage, port: Port): void {
+  const { module, memory, index } = start;
+  let k: KernelExports;
+  try {
+    const abort = (_msg: number, _file: number, line: number, column: number): never => {
+      throw new Error(`kernel abort at line ${line}:${column}`);
+    };
+    k = new WebAssembly.Instance(module, { env: { memory, abort } }).exports as unknown as KernelExports;
+  } catch (e) {
+    port.post({ ready: false, message: e instanceof Error ? e.message : String(e) });
+    return;
+  }
+  // The control block is in the first page, which never moves: views of the first buffer stay valid
+  // when the memory grows (a shared buffer is never detached).
+  const i32 = new Int32Array(memory.buffer, 0, CONTROL_BLOCK_END >> 2);
+  const f32 = new Float32Array(memory.buffer, 0, CONTROL_BLOCK_END >> 2);
+  const u8 = new Uint8Array(memory.buffer, 0, CONTROL_BLOCK_END);
+  // The pool dispatches nothing before every worker is ready, so this generation is the idle one.
+  let seen = Atomics.load(i32, W.GEN);
+  port.post({ ready: true });
+  for (;;) {
+    waitWhile(i32, W.GEN, seen, Atomics.load(i32, W.SPIN), true);
+    seen = Atomics.load(i32, W.GEN);
+    if (i32[W.OP] === Op.QUIT) return;
+    const threads = i32[W.THREADS];
+    try {
+      runSlice(k, i32, f32, index, threads);
+    } catch (e) {
+      // A trap unwinds out of the instance and leaves it usable: report it and serve the next job.
+      reportFailure(i32, u8, index, e);
+    }
+    if (Atomics.add(i32, W.DONE, 1) + 1 === threads - 1) Atomics.notify(i32, W.DONE);
+  }
+}
+
+const port = parentPort();
+if (port) {
+  let started = false;
+  port.onMessage((m) => {
+    if (started) return;
+    started = true;
+    serve(m, port);
+  });
+}
