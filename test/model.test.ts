@@ -178,6 +178,42 @@ describe("loading", () => {
   });
 });
 
+describe("RoPE scaling", () => {
+  // synth-llama-F32 re-written two ways that must rotate identically: linear scaling by 2
+  // (freq_scale 1/2) and Llama-3-style frequency factors of 2 (rope_freqs.weight, θ_i / 2).
+  function synth(edit: (metadata: Map<string, GgufValue>, tensors: { name: string; type: number; dims: readonly number[]; data: Uint8Array }[]) => void): Uint8Array {
+    const bytes = new Uint8Array(readFileSync(fixturePath("models", "synth-llama-F32.gguf")));
+    const f = parseGguf(bytes);
+    const metadata = new Map(f.metadata);
+    const tensors = f.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(f.dataOffset + t.offset, f.dataOffset + t.offset + t.size) }));
+    edit(metadata, tensors);
+    return writeGguf({ metadata, tensors });
+  }
+  it("linear scaling and frequency factors of the same size give the same logits, unlike no scaling", async () => {
+    const linear = synth((m) => {
+      m.set("llama.rope.scaling.type", { type: GgufValueType.STRING, value: "linear" });
+      m.set("llama.rope.scaling.factor", { type: GgufValueType.FLOAT32, value: 2 });
+    });
+    const factors = synth((_m, t) => {
+      t.push({ name: "rope_freqs.weight", type: GgmlType.F32, dims: [16], data: new Uint8Array(new Float32Array(16).fill(2).buffer) });
+    });
+    const plain = synth(() => undefined);
+    const ids = [1, 400, 401, 402, 403, 404, 405];
+    const [a, b, c] = await Promise.all([linear, factors, plain].map(async (bytes) => {
+      const m = await loadModel(bytes);
+      const l = await m.logits(ids);
+      m.dispose();
+      return l[ids.length - 1];
+    }));
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+  it("refuses a scaling type it does not implement, by name", async () => {
+    const yarn = synth((m) => m.set("llama.rope.scaling.type", { type: GgufValueType.STRING, value: "yarn" }));
+    await expect(loadModel(yarn)).rejects.toThrow(/rope\.scaling\.type "yarn" is not supported/);
+  });
+});
+
 describe("generation", () => {
   it("streams the same text that complete() returns, and reports timings", async () => {
     const m = await loadModel(storiesBytes());
