@@ -15,8 +15,8 @@ import { q8_0_bytes, quantize_q8_0, quantize_q8_0_scalar } from "./quant/act_q8_
 import { dequant_row_f32, dot_f32, dot_f32_scalar } from "./quant/f32";
 import { dequant_row_f16, dot_f16, dot_f16_scalar } from "./quant/f16";
 import { dequant_row_bf16, dot_bf16, dot_bf16_scalar } from "./quant/bf16";
-import { dequant_row_q8_0, dot_q8_0, dot_q8_0_scalar } from "./quant/q8_0";
-import { dequant_row_q4_0, dot_q4_0, dot_q4_0_scalar } from "./quant/q4_0";
+import { dequant_row_q8_0, dot_q8_0, dot_q8_0_scalar, dot4_q8_0 } from "./quant/q8_0";
+import { dequant_row_q4_0, dot_q4_0, dot_q4_0_scalar, dot4_q4_0 } from "./quant/q4_0";
 import { dequant_row_q4_1, dot_q4_1, dot_q4_1_scalar } from "./quant/q4_1";
 import { dequant_row_q5_0, dot_q5_0, dot_q5_0_scalar } from "./quant/q5_0";
 import { dequant_row_q5_1, dot_q5_1, dot_q5_1_scalar } from "./quant/q5_1";
@@ -200,7 +200,11 @@ export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: 
  */
 @inline
 function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize): bool {
+  // relaxed build only (q4_0.ts / q8_0.ts say why)
+  if (!ASC_FEATURE_RELAXED_SIMD) return false;
   switch (type) {
+    case T.Q4_0: dot4_q4_0(w, xq, xqStride, n, y, yStrideBytes); return true;
+    case T.Q8_0: dot4_q8_0(w, xq, xqStride, n, y, yStrideBytes); return true;
   }
   return false;
 }

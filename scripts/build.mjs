@@ -1,6 +1,7 @@
-// Builds Woolly: AssemblyScript kernels (baseline SIMD and relaxed SIMD, each over a plain and over a
-// shared memory), WAT modules (likewise), the thread-pool worker script (build/worker.txt), then the
-// ESM bundles in dist/ with every .wasm and the worker script inlined, then the .d.ts files.
+// Builds Woolly: AssemblyScript kernels (baseline SIMD and relaxed SIMD), WAT modules, the
+// thread-pool worker script (build/worker.txt), then the ESM bundles in dist/ with every .wasm and
+// the worker script inlined, then the .d.ts files. (Each module's shared-memory form is derived at
+// run time by flipping one flag byte: withSharedMemory in src/wasm/engine.ts.)
 //   node scripts/build.mjs          everything
 //   node scripts/build.mjs wasm     only build/* (what the tests need)
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
@@ -14,9 +15,7 @@ const only = process.argv[2];
 
 async function buildAssemblyScript() {
   const asc = (await import("assemblyscript/asc")).default;
-  // A module declaring a shared memory cannot import a plain one and vice versa, and only a
-  // cross-origin-isolated page can make a shared one: so both builds of each flavour ship.
-  for (const target of ["simd", "relaxed", "simd-shared", "relaxed-shared"]) {
+  for (const target of ["simd", "relaxed"]) {
     const { error, stderr } = await asc.main(
       ["--config", join(root, "asconfig.json"), "--target", target],
       { stdout: process.stdout, stderr: process.stderr },
@@ -25,24 +24,9 @@ async function buildAssemblyScript() {
   }
 }
 
-/** The memory import of a WAT module: `(import "env" "memory" (memory MIN MAX))`. */
-const MEMORY_IMPORT = /\(import\s+"env"\s+"memory"\s+\(memory\s+(\d+)\s+(\d+)\s*\)\s*\)/;
-
-/**
- * Each wat/*.wat names its features in a header line `;; Features: simd, relaxed_simd`. A module
- * importing env.memory is also built as `<name>-shared.wasm`, its import rewritten to a shared
- * memory (one source, two binaries).
- */
+/** Each wat/*.wat names its features in a header line `;; Features: simd, relaxed_simd`. */
 async function buildWat() {
   const wabt = await (await import("wabt")).default();
-  const assemble = (file, text, features, out) => {
-    const mod = wabt.parseWat(file, text, features);
-    mod.resolveNames();
-    mod.validate(features);
-    const { buffer } = mod.toBinary({ log: false, write_debug_names: false });
-    writeFileSync(join(build, out), buffer);
-    mod.destroy();
-  };
   for (const file of readdirSync(join(root, "wat")).filter((f) => f.endsWith(".wat"))) {
     const text = readFileSync(join(root, "wat", file), "utf8");
     const header = /^;; Features:(.*)$/m.exec(text);
@@ -50,11 +34,13 @@ async function buildWat() {
     const features = Object.fromEntries(
       header[1].split(",").map((f) => f.trim()).filter(Boolean).map((f) => [f, true]),
     );
-    assemble(file, text, features, basename(file, ".wat") + ".wasm");
-    if (MEMORY_IMPORT.test(text)) {
-      const shared = text.replace(MEMORY_IMPORT, (_m, min, max) => `(import "env" "memory" (memory ${min} ${max} shared))`);
-      assemble(file, shared, { ...features, threads: true }, basename(file, ".wat") + "-shared.wasm");
-    }
+    const mod = wabt.parseWat(file, text, features);
+    mod.resolveNames();
+    // validate() takes the features too (wabt's defaults leave out e.g. relaxed_simd and threads).
+    mod.validate(features);
+    const { buffer } = mod.toBinary({ log: false, write_debug_names: false });
+    writeFileSync(join(build, basename(file, ".wat") + ".wasm"), buffer);
+    mod.destroy();
   }
 }
 

@@ -11,7 +11,9 @@ import { loadModelFile } from "../src/node.js";
 import type { Model } from "../src/model/model.js";
 import { SingleThreadExecutor, ThreadedExecutor, threadTuning, type AttentionArgs } from "../src/model/exec.js";
 import type { WeightMatrix } from "../src/model/weights.js";
-import { createEngine, type Engine } from "../src/wasm/engine.js";
+import { createEngine, withSharedMemory, type Engine } from "../src/wasm/engine.js";
+import kernelsSimd from "../build/kernels-simd.wasm";
+import probeSimd from "../build/probe-simd.wasm";
 import { ThreadPool } from "../src/wasm/pool.js";
 import { GgmlType, ggmlType } from "../src/quant/types.js";
 import { WasmError } from "../src/errors.js";
@@ -220,6 +222,25 @@ describe("the thread pool's jobs", () => {
       threaded.matvec(m, xq, b);
       expect(bytesOf(read(b, m.rows))).toEqual(bytesOf(read(a, m.rows)));
     }
+  });
+});
+
+describe("shared-memory modules", () => {
+  it("are the plain build with one flag byte changed, and import only a shared memory", () => {
+    const shared = withSharedMemory(kernelsSimd);
+    let differing = 0;
+    for (let i = 0; i < kernelsSimd.length; i++) if (shared[i] !== kernelsSimd[i]) differing++;
+    expect(shared.length).toBe(kernelsSimd.length);
+    expect(differing).toBe(1);
+    const plainMemory = new WebAssembly.Memory({ initial: 4, maximum: 65536 });
+    const abort = () => undefined;
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(shared), { env: { memory: plainMemory, abort } })).toThrow();
+    const sharedMemory = new WebAssembly.Memory({ initial: 4, maximum: 65536, shared: true });
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(shared), { env: { memory: sharedMemory, abort } })).not.toThrow();
+  });
+
+  it("refuses a module without a memory import", () => {
+    expect(() => withSharedMemory(probeSimd)).toThrow(WasmError);
   });
 });
 

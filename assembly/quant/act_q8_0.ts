@@ -11,19 +11,25 @@
 //   xq + Q + 4·nb   ├──────────────────────────────┤
 //                   │ s    f32[nb]                 │  f16((amax/127) · Σq) · 2^112: ggml Q8_1's s (Q4_1, Q5_1)
 //   xq + Q + 8·nb   ├──────────────────────────────┤
+//                   │ sum  i32[nb]                 │  Σq of the block, for the "unsigned quants −
+//   xq + Q + 12·nb  ├──────────────────────────────┤  offset" correction of Q4_0
 //                   │ sum4 i32[8·nb]               │  per block, Σ of each 4 consecutive quants
-//                   └──────────────────────────────┘  (q0..q3, q4..q7, …, q28..q31), for the
-//                                                      "unsigned quants − offset" correction (Q4_0, Q5_0)
-//   q8_0_bytes(n) = Q + 40·nb
+//                   └──────────────────────────────┘  (q0..q3, q4..q7, …, q28..q31): the same
+//                                                      correction lane by lane, for Q5_0
+//   q8_0_bytes(n) = Q + 44·nb
 //
-// Summation order: every 32-element kernel sums as ggml's AVX2 code and llamafile's tinyBLAS do
-// (ggml-cpu/arch/x86/quants.c, llamafile/sgemm.cpp), because one ulp of difference in a matvec
-// output flips an 8-bit or f16 rounding of the next layer's activations now and then, which moves
-// the logits by ~1e-2 (measured against the fixtures' llama.cpp logits): per block, eight exact
-// integer sums of 4 consecutive products (lanes 0..3 = elements 0..15 in `lo`, 4..7 = 16..31 in
-// `hi`), each lane accumulated as acc = fma(d_w·d_x, sum, acc) (fused in the relaxed build, where
-// V8 emits vfmadd; mul then add in the baseline build, which has no FMA), and finally
-// hsum_float_8: ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)).
+// Summation order: the kernels sum in the f32 order of the code llama.cpp runs on x86 AVX2,
+// because one ulp of difference in a matvec output flips an 8-bit or f16 rounding of the next
+// layer's activations now and then, which moves that position's logits by ~1e-2 (measured against
+// the fixtures' llama.cpp logits). Q8_0, Q5_0, IQ4_NL (ggml_vec_dot_*_q8_0, llamafile's
+// tinyBLAS_Q0_AVX) and Q4_1, Q5_1 (ggml_vec_dot_*_q8_1): per block, eight exact integer sums of 4
+// consecutive products (lanes 0..3 = elements 0..15, 4..7 = 16..31), each lane accumulated as
+// acc = fma(sum, d_w·d_x, acc), then hsum_float_8: ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)).
+// Q4_0, which llama.cpp repacks: see q4_0.ts. The multiply-add is fused in the relaxed build (V8
+// emits vfmadd) and not in the baseline build, which has no FMA (common.ts madd_f32x4).
+// Measured (test/parity.test.ts, the fixture models): relaxed build within 2e-7 of llama.cpp's
+// logits at every position for Q8_0, Q4_1, Q5_0, Q5_1, IQ4_NL; the baseline build 1e-3..3e-3 on
+// some prompts (the missing FMA's extra rounding flips a quantization now and then).
 //
 // d and s hold exactly ggml's f16 values, widened to f32 and scaled by 2^112 (exact: a power of
 // two, and f16's range times 2^112 stays below f32's maximum), so that a weight's f16 scale read as
@@ -59,7 +65,7 @@ export function qs_bytes(n: i32): usize {
 
 /** Bytes of the activation buffer for n elements (n a multiple of 32). */
 export function q8_0_bytes(n: i32): i32 {
-  return <i32>qs_bytes(n) + 40 * (n >> 5);
+  return <i32>qs_bytes(n) + 44 * (n >> 5);
 }
 
 /** A d or s entry at p as its plain value (for scalar code). */
@@ -96,7 +102,7 @@ export function half_i16(wEven: v128, wOdd: v128, y: usize): v128 {
 
 /** Relaxed build: 16 unsigned quants 0..127 (in order) against the half's 16 bytes. */
 @inline
-function half_u7(u: v128, y: usize): v128 {
+export function half_u7(u: v128, y: usize): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(y), u));
   } else {
@@ -115,6 +121,17 @@ function half_s8(a: v128, y: usize): v128 {
     const neg = i8x16.lt_s(a, i8x16.splat(0));
     const sy = i8x16.sub(v128.xor(v128.load(y), neg), neg);
     return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(sy, i8x16.abs(a)));
+  } else {
+    return unreachable();
+  }
+}
+
+/** half_s8 with |a| and the sign mask of a (a < 0) computed once, for several columns. */
+@inline
+export function half_s8_pre(absA: v128, negA: v128, y: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const sy = i8x16.sub(v128.xor(v128.load(y), negA), negA);
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(sy, absA));
   } else {
     return unreachable();
   }
@@ -222,8 +239,9 @@ export function quantize_q8_0(x: usize, xq: usize, n: i32): void {
     const bo = (<usize>b) << 2;
     store<f32>(dp + bo, round_f16(d) * TWO_112);
     store<f32>(sp + bo, round_f16(d * <f32>sum) * TWO_112);
-    v128.store(np + (bo << 3), s4lo, 0);
-    v128.store(np + (bo << 3), s4hi, 16);
+    store<i32>(np + bo, sum);
+    v128.store(np + ((<usize>nb) << 2) + (bo << 3), s4lo, 0);
+    v128.store(np + ((<usize>nb) << 2) + (bo << 3), s4hi, 16);
   }
 }
 
@@ -251,10 +269,11 @@ export function quantize_q8_0_scalar(x: usize, xq: usize, n: i32): void {
         store<i8>(o + <usize>j, <i8>q);
       }
       sum += q;
-      const g = np + (bo << 3) + ((<usize>(j >> 2)) << 2);
+      const g = np + ((<usize>nb) << 2) + (bo << 3) + ((<usize>(j >> 2)) << 2);
       store<i32>(g, (j & 3) == 0 ? q : load<i32>(g) + q);
     }
     store<f32>(dp + bo, round_f16(d) * TWO_112);
     store<f32>(sp + bo, round_f16(d * <f32>sum) * TWO_112);
+    store<i32>(np + bo, sum);
   }
 }

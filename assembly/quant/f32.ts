@@ -15,8 +15,9 @@ export function dequant_row_f32(src: usize, dst: usize, n: i32): void {
  * ggml's summation order (llamafile tinyBLAS<8, __m256> on AVX2, which llama.cpp runs for F32
  * matmuls): eight lane accumulators, lane k summing w_i·x_i for i ≡ k (mod 8) with one fused
  * multiply-add each (relaxed build; mul then add in the baseline build), then hsum_float_8. See
- * act_q8_0.ts for why the order matters. The last n mod 8 elements (tinyBLAS needs n ≡ 0 mod 8;
- * models never have such rows) go through the scalar twin.
+ * act_q8_0.ts for why the order matters (measured: ggml_vec_dot_f32's four-accumulator order
+ * matches the fixtures' logits worse). The last n mod 8 elements (tinyBLAS needs n ≡ 0 mod 8)
+ * go through the scalar twin.
  */
 export function dot_f32(w: usize, xq: usize, n: i32): f32 {
   let a0 = f32x4.splat(0); // lanes 0..3

@@ -43,7 +43,7 @@ export function dot_q5_0(w: usize, xq: usize, n: i32): f32 {
   const mb = kconst(K_BYTE16);
   const nb = n >> 5;
   let dp = xq + qs_bytes(n);
-  let cp = dp + ((<usize>nb) << 3);
+  let cp = dp + 12 * <usize>nb; // the sum4 entries
   let p = w;
   let y = xq;
   let accLo = f32x4.splat(0);

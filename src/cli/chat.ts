@@ -75,6 +75,8 @@ export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSign
     }
   });
   signal?.addEventListener("abort", quit, { once: true });
+  // An abort that came while the model was loading has no event left to fire.
+  if (signal?.aborted) quit();
   try {
     const hasTemplate = (model.file.getString(CHAT_TEMPLATE_KEY, "") ?? "").trim() !== "";
     const used = template === "chatml" ? "ChatML" : hasTemplate ? "the model's" : template === "model" ? "none" : "ChatML (the model has none)";

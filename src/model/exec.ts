@@ -109,13 +109,15 @@ export class ThreadedExecutor implements Executor {
     let bytes = 0;
     for (const [w] of jobs) bytes += w.rows * w.rowBytes;
     if (this.pool.ended || bytes < this.minParallelBytes) return this.single.matvecs(jobs, xq);
+    const a = this.pool.i32;
+    const b = W.ARGS;
+    // Index loops, no slices: nothing is allocated on the decode path.
     for (let at = 0; at < jobs.length; at += MAX_BATCH) {
-      const part = jobs.slice(at, at + MAX_BATCH);
-      const a = this.pool.i32;
-      const b = W.ARGS;
-      a[b] = part.length;
+      const count = Math.min(MAX_BATCH, jobs.length - at);
+      a[b] = count;
       a[b + 1] = xq;
-      part.forEach(([w, y], m) => {
+      for (let m = 0; m < count; m++) {
+        const [w, y] = jobs[at + m];
         const o = b + 2 + 6 * m;
         a[o] = w.type.id;
         a[o + 1] = w.ptr;
@@ -123,7 +125,7 @@ export class ThreadedExecutor implements Executor {
         a[o + 3] = y;
         a[o + 4] = w.cols;
         a[o + 5] = w.rows;
-      });
+      }
       this.pool.run(Op.MATVECS);
     }
   }

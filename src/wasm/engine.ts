@@ -2,10 +2,7 @@
 // model owns an engine, so disposing a model drops its whole memory at once.
 import kernelsSimd from "../../build/kernels-simd.wasm";
 import kernelsRelaxed from "../../build/kernels-relaxed.wasm";
-import kernelsSimdShared from "../../build/kernels-simd-shared.wasm";
-import kernelsRelaxedShared from "../../build/kernels-relaxed-shared.wasm";
 import bandwidthWasm from "../../build/bandwidth.wasm";
-import bandwidthSharedWasm from "../../build/bandwidth-shared.wasm";
 import { WasmError } from "../errors.js";
 import { bestFlavour, type SimdFlavour } from "./features.js";
 import type { BandwidthExports, KernelExports } from "./exports.js";
@@ -21,7 +18,8 @@ export interface EngineOptions {
   /** Which kernel build to run: `auto` (default) picks relaxed SIMD where it validates and computes right. */
   simd?: "auto" | SimdFlavour;
   /**
-   * Make the memory shared (a SharedArrayBuffer underneath) and instantiate the shared builds, so
+   * Make the memory shared (a SharedArrayBuffer underneath) and instantiate the modules' shared
+   * variants (see withSharedMemory), so
    * worker threads can run the same kernels over it (src/wasm/pool.ts). Throws
    * WasmError('instantiate') where shared memory cannot be made; check `sharedMemoryUnavailable()` first.
    */
@@ -68,6 +66,64 @@ export function chooseFlavour(requested: EngineOptions["simd"] = "auto"): SimdFl
 }
 
 /**
+ * The same module importing a shared memory: a copy of `bytes` with the `shared` bit set in the
+ * limits of its `env.memory` import. A module declaring shared memory cannot import a plain one
+ * (all a page without COOP/COEP can make) and vice versa, so each module exists in both forms; the
+ * code is the kernels' own, byte for byte (they use no atomics), so one build serves both and the
+ * two can never drift apart (compiling a shared target with asc gave the same bytes but the flag,
+ * until a source changed between the two compiles). Throws when there is no memory import with a
+ * maximum (a shared memory needs one).
+ */
+export function withSharedMemory(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const out = bytes.slice();
+  let p = 8; // magic and version
+  const leb = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = out[p++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  const name = () => {
+    const n = leb();
+    p += n;
+  };
+  while (p < out.length) {
+    const id = out[p++];
+    const size = leb();
+    const end = p + size;
+    if (id !== 2) {
+      p = end;
+      continue;
+    }
+    for (let count = leb(); count > 0; count--) {
+      name();
+      name();
+      const kind = out[p++];
+      if (kind === 0) leb(); // function: type index
+      else if (kind === 1 || kind === 2) {
+        if (kind === 1) p++; // table: element type
+        const flags = out[p];
+        if (kind === 2) {
+          if ((flags & 1) === 0) break; // no maximum
+          out[p] = flags | 2;
+          return out;
+        }
+        p++;
+        leb();
+        if (flags & 1) leb();
+      } else if (kind === 3) p += 2; // global: value type, mutability
+      else break;
+    }
+    break;
+  }
+  throw new WasmError("instantiate", "a Woolly module has no env.memory import with a maximum, so it cannot run over shared memory");
+}
+
+/**
  * Why this context cannot make a shared memory, or null when it can: no SharedArrayBuffer at all,
  * or a page that is not cross-origin isolated (no COOP/COEP headers).
  */
@@ -95,11 +151,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
   let bandwidth: BandwidthExports;
   let kernelsModule: WebAssembly.Module;
   try {
-    kernelsModule = shared
-      ? compiled(`${flavour}-shared`, flavour === "relaxed" ? kernelsRelaxedShared : kernelsSimdShared)
-      : compiled(flavour, flavour === "relaxed" ? kernelsRelaxed : kernelsSimd);
+    const kernelsBytes = flavour === "relaxed" ? kernelsRelaxed : kernelsSimd;
+    kernelsModule = shared ? compiled(`${flavour}-shared`, withSharedMemory(kernelsBytes)) : compiled(flavour, kernelsBytes);
     kernels = new WebAssembly.Instance(kernelsModule, imports).exports as unknown as KernelExports;
-    const bandwidthModule = shared ? compiled("bandwidth-shared", bandwidthSharedWasm) : compiled("bandwidth", bandwidthWasm);
+    const bandwidthModule = shared ? compiled("bandwidth-shared", withSharedMemory(bandwidthWasm)) : compiled("bandwidth", bandwidthWasm);
     bandwidth = new WebAssembly.Instance(bandwidthModule, imports).exports as unknown as BandwidthExports;
   } catch (cause) {
     throw new WasmError("instantiate", `could not instantiate Woolly's ${flavour} kernels: ${String(cause)}`, { cause });

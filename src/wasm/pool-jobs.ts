@@ -72,19 +72,18 @@ export function sliceOf(total: number, threads: number, t: number, align: number
 /** Row alignment of a split: 16 rows keeps each thread's output on whole cache lines. */
 export const ROW_ALIGN = 16;
 
-/** Run thread t's share of the job described in the control block. */
+/** Run thread t's share of the job described in the control block. Pointers are read as u32 (`>>> 0`): memory reaches 4 GiB. */
 export function runSlice(k: KernelExports, i32: Int32Array, f32: Float32Array, t: number, threads: number): void {
   const a = W.ARGS;
-  const u = (i: number) => i32[a + i] >>> 0;
   switch (i32[W.OP]) {
     case Op.MATVEC: {
       const [r0, r1] = sliceOf(i32[a + 6], threads, t, ROW_ALIGN);
-      if (r0 < r1) k.matvec(i32[a], u(1), i32[a + 2], u(3), u(4), i32[a + 5], r0, r1);
+      if (r0 < r1) k.matvec(i32[a], i32[a + 1] >>> 0, i32[a + 2], i32[a + 3] >>> 0, i32[a + 4] >>> 0, i32[a + 5], r0, r1);
       return;
     }
     case Op.MATVECS: {
       const count = i32[a];
-      const xq = u(1);
+      const xq = i32[a + 1] >>> 0;
       let total = 0;
       for (let m = 0; m < count; m++) total += i32[a + 2 + 6 * m + 5];
       const [lo, hi] = sliceOf(total, threads, t, ROW_ALIGN);
@@ -101,7 +100,7 @@ export function runSlice(k: KernelExports, i32: Int32Array, f32: Float32Array, t
     }
     case Op.MATMUL: {
       const [r0, r1] = sliceOf(i32[a + 8], threads, t, ROW_ALIGN);
-      if (r0 < r1) k.matmul(i32[a], u(1), i32[a + 2], u(3), i32[a + 4], u(5), i32[a + 6], i32[a + 7], r0, r1, i32[a + 9]);
+      if (r0 < r1) k.matmul(i32[a], i32[a + 1] >>> 0, i32[a + 2], i32[a + 3] >>> 0, i32[a + 4], i32[a + 5] >>> 0, i32[a + 6], i32[a + 7], r0, r1, i32[a + 9]);
       return;
     }
     case Op.ATTENTION: {
@@ -111,7 +110,7 @@ export function runSlice(k: KernelExports, i32: Int32Array, f32: Float32Array, t
       // thread then streams only its own KV heads' cache.
       const align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
       const [h0, h1] = sliceOf(nHeads, threads, t, align);
-      if (h0 < h1) k.attention(u(0), u(1), u(2), u(3), u(4), nHeads, nKvHeads, i32[a + 7], i32[a + 8], f32[a + 9], h0, h1);
+      if (h0 < h1) k.attention(i32[a] >>> 0, i32[a + 1] >>> 0, i32[a + 2] >>> 0, i32[a + 3] >>> 0, i32[a + 4] >>> 0, nHeads, nKvHeads, i32[a + 7], i32[a + 8], f32[a + 9], h0, h1);
       return;
     }
   }

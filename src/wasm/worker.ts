@@ -54,6 +54,9 @@ function serve(start: StartMessage, port: Port): void {
     const abort = (_msg: number, _file: number, line: number, column: number): never => {
       throw new Error(`kernel abort at line ${line}:${column}`);
     };
+    // Instantiating re-applies the module's active data segments (its lookup tables at 0x1000…):
+    // the same bytes over the same bytes, harmless even while the caller reads them (the pool
+    // starts while weights stream in).
     k = new WebAssembly.Instance(module, { env: { memory, abort } }).exports as unknown as KernelExports;
   } catch (e) {
     port.post({ ready: false, message: e instanceof Error ? e.message : String(e) });
