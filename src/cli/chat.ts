@@ -59,6 +59,15 @@ export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSign
   const rl = createInterface({ input: io.input ?? process.stdin, output: io.output ?? process.stdout, prompt: "> " });
   let reply: AbortController | null = null;
   let exiting = false;
+  // Piped input can end (and close the interface) while a reply is still streaming; Node 22+
+  // throws on prompt() after close.
+  let closed = false;
+  rl.on("close", () => {
+    closed = true;
+  });
+  const prompt = (): void => {
+    if (!closed) rl.prompt();
+  };
   const quit = (): void => {
     exiting = true;
     reply?.abort();
@@ -71,7 +80,7 @@ export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSign
       // Like a shell: Ctrl-C on a half-typed line discards it.
       io.out("^C\n");
       rl.write(null, { ctrl: true, name: "u" });
-      rl.prompt();
+      prompt();
     }
   });
   signal?.addEventListener("abort", quit, { once: true });
@@ -81,7 +90,7 @@ export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSign
     const hasTemplate = (model.file.getString(CHAT_TEMPLATE_KEY, "") ?? "").trim() !== "";
     const used = template === "chatml" ? "ChatML" : hasTemplate ? "the model's" : template === "model" ? "none" : "ChatML (the model has none)";
     io.err(`woolly: ${path} (context ${model.contextLength}, ${model.simd} kernels); chat template: ${used}\n${HELP}`);
-    rl.prompt();
+    prompt();
     for await (const line of rl) {
       const text = line.trim();
       if (text === "/exit") break;
@@ -92,7 +101,7 @@ export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSign
         await turn(text);
       }
       if (exiting) break;
-      rl.prompt();
+      prompt();
     }
     return 0;
   } finally {
