@@ -90,7 +90,7 @@ async function bundle() {
   });
   await esbuild.build({
     ...common,
-    entryPoints: { node: "src/node.ts", cli: "src/cli/main.ts", bench: "bench/main.ts" },
+    entryPoints: { node: "src/node.ts", cli: "src/cli/bin.ts", bench: "bench/main.ts" },
     outdir: "dist",
     platform: "node",
     packages: "external",

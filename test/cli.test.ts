@@ -1,6 +1,9 @@
 // The `woolly` command in-process: run, tokenize, logits, and how it reports bad usage.
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { main } from "../src/cli/main.js";
 import { loadModelFile } from "../src/node.js";
 import { fixturePath } from "./helpers/fixtures.js";
@@ -61,5 +64,14 @@ describe("woolly CLI", () => {
     expect(notGguf.code).toBe(1);
     const badTokens = await cli("logits", STORIES, "--tokens", "1,x");
     expect(badTokens.err).toMatch(/--tokens must be comma-separated integer token ids/);
+  });
+
+  it("the built bin runs when started through a symlink, as npx and npm's .bin start it", () => {
+    // npm test builds dist/ before vitest runs.
+    const dir = mkdtempSync(join(tmpdir(), "woolly-bin-"));
+    const link = join(dir, "woolly");
+    symlinkSync(resolve("dist/cli.js"), link);
+    const out = execFileSync(process.execPath, [link, "tokenize", fixturePath("tokenizer", "ggml-vocab-llama-spm.gguf"), "Hello world", "--no-special"], { encoding: "utf8" });
+    expect(JSON.parse(out)).toEqual([15043, 3186]);
   });
 });

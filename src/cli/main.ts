@@ -55,22 +55,3 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     process.off("SIGINT", onSigint);
   }
 }
-
-const stdio: CliIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
-
-// Run when executed as the bin (the bundle's entry), not when imported by tests.
-const entry = process.argv[1] ?? "";
-if (/(?:cli\.js|main\.ts)$/.test(entry)) {
-  main(process.argv.slice(2), stdio).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`woolly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
