@@ -5,7 +5,7 @@
 import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
 import type { ModelConfig } from "./config.js";
-import type { Executor } from "./exec.js";
+import type { AttentionArgs, Executor } from "./exec.js";
 import type { ModelWeights, WeightMatrix } from "./weights.js";
 
 const F32 = 4;
@@ -35,6 +35,11 @@ export class Transformer {
   private readonly kCache: number; // (nLayers, nCtx, kvDim) f16
   private readonly vCache: number; // (nLayers, nCtx, kvDim) f16
   private readonly thetaScale: number;
+  /** Each layer's projections, built once: forward() allocates nothing. */
+  private readonly plans: readonly LayerPlan[];
+  private readonly outputPlan: Projection;
+  /** Reused for every attention call. */
+  private readonly attn: AttentionArgs;
 
   constructor(
     private readonly engine: Engine,
@@ -65,6 +70,24 @@ export class Transformer {
     this.kCache = alloc(c.nLayers * nCtx * c.kvDim * F16, `the KV cache (${nCtx} positions)`);
     this.vCache = alloc(c.nLayers * nCtx * c.kvDim * F16, `the KV cache (${nCtx} positions)`);
     this.thetaScale = Math.fround(Math.pow(c.rope.base, -2 / c.rope.dim));
+    this.plans = weights.layers.map((L) => ({
+      qkv: projection([
+        [L.wq, this.q, c.dim],
+        [L.wk, this.kv, 2 * c.kvDim],
+        [L.wv, this.kv + c.kvDim * F32, 2 * c.kvDim],
+      ]),
+      wo: projection([[L.wo, this.xb2, c.dim]]),
+      gateUp: projection([
+        [L.wGate, this.hb, c.hiddenDim],
+        [L.wUp, this.hb2, c.hiddenDim],
+      ]),
+      down: projection([[L.wDown, this.xb2, c.dim]]),
+    }));
+    this.outputPlan = projection([[weights.output, this.logits, c.nVocab]]);
+    this.attn = {
+      q: 0, kCache: 0, vCache: 0, out: 0, scores: this.scores,
+      nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nPos: 0, scale: c.attentionScale,
+    };
   }
 
   /** Bytes the buffers above take for a model, so the loader can check the total before allocating. */
@@ -112,11 +135,8 @@ export class Transformer {
 
       // Attention block: norm, Q/K/V from one converted activation, RoPE, cache, attend, project.
       for (let t = 0; t < T; t++) k.rmsnorm(this.x + t * dim * F32, L.attnNorm, this.xb + t * dim * F32, dim, c.normEps);
-      this.project(this.xb, T, [
-        [L.wq, this.q, dim],
-        [L.wk, this.kv, 2 * kvDim],
-        [L.wv, this.kv + kvDim * F32, 2 * kvDim],
-      ]);
+      const plan = this.plans[l];
+      this.project(this.xb, T, plan.qkv);
       for (let t = 0; t < T; t++) {
         const q = this.q + t * dim * F32;
         const kr = this.kv + t * 2 * kvDim * F32;
@@ -135,35 +155,27 @@ export class Transformer {
         k.f32_to_f16(vr, vCache + pos * kvDim * F16, kvDim);
       }
       // Causal: token t sees positions 0..pos0+t, all of which are in the cache by now.
+      const a = this.attn;
+      a.kCache = kCache;
+      a.vCache = vCache;
       for (let t = 0; t < T; t++) {
-        this.exec.attention({
-          q: this.q + t * dim * F32,
-          kCache,
-          vCache,
-          out: this.att + t * dim * F32,
-          scores: this.scores,
-          nHeads: c.nHeads,
-          nKvHeads: c.nKvHeads,
-          headDim: c.headDim,
-          nPos: pos0 + t + 1,
-          scale: c.attentionScale,
-        });
+        a.q = this.q + t * dim * F32;
+        a.out = this.att + t * dim * F32;
+        a.nPos = pos0 + t + 1;
+        this.exec.attention(a);
       }
-      this.project(this.att, T, [[L.wo, this.xb2, dim]]);
+      this.project(this.att, T, plan.wo);
       this.residual(T);
 
       // Feed-forward block: norm, gate and up from one converted activation, SiLU·up, down.
       for (let t = 0; t < T; t++) k.rmsnorm(this.x + t * dim * F32, L.ffnNorm, this.xb + t * dim * F32, dim, c.normEps);
-      this.project(this.xb, T, [
-        [L.wGate, this.hb, c.hiddenDim],
-        [L.wUp, this.hb2, c.hiddenDim],
-      ]);
+      this.project(this.xb, T, plan.gateUp);
       // Row by row: ggml's swiglu treats each row's last n % 8 elements apart (libm expf).
       for (let t = 0; t < T; t++) {
         const o = t * c.hiddenDim * F32;
         k.silu_mul(this.hb + o, this.hb2 + o, this.hb + o, c.hiddenDim);
       }
-      this.project(this.hb, T, [[L.wDown, this.xb2, dim]]);
+      this.project(this.hb, T, plan.down);
       this.residual(T);
     }
 
@@ -173,7 +185,7 @@ export class Transformer {
     for (let t = first; t < T; t++) {
       k.rmsnorm(this.x + t * dim * F32, w.outputNorm, this.xb + (t - first) * dim * F32, dim, c.normEps);
     }
-    this.project(this.xb, n, [[w.output, this.logits, c.nVocab]]);
+    this.project(this.xb, n, this.outputPlan);
     if (c.logitScale !== 1) k.vec_scale(this.logits, 1 / c.logitScale, n * c.nVocab);
     return this.logits;
   }
@@ -187,20 +199,17 @@ export class Transformer {
 
   /**
    * out_j = W_j · in for several matrices reading the same input (Q/K/V, gate/up): the input is
-   * converted once per activation format, and each matrix runs as matvec (T = 1) or matmul.
-   * `outs` rows: [matrix, output buffer, output row stride in elements].
+   * converted once per activation format; for one token each group of matrices sharing that format
+   * is one matvecs dispatch (one job for a thread pool), for several tokens each matrix is a matmul.
    */
-  private project(input: number, T: number, outs: readonly (readonly [WeightMatrix, number, number])[]): void {
+  private project(input: number, T: number, p: Projection): void {
     const { k } = this;
-    const n = outs[0][0].cols;
-    let converted: string | undefined;
-    for (const [m, out, stride] of outs) {
-      if (m.type.dotWith !== converted) {
-        for (let t = 0; t < T; t++) k.quantize_act(m.type.id, input + t * n * F32, this.xq + t * this.xqStride, n);
-        converted = m.type.dotWith;
-      }
-      if (T === 1) this.exec.matvec(m, this.xq, out);
-      else this.exec.matmul(m, this.xq, this.xqStride, out, stride, T);
+    const n = p.cols;
+    for (const g of p.groups) {
+      const type = g.matvecs[0][0].type.id;
+      for (let t = 0; t < T; t++) k.quantize_act(type, input + t * n * F32, this.xq + t * this.xqStride, n);
+      if (T === 1) this.exec.matvecs(g.matvecs, this.xq);
+      else for (const [m, out, stride] of g.outs) this.exec.matmul(m, this.xq, this.xqStride, out, stride, T);
     }
   }
 
@@ -225,4 +234,37 @@ export class Transformer {
       }
     }
   }
+}
+
+/** One projection step: its matrices grouped by activation format, with their outputs. */
+interface Projection {
+  readonly cols: number;
+  readonly groups: readonly {
+    /** [matrix, output, output row stride in elements] for matmul. */
+    readonly outs: readonly (readonly [WeightMatrix, number, number])[];
+    /** [matrix, output] for one matvecs dispatch. */
+    readonly matvecs: readonly (readonly [WeightMatrix, number])[];
+  }[];
+}
+
+interface LayerPlan {
+  readonly qkv: Projection;
+  readonly wo: Projection;
+  readonly gateUp: Projection;
+  readonly down: Projection;
+}
+
+/** Group matrices that read the same input by the activation format their dot products take. */
+function projection(outs: readonly (readonly [WeightMatrix, number, number])[]): Projection {
+  const byFormat = new Map<string, (readonly [WeightMatrix, number, number])[]>();
+  for (const o of outs) {
+    const key = o[0].type.dotWith ?? o[0].type.name;
+    const list = byFormat.get(key) ?? [];
+    list.push(o);
+    byFormat.set(key, list);
+  }
+  return {
+    cols: outs[0][0].cols,
+    groups: [...byFormat.values()].map((g) => ({ outs: g, matvecs: g.map(([m, y]) => [m, y] as const) })),
+  };
 }

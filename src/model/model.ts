@@ -195,13 +195,19 @@ export class Model {
       // Decode speed counts forward passes: the first token comes from the prefill's logits.
       let forwards = 0;
       const nVocab = this.config.nVocab;
+      // Reused every token: the decode loop allocates nothing of its own.
+      const one = new Int32Array(1);
+      let view = new Float32Array(0);
       for (;;) {
         if (options.signal?.aborted) {
           finish = "aborted";
           break;
         }
-        const f = this.engine.f32();
-        const token = sampler.sample(f.subarray(logits >> 2, (logits >> 2) + nVocab));
+        // The logits of "last" are always at the same place; re-view only if the memory grew.
+        if (view.buffer !== this.engine.memory.buffer || view.byteOffset !== logits) {
+          view = new Float32Array(this.engine.memory.buffer, logits, nVocab);
+        }
+        const token = sampler.sample(view);
         if (!options.ignoreEos && this.tokenizer.isEog(token)) {
           finish = "eos";
           break;
@@ -225,7 +231,8 @@ export class Model {
           finish = "context_full";
           break;
         }
-        logits = this.net.forward([token], this.cached.length, "last");
+        one[0] = token;
+        logits = this.net.forward(one, this.cached.length, "last");
         this.cached.push(token);
         forwards++;
         if (performance.now() - lastYield > YIELD_EVERY_MS) {
