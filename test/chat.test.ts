@@ -1,11 +1,10 @@
 // model.chat: templates from the GGUF (re-written fixtures), the ChatML fallback, BOS handling,
 // template errors, and KV-cache reuse across turns.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
-import { GgufValueType, parseGguf, writeGguf, type GgufTensorInput } from "../src/gguf/index.js";
+import { GgufValueType } from "../src/gguf/index.js";
 import { loadModel, type Model } from "../src/index.js";
 import { ChatError, chatPrompt, type ChatMessage } from "../src/chat/index.js";
-import { fixturePath } from "./helpers/fixtures.js";
+import { rewriteFixture } from "./helpers/fixtures.js";
 
 /** Llama 2's Hugging Face template: BOS before each user turn, EOS after each reply, alternation enforced. */
 const LLAMA2_TEMPLATE =
@@ -20,17 +19,9 @@ const LLAMA2_TEMPLATE =
 
 /** The fixture's bytes with `tokenizer.chat_template` set (or left out when `template` is undefined). */
 function withTemplate(file: string, template: string | undefined): Uint8Array {
-  const original = new Uint8Array(readFileSync(fixturePath("models", file)));
-  const g = parseGguf(original);
-  const metadata = new Map(g.metadata);
-  if (template !== undefined) metadata.set("tokenizer.chat_template", { type: GgufValueType.STRING, value: template });
-  const tensors: GgufTensorInput[] = g.tensors.map((t) => ({
-    name: t.name,
-    type: t.type,
-    dims: t.dims,
-    data: original.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.size),
-  }));
-  return writeGguf({ metadata, tensors });
+  return rewriteFixture(file, (metadata) => {
+    if (template !== undefined) metadata.set("tokenizer.chat_template", { type: GgufValueType.STRING, value: template });
+  });
 }
 
 const FIXTURE = "stories260K-Q8_0.gguf";

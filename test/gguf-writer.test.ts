@@ -10,22 +10,12 @@ import {
   ggufLayout,
   parseGguf,
   writeGguf,
-  type GgufFile,
   type GgufTensorInput,
   type GgufValue,
 } from "../src/gguf/index.js";
 import { GgmlType } from "../src/quant/types.js";
 import { prng } from "./helpers/bytes.js";
-import { ggufFixtures } from "./helpers/fixtures.js";
-
-function tensorsOf(g: GgufFile, file: Uint8Array): GgufTensorInput[] {
-  return g.tensors.map((t) => ({
-    name: t.name,
-    type: t.type,
-    dims: t.dims,
-    data: file.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.size),
-  }));
-}
+import { ggufFixtures, tensorsOf } from "./helpers/fixtures.js";
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = prng(seed);

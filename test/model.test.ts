@@ -18,7 +18,7 @@ import {
   type GgufValue,
 } from "../src/index.js";
 import { loadModelFile } from "../src/node.js";
-import { fixturePath } from "./helpers/fixtures.js";
+import { fixturePath, rewriteFixture } from "./helpers/fixtures.js";
 
 const STORIES = fixturePath("models", "stories260K-Q8_0.gguf");
 const storiesBytes = () => new Uint8Array(readFileSync(STORIES));
@@ -33,25 +33,20 @@ function rewrite(edit: {
   drop?: string;
   retype?: [string, number];
 }): Uint8Array {
-  const bytes = storiesBytes();
-  const f = parseGguf(bytes);
-  const metadata = new Map(f.metadata);
-  for (const [k, v] of edit.metadata ?? []) {
-    if (v === undefined) metadata.delete(k);
-    else metadata.set(k, v);
-  }
-  const tensors = f.tensors
-    .filter((t) => t.name !== edit.drop)
-    .map((t) => {
-      const data = bytes.subarray(f.dataOffset + t.offset, f.dataOffset + t.offset + t.size);
-      if (edit.retype && t.name === edit.retype[0]) {
+  return rewriteFixture("stories260K-Q8_0.gguf", (metadata, tensors) => {
+    for (const [k, v] of edit.metadata ?? []) {
+      if (v === undefined) metadata.delete(k);
+      else metadata.set(k, v);
+    }
+    return tensors
+      .filter((t) => t.name !== edit.drop)
+      .map((t) => {
+        if (!edit.retype || t.name !== edit.retype[0]) return t;
         // IQ2_XXS has 256-element blocks of 66 bytes: give it the right number of bytes
         const n = t.dims.reduce((a, b) => a * b, 1);
         return { name: t.name, type: edit.retype[1], dims: [256, n / 256], data: new Uint8Array((n / 256) * 66) };
-      }
-      return { name: t.name, type: t.type, dims: t.dims, data };
-    });
-  return writeGguf({ metadata, tensors });
+      });
+  });
 }
 
 describe("loading", () => {
@@ -181,14 +176,7 @@ describe("loading", () => {
 describe("RoPE scaling", () => {
   // synth-llama-F32 re-written two ways that must rotate identically: linear scaling by 2
   // (freq_scale 1/2) and Llama-3-style frequency factors of 2 (rope_freqs.weight, θ_i / 2).
-  function synth(edit: (metadata: Map<string, GgufValue>, tensors: { name: string; type: number; dims: readonly number[]; data: Uint8Array }[]) => void): Uint8Array {
-    const bytes = new Uint8Array(readFileSync(fixturePath("models", "synth-llama-F32.gguf")));
-    const f = parseGguf(bytes);
-    const metadata = new Map(f.metadata);
-    const tensors = f.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(f.dataOffset + t.offset, f.dataOffset + t.offset + t.size) }));
-    edit(metadata, tensors);
-    return writeGguf({ metadata, tensors });
-  }
+  const synth = (edit: Parameters<typeof rewriteFixture>[1]) => rewriteFixture("synth-llama-F32.gguf", edit);
   it("linear scaling and frequency factors of the same size give the same logits, unlike no scaling", async () => {
     const linear = synth((m) => {
       m.set("llama.rope.scaling.type", { type: GgufValueType.STRING, value: "linear" });
@@ -209,7 +197,9 @@ describe("RoPE scaling", () => {
     expect(c).not.toEqual(a);
   });
   it("refuses a scaling type it does not implement, by name", async () => {
-    const yarn = synth((m) => m.set("llama.rope.scaling.type", { type: GgufValueType.STRING, value: "yarn" }));
+    const yarn = synth((m) => {
+      m.set("llama.rope.scaling.type", { type: GgufValueType.STRING, value: "yarn" });
+    });
     await expect(loadModel(yarn)).rejects.toThrow(/rope\.scaling\.type "yarn" is not supported/);
   });
 });

@@ -1,27 +1,18 @@
 // The OpenAI-compatible server, driven by the official `openai` client and by raw HTTP, on loopback
 // with an ephemeral port and a fixture model re-written with a ChatML chat template.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import OpenAI from "openai";
-import { GgufValueType, parseGguf, writeGguf, type GgufTensorInput } from "../src/gguf/index.js";
+import { GgufValueType } from "../src/gguf/index.js";
 import { loadModel, type Model } from "../src/index.js";
 import { CHATML_TEMPLATE } from "../src/chat/index.js";
 import { createServer, type MetricsSnapshot, type WoollyServer } from "../src/node.js";
-import { fixturePath } from "./helpers/fixtures.js";
+import { rewriteFixture } from "./helpers/fixtures.js";
 
 function withTemplate(file: string, template: string): Uint8Array {
-  const original = new Uint8Array(readFileSync(fixturePath("models", file)));
-  const g = parseGguf(original);
-  const metadata = new Map(g.metadata);
-  metadata.set("tokenizer.chat_template", { type: GgufValueType.STRING, value: template });
-  const tensors: GgufTensorInput[] = g.tensors.map((t) => ({
-    name: t.name,
-    type: t.type,
-    dims: t.dims,
-    data: original.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.size),
-  }));
-  return writeGguf({ metadata, tensors });
+  return rewriteFixture(file, (metadata) => {
+    metadata.set("tokenizer.chat_template", { type: GgufValueType.STRING, value: template });
+  });
 }
 
 const MODEL_ID = "stories260K-chat";
