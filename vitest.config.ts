@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSync } from "esbuild";
+import { workerBuildOptions } from "./scripts/worker-options.mjs";
 
 // Loads a `.wasm` import as its bytes, as esbuild's binary loader does in the published build.
 const wasmBytes = {
@@ -28,15 +29,7 @@ const workerText = {
   load(id: string) {
     if (!id.endsWith("/build/worker.txt")) return null;
     const root = dirname(fileURLToPath(import.meta.url));
-    const result = buildSync({
-      entryPoints: [join(root, "src/wasm/worker.ts")],
-      bundle: true,
-      format: "iife",
-      target: "es2022",
-      platform: "neutral",
-      write: false,
-      logLevel: "warning",
-    });
+    const result = buildSync(workerBuildOptions(root));
     return `export default ${JSON.stringify(result.outputFiles[0].text)};`;
   },
 };

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from "nod
 import { execFileSync } from "node:child_process";
 import { join, basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workerBuildOptions } from "./worker-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const build = join(root, "build");
@@ -52,16 +53,7 @@ async function buildWat() {
  */
 async function buildWorker() {
   const esbuild = await import("esbuild");
-  const result = await esbuild.build({
-    entryPoints: [join(root, "src/wasm/worker.ts")],
-    bundle: true,
-    format: "iife",
-    target: "es2022",
-    platform: "neutral",
-    write: false,
-    minify: true,
-    logLevel: "warning",
-  });
+  const result = await esbuild.build({ ...workerBuildOptions(root), minify: true });
   writeFileSync(join(build, "worker.txt"), result.outputFiles[0].text);
 }
 

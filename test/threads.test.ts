@@ -18,6 +18,7 @@ import { ThreadPool } from "../src/wasm/pool.js";
 import { GgmlType, ggmlType } from "../src/quant/types.js";
 import { WasmError } from "../src/errors.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { workerBuildOptions } from "../scripts/worker-options.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const MODELS = ["synth-llama-Q4_K.gguf", "stories260K-Q8_0.gguf"];
@@ -322,14 +323,7 @@ describe("process exit", () => {
           setup(b) {
             b.onResolve({ filter: /build\/worker\.txt$/ }, () => ({ path: "worker", namespace: "worker-text" }));
             b.onLoad({ filter: /.*/, namespace: "worker-text" }, async () => {
-              const r = await build({
-                entryPoints: [join(root, "src/wasm/worker.ts")],
-                bundle: true,
-                format: "iife",
-                target: "es2022",
-                platform: "neutral",
-                write: false,
-              });
+              const r = await build(workerBuildOptions(root));
               return { contents: r.outputFiles[0].text, loader: "text" };
             });
           },
