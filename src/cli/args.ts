@@ -1,6 +1,7 @@
 // A small command-line parser: positional arguments, `--name value`, `--name=value`, `-x value`,
 // and boolean flags. Unknown options are errors that name the option.
 import { ParameterError } from "../errors.js";
+import type { GenerateOptions } from "../generate/options.js";
 
 export interface OptionSpec {
   /** Long name without dashes, e.g. "top-k". */
@@ -62,4 +63,35 @@ export function numberOption(args: ParsedArgs, name: string): number | undefined
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new ParameterError(`--${name}`, "a number", v);
   return n;
+}
+
+/** The GGUF path every model command takes first; its absence names the command's usage. */
+export function modelPathArg(args: ParsedArgs, usage: string): string {
+  const path = args.positional[0];
+  if (path === undefined) throw new ParameterError("MODEL", `a GGUF file path (usage: ${usage})`, "nothing");
+  return path;
+}
+
+/** The sampling flags `run` and `chat` share. */
+export const SAMPLING_OPTIONS: readonly OptionSpec[] = [
+  { name: "n-predict", short: "n" },
+  { name: "temp" },
+  { name: "top-k" },
+  { name: "top-p" },
+  { name: "min-p" },
+  { name: "repeat-penalty" },
+  { name: "seed" },
+];
+
+/** The generation options those flags give (absent flags stay undefined: the library's defaults). */
+export function samplingFromArgs(args: ParsedArgs): Pick<GenerateOptions, "maxTokens" | "temperature" | "topK" | "topP" | "minP" | "repeatPenalty" | "seed"> {
+  return {
+    maxTokens: numberOption(args, "n-predict"),
+    temperature: numberOption(args, "temp"),
+    topK: numberOption(args, "top-k"),
+    topP: numberOption(args, "top-p"),
+    minP: numberOption(args, "min-p"),
+    repeatPenalty: numberOption(args, "repeat-penalty"),
+    seed: numberOption(args, "seed"),
+  };
 }

@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { loadModelFile } from "../model/load-node.js";
 import { CHAT_TEMPLATE_KEY, ChatError, type ChatMessage, type ChatOptions } from "../chat/index.js";
 import { ParameterError, WoollyError } from "../errors.js";
-import { numberOption, parseArgs } from "./args.js";
+import { modelPathArg, numberOption, parseArgs, samplingFromArgs, SAMPLING_OPTIONS } from "./args.js";
 import type { CliIo } from "./run.js";
 
 const USAGE =
@@ -27,30 +27,17 @@ const HELP = "type a message; /reset starts over, /exit (or Ctrl-D) quits, Ctrl-
 export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSignal): Promise<number> {
   const args = parseArgs(argv, [
     { name: "system", short: "s" },
-    { name: "temp" },
-    { name: "top-k" },
-    { name: "top-p" },
-    { name: "min-p" },
-    { name: "repeat-penalty" },
-    { name: "seed" },
-    { name: "n-predict", short: "n" },
+    ...SAMPLING_OPTIONS,
     { name: "ctx", short: "c" },
     { name: "threads", short: "t" },
     { name: "template" },
   ]);
-  const path = args.positional[0];
-  if (path === undefined) throw new ParameterError("MODEL", `a GGUF file path (usage: ${USAGE})`, "nothing");
+  const path = modelPathArg(args, USAGE);
   const template = args.values.get("template") ?? "auto";
   if (template !== "auto" && template !== "model" && template !== "chatml") throw new ParameterError("--template", "auto, model or chatml", template);
   const options: ChatOptions = {
     template,
-    temperature: numberOption(args, "temp"),
-    topK: numberOption(args, "top-k"),
-    topP: numberOption(args, "top-p"),
-    minP: numberOption(args, "min-p"),
-    repeatPenalty: numberOption(args, "repeat-penalty"),
-    seed: numberOption(args, "seed"),
-    maxTokens: numberOption(args, "n-predict"),
+    ...samplingFromArgs(args),
   };
   const model = await loadModelFile(path, { contextLength: numberOption(args, "ctx"), threads: numberOption(args, "threads"), signal });
   const system = args.values.get("system");

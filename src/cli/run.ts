@@ -3,7 +3,7 @@ import { readGgufFile } from "../gguf/node-source.js";
 import { Tokenizer } from "../tokenizer/index.js";
 import { loadModelFile } from "../node.js";
 import type { GenerateOptions } from "../generate/options.js";
-import { numberOption, parseArgs, type OptionSpec } from "./args.js";
+import { modelPathArg, numberOption, parseArgs, samplingFromArgs, SAMPLING_OPTIONS, type OptionSpec } from "./args.js";
 import { ParameterError } from "../errors.js";
 
 export interface CliIo {
@@ -11,42 +11,22 @@ export interface CliIo {
   err(text: string): void;
 }
 
-const RUN_OPTIONS: OptionSpec[] = [
-  { name: "prompt", short: "p" },
-  { name: "n-predict", short: "n" },
-  { name: "temp" },
-  { name: "top-k" },
-  { name: "top-p" },
-  { name: "min-p" },
-  { name: "repeat-penalty" },
-  { name: "seed" },
-  { name: "ctx", short: "c" },
-  { name: "stop" },
-];
-
-function modelPath(positional: string[], usage: string): string {
-  if (positional.length < 1) throw new ParameterError("MODEL", `a GGUF file path (usage: ${usage})`, "nothing");
-  return positional[0];
-}
+const RUN_OPTIONS: OptionSpec[] = [{ name: "prompt", short: "p" }, ...SAMPLING_OPTIONS, { name: "ctx", short: "c" }, { name: "stop" }];
 
 /** Stream a completion to stdout, then prefill and decode speeds to stderr. */
 export async function runCommand(argv: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const usage = 'woolly run MODEL.gguf -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--ctx N] [--stop STR]';
   const args = parseArgs(argv, RUN_OPTIONS);
-  const path = modelPath(args.positional, usage);
+  const path = modelPathArg(args, usage);
   const prompt = args.values.get("prompt") ?? args.positional[1] ?? "";
   const t0 = performance.now();
   const model = await loadModelFile(path, { contextLength: numberOption(args, "ctx") });
   const loadMs = performance.now() - t0;
   try {
+    const sampling = samplingFromArgs(args);
     const options: GenerateOptions = {
-      maxTokens: numberOption(args, "n-predict") ?? 128,
-      temperature: numberOption(args, "temp"),
-      topK: numberOption(args, "top-k"),
-      topP: numberOption(args, "top-p"),
-      minP: numberOption(args, "min-p"),
-      repeatPenalty: numberOption(args, "repeat-penalty"),
-      seed: numberOption(args, "seed"),
+      ...sampling,
+      maxTokens: sampling.maxTokens ?? 128,
       stop: args.values.has("stop") ? [args.values.get("stop") as string] : undefined,
       signal,
     };
@@ -71,7 +51,7 @@ export async function runCommand(argv: string[], io: CliIo, signal?: AbortSignal
 /** Print the ids of a text as a JSON array; needs only the tokenizer (vocab-only files work). */
 export async function tokenizeCommand(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, [{ name: "no-special", flag: true }, { name: "no-parse-special", flag: true }]);
-  const path = modelPath(args.positional, 'woolly tokenize MODEL.gguf "text" [--no-special]');
+  const path = modelPathArg(args, 'woolly tokenize MODEL.gguf "text" [--no-special]');
   const text = args.positional[1] ?? "";
   const tokenizer = Tokenizer.fromGguf(await readGgufFile(path));
   const ids = tokenizer.tokenize(text, {
@@ -85,7 +65,7 @@ export async function tokenizeCommand(argv: string[], io: CliIo): Promise<number
 /** Logits at every position, in the layout of the llama.cpp reference files. */
 export async function logitsCommand(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, [{ name: "tokens" }, { name: "prompt", short: "p" }, { name: "json", flag: true }, { name: "ctx", short: "c" }]);
-  const path = modelPath(args.positional, "woolly logits MODEL.gguf (--tokens 1,403,407 | -p TEXT) [--json]");
+  const path = modelPathArg(args, "woolly logits MODEL.gguf (--tokens 1,403,407 | -p TEXT) [--json]");
   const model = await loadModelFile(path, { contextLength: numberOption(args, "ctx") });
   try {
     let ids: number[];

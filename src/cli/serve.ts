@@ -2,7 +2,7 @@
 import { loadModelFile } from "../model/load-node.js";
 import { createServer } from "../server/index.js";
 import { ParameterError } from "../errors.js";
-import { numberOption, parseArgs } from "./args.js";
+import { modelPathArg, numberOption, parseArgs } from "./args.js";
 import type { CliIo } from "./run.js";
 
 const USAGE = "woolly serve MODEL.gguf [--host 127.0.0.1] [--port 8080] [--ctx N] [--threads N] [--name ID] [--quiet]";
@@ -17,8 +17,7 @@ export async function serveCommand(argv: string[], io: CliIo, signal: AbortSigna
     { name: "name" },
     { name: "quiet", short: "q", flag: true },
   ]);
-  const path = args.positional[0];
-  if (path === undefined) throw new ParameterError("MODEL", `a GGUF file path (usage: ${USAGE})`, "nothing");
+  const path = modelPathArg(args, USAGE);
   const host = args.values.get("host") ?? "127.0.0.1";
   const port = numberOption(args, "port") ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ParameterError("--port", "an integer in [0, 65535]", port);

@@ -7,7 +7,7 @@
 // Every function takes a row-major f32 matrix (rows × cols) and returns the packed rows as in a
 // GGUF file; cols must be a multiple of 256. Block layouts: assembly/quant/<fmt>.ts headers.
 
-import { f16ToF32, f32ToF16, IQ4_NL_VALUES } from "./quantize.js";
+import { bestIndex, f16ToF32, f32ToF16, IQ4_NL_VALUES } from "./quantize.js";
 
 const f32 = Math.fround;
 const QK_K = 256;
@@ -441,17 +441,6 @@ export function quantizeQ6K(src: Float32Array, rows: number, cols: number): Uint
     for (let j = 0; j < 16; j++) view.setInt8(o + 192 + j, sc[j]);
     view.setUint16(o + 208, d, true);
   });
-}
-
-/** Index of the codebook value nearest to x, ties to the larger (ggml's best_index_int8). */
-function bestIndex(x: number): number {
-  const x2 = f32(x + x);
-  let idx = 0;
-  for (let step = 8; step > 0; step >>= 1) {
-    const j = idx + step;
-    if (x2 >= IQ4_NL_VALUES[j - 1] + IQ4_NL_VALUES[j]) idx = j;
-  }
-  return idx;
 }
 
 /**

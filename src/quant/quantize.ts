@@ -203,7 +203,7 @@ export function quantizeQ5_1(src: Float32Array, rows: number, cols: number): Uin
 export const IQ4_NL_VALUES: readonly number[] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
 /** Index of the codebook value nearest to x, ties to the larger (ggml's best_index_int8). */
-function bestIndex(x: number): number {
+export function bestIndex(x: number): number {
   const x2 = f32(x + x);
   let idx = 0;
   for (let step = 8; step > 0; step >>= 1) {
