@@ -3,7 +3,9 @@
 //   ops/silu.ts       silu_mul (SwiGLU)
 //   ops/rope.ts       rope (normal and neox pairing)
 //   ops/f16.ts        f32_to_f16, f16_to_f32 (KV cache rows)
-//   ops/attention.ts  attention (one query token, grouped-query, f16 KV cache)
+//   ops/attention.ts  attention (one query token, grouped-query, f16 KV cache, optional soft-cap)
+//   ops/gelu.ts       gelu_table, gelu_mul (GeGLU), vec_softcap
+//   ops/conv.ts       short_conv (lfm2's gated short convolution)
 // ops/math.ts holds the shared exp approximation and f16 conversions; it is not re-exported.
 // Every kernel has a scalar twin `<name>_scalar` that gives the same bits; see each file for how the
 // arithmetic follows ggml's CPU ops and where it does not.
@@ -12,3 +14,5 @@ export * from "./ops/silu";
 export * from "./ops/rope";
 export * from "./ops/f16";
 export * from "./ops/attention";
+export * from "./ops/gelu";
+export * from "./ops/conv";

@@ -566,10 +566,10 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       return { e, sum };
     }
 
-    function run(m: Mem, c: Case, s: ReturnType<typeof setup>, kernel: "attention" | "attention_scalar", h0 = 0, h1 = c.nHeads) {
+    function run(m: Mem, c: Case, s: ReturnType<typeof setup>, kernel: "attention" | "attention_scalar", h0 = 0, h1 = c.nHeads, softcap = 0) {
       const out = m.f32(c.nHeads * c.headDim);
       const scores = m.f32(c.nHeads * c.nPos);
-      m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, h0, h1);
+      m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, softcap, h0, h1);
       return { out, scores, outV: m.readF32(out, c.nHeads * c.headDim), scoresV: m.readF32(scores, c.nHeads * c.nPos) };
     }
 
@@ -628,7 +628,7 @@ describe.each(flavours)("ops (%s)", (flavour) => {
         const full = run(m, c, s, kernel);
         const out = m.f32(new Float32Array(c.nHeads * c.headDim).fill(-123));
         const scores = m.f32(new Float32Array(c.nHeads * c.nPos).fill(-456));
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 3, 6);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 3, 6);
         const o = m.readF32(out, c.nHeads * c.headDim);
         const sc = m.readF32(scores, c.nHeads * c.nPos);
         for (let h = 0; h < c.nHeads; h++) {
@@ -643,8 +643,8 @@ describe.each(flavours)("ops (%s)", (flavour) => {
             expect(sh.every((v) => v === -456)).toBe(true);
           }
         }
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 3);
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 6, 8);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 0, 3);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 6, 8);
         expect(bitsOf(m.readF32(out, c.nHeads * c.headDim))).toEqual(bitsOf(full.outV));
       }
     });
@@ -664,7 +664,7 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       expect(bitsOf(a.scoresV)).toEqual(bitsOf(b.scoresV));
       for (const kernel of ["attention", "attention_scalar"] as const) {
         const out = m.f32(new Float32Array(c.nHeads * c.headDim).fill(7));
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, m.f32(16), c.nHeads, c.nKvHeads, c.headDim, 0, s.scale, 2, 5);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, m.f32(16), c.nHeads, c.nKvHeads, c.headDim, 0, s.scale, 0, 2, 5);
         const o = m.readF32(out, c.nHeads * c.headDim);
         o.forEach((v, i) => expect(v).toBe(i >= 2 * c.headDim && i < 5 * c.headDim ? 0 : 7));
       }
@@ -676,7 +676,7 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       const s = setup(m, c, 5);
       const want = run(m, c, s, "attention").outV;
       const scores = m.f32(c.nHeads * c.nPos);
-      m.e.kernels.attention(s.pq, s.pk, s.pv, s.pq, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, c.nHeads);
+      m.e.kernels.attention(s.pq, s.pk, s.pv, s.pq, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 0, c.nHeads);
       expect(bitsOf(m.readF32(s.pq, c.nHeads * c.headDim))).toEqual(bitsOf(want));
     });
   });

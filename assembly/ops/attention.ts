@@ -7,7 +7,7 @@
 //   scores: (nHeads, nPos) f32 scratch, head h at scores + h*nPos*4; left holding exp(s_t - max) * 2^112
 //   heads h in [h0, h1) are computed (the unit threads split); query head h reads kv head h / (nHeads/nKvHeads)
 //
-// Per head: s_t = (f16(q_h) · k_t) * scale; e_t = exp(s_t - max_t s); p_t = f16(e_t * f32(1 / Σ e_t));
+// Per head: s_t = cap(f16(q_h) · k_t) * scale (cap: the optional soft-cap, see capped); e_t = exp(s_t - max_t s); p_t = f16(e_t * f32(1 / Σ e_t));
 // out_h = Σ_t p_t v_t. nPos = 0 writes zeros.
 //
 // This is llama.cpp's non-flash-attention CPU path, which is what produced the reference fixtures (checked:
@@ -41,6 +41,14 @@
 // The K pass (with the softmax) is about three quarters of what is left.
 import { expS, expV, floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
+/**
+ * Gemma 2's attention soft-cap: cap · tanh(s · f32(1/cap)), as llama.cpp's graph applies ggml_scale, ggml_tanh
+ * (libm tanhf) and ggml_scale to kq before the softmax's own scale; cap = 0 leaves s as it is.
+ */
+@inline function capped(s: f32, cap: f32): f32 {
+  return cap == 0 ? s : Mathf.tanh(s * (<f32>1 / cap)) * cap;
+}
+
 /** 2^112 as f32 bits: f16 bits in f32 position read as the value times 2^-112 (see "Scaled f16" above). */
 const TWO_P112: u32 = 0x77800000;
 /** 2^-112 as f32 bits. */
@@ -50,7 +58,7 @@ const SCALED_MASK: i32 = <i32>0x8FFFE000;
 
 export function attention(
   q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, softcap: f32, h0: i32, h1: i32,
 ): void {
   if (nPos <= 0) {
     if (h1 > h0) memory.fill(out + (<usize>(h0 * headDim) << 2), 0, <usize>((h1 - h0) * headDim) << 2);
@@ -69,14 +77,14 @@ export function attention(
     const groupEnd = min(h1, (kvh + 1) * group);
     if (groupEnd - h >= 4) {
       // Four query heads of one kv head: each V row is read and converted once for all four.
-      const i0 = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale);
-      const i1 = scoresSoftmaxV(q, kCache, out, scores, h + 1, kvh, headDim, nPos, rowBytes, scale);
-      const i2 = scoresSoftmaxV(q, kCache, out, scores, h + 2, kvh, headDim, nPos, rowBytes, scale);
-      const i3 = scoresSoftmaxV(q, kCache, out, scores, h + 3, kvh, headDim, nPos, rowBytes, scale);
+      const i0 = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale, softcap);
+      const i1 = scoresSoftmaxV(q, kCache, out, scores, h + 1, kvh, headDim, nPos, rowBytes, scale, softcap);
+      const i2 = scoresSoftmaxV(q, kCache, out, scores, h + 2, kvh, headDim, nPos, rowBytes, scale, softcap);
+      const i3 = scoresSoftmaxV(q, kCache, out, scores, h + 3, kvh, headDim, nPos, rowBytes, scale, softcap);
       weightedSum4V(v, rowBytes, sc, scBytes, nPos, oh, headBytes, headDim, i0, i1, i2, i3);
       h += 4;
     } else {
-      const inv = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale);
+      const inv = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale, softcap);
       weightedSumV(v, rowBytes, sc, nPos, oh, headDim, inv);
       h++;
     }
@@ -89,6 +97,7 @@ export function attention(
  */
 @inline function scoresSoftmaxV(
   q: usize, kCache: usize, out: usize, scores: usize, h: i32, kvh: i32, headDim: i32, nPos: i32, rowBytes: usize, scale: f32,
+  softcap: f32,
 ): f32 {
   const oh = out + (<usize>(h * headDim) << 2);
   const sc = scores + ((<usize>h * <usize>nPos) << 2);
@@ -96,7 +105,7 @@ export function attention(
   scaledQueryV(q + (<usize>(h * headDim) << 2), oh, headDim);
   let max: f32 = -Infinity;
   for (let t = 0; t < nPos; t++) {
-    const s = dotScaledV(oh, k + <usize>t * rowBytes, headDim) * scale;
+    const s = capped(dotScaledV(oh, k + <usize>t * rowBytes, headDim), softcap) * scale;
     store<f32>(sc + (<usize>t << 2), s);
     if (s > max) max = s;
   }
@@ -131,7 +140,7 @@ export function attention(
 /** The scalar twin: the same arithmetic in the same order, so the same bits as attention. */
 export function attention_scalar(
   q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, softcap: f32, h0: i32, h1: i32,
 ): void {
   const group = nHeads / nKvHeads;
   const rowBytes = <usize>(nKvHeads * headDim) << 1;
@@ -150,7 +159,7 @@ export function attention_scalar(
     }
     let max: f32 = -Infinity;
     for (let t = 0; t < nPos; t++) {
-      const s = dotScaledS(oh, kCache + <usize>t * rowBytes + kvOff, headDim) * scale;
+      const s = capped(dotScaledS(oh, kCache + <usize>t * rowBytes + kvOff, headDim), softcap) * scale;
       store<f32>(sc + (<usize>t << 2), s);
       if (s > max) max = s;
     }

@@ -18,6 +18,8 @@ export interface AttentionArgs {
   headDim: number;
   nPos: number;
   scale: number;
+  /** Soft-cap of the scores (gemma2), 0 for none. */
+  softcap: number;
 }
 
 export interface Executor {
@@ -51,7 +53,7 @@ export class SingleThreadExecutor implements Executor {
   }
 
   attention(a: AttentionArgs): void {
-    this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, 0, a.nHeads);
+    this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, a.softcap, 0, a.nHeads);
   }
 }
 
@@ -162,6 +164,7 @@ export class ThreadedExecutor implements Executor {
     a[b + 7] = x.headDim;
     a[b + 8] = x.nPos;
     this.pool.f32[b + 9] = x.scale;
+    this.pool.f32[b + 10] = x.softcap;
     this.pool.run(Op.ATTENTION);
   }
 }

@@ -12,7 +12,7 @@ import { configFromGguf, type ModelConfig } from "./config.js";
 import { startThreads } from "./exec.js";
 import { Transformer } from "./forward.js";
 import { Model } from "./model.js";
-import type { LayerWeights, ModelWeights, WeightMatrix } from "./weights.js";
+import type { AttentionWeights, LayerWeights, ModelWeights, ShortConvWeights, WeightMatrix } from "./weights.js";
 
 /** Where a model comes from: bytes, a Blob/File, a URL (read with HTTP Range requests), or any GgufSource. */
 export type ModelSource = Uint8Array | ArrayBuffer | Blob | URL | string | GgufSource;
@@ -114,7 +114,7 @@ async function loadFrom(src: GgufSource, options: LoadOptions): Promise<Model> {
       engine.kernels.dequant_row(p.info.type, ptrs.get(p.info.name) as number, dst, p.elements);
       ptrs.set(p.info.name, dst);
     }
-    const weights = placeWeights(file, config, engine, ptrs);
+    const weights = placeWeights(file, config, engine, ptrs, nCtx);
     net = new Transformer(engine, config, weights, (await starting).executor, nCtx, batch);
   } catch (e) {
     void starting.then((t) => t.end());
@@ -133,10 +133,10 @@ interface TensorPlan {
 /** Check every tensor the architecture needs: present, right shape, a type Woolly computes. */
 function planTensors(file: GgufFile, c: ModelConfig): TensorPlan[] {
   const plan: TensorPlan[] = [];
-  const need = (name: string, dims: readonly number[], optional = false): void => {
+  const need = (name: string, dims: readonly number[], optional = false): boolean => {
     const info = file.tensor(name);
     if (!info) {
-      if (optional) return;
+      if (optional) return false;
       throw new LoadError("missing_tensor", `tensor ${name} is missing from this ${c.arch} model`);
     }
     const type = typeOf(info);
@@ -151,28 +151,51 @@ function planTensors(file: GgufFile, c: ModelConfig): TensorPlan[] {
       throw new LoadError("bad_shape", `tensor ${name}: rows of ${dims[0]} elements are not whole ${type.name} blocks of ${type.blockElements}`);
     }
     const elements = dims.reduce((a, b) => a * b, 1);
-    plan.push({ info, elements, toF32: dims.length === 1 && type.id !== GgmlType.F32 });
+    // Norms, biases and lfm2's convolution taps are read as f32 by the ops.
+    const readAsF32 = dims.length === 1 || name.endsWith("shortconv.conv.weight");
+    plan.push({ info, elements, toF32: readAsF32 && type.id !== GgmlType.F32 });
+    return true;
   };
   need("token_embd.weight", [c.dim, c.nVocab]);
-  need("output_norm.weight", [c.dim]);
+  need(`${c.outputNorm}.weight`, [c.dim]);
   need("output.weight", [c.dim, c.nVocab], true);
-  need("rope_freqs.weight", [c.rope.dim / 2], true);
+  const half = c.ropes[0].dim / 2;
+  if (c.ropeFactors === "longrope") {
+    need("rope_factors_long.weight", [half], true);
+    need("rope_factors_short.weight", [half], true);
+  } else {
+    need("rope_freqs.weight", [half], true);
+  }
   for (let l = 0; l < c.nLayers; l++) {
     const b = `blk.${l}.`;
-    need(b + "attn_norm.weight", [c.dim]);
-    need(b + "attn_q.weight", [c.dim, c.dim]);
-    need(b + "attn_k.weight", [c.dim, c.kvDim]);
-    need(b + "attn_v.weight", [c.dim, c.kvDim]);
-    if (c.qkvBias) {
-      need(b + "attn_q.bias", [c.dim]);
-      need(b + "attn_k.bias", [c.kvDim]);
-      need(b + "attn_v.bias", [c.kvDim]);
+    const L = c.layers[l];
+    if (c.preNorms || L.kind === "shortconv") need(b + "attn_norm.weight", [c.dim]);
+    if (L.kind === "attention") {
+      const qkvRows = c.qDim + 2 * L.kvDim;
+      if (!need(b + "attn_qkv.weight", [c.dim, qkvRows], true)) {
+        need(b + "attn_q.weight", [c.dim, c.qDim]);
+        need(b + "attn_k.weight", [c.dim, L.kvDim]);
+        need(b + "attn_v.weight", [c.dim, L.kvDim]);
+      }
+      need(b + "attn_q.bias", [c.qDim], !c.qkvBias);
+      need(b + "attn_k.bias", [L.kvDim], !c.qkvBias);
+      need(b + "attn_v.bias", [L.kvDim], !c.qkvBias);
+      if (c.qkNorm !== "none") {
+        need(b + "attn_q_norm.weight", [c.qkNorm === "head" ? c.headDim : c.qDim]);
+        need(b + "attn_k_norm.weight", [c.qkNorm === "head" ? c.headDim : L.kvDim]);
+      }
+      need(b + "attn_output.weight", [c.qDim, c.dim]);
+    } else {
+      need(b + "shortconv.in_proj.weight", [c.dim, 3 * c.dim]);
+      need(b + "shortconv.conv.weight", [c.shortConvKernel, c.dim]);
+      need(b + "shortconv.out_proj.weight", [c.dim, c.dim]);
     }
-    need(b + "attn_output.weight", [c.dim, c.dim]);
-    need(b + "ffn_norm.weight", [c.dim]);
-    need(b + "ffn_gate.weight", [c.dim, c.hiddenDim]);
-    need(b + "ffn_up.weight", [c.dim, c.hiddenDim]);
+    if (c.postNorms) need(b + "post_attention_norm.weight", [c.dim]);
+    if (c.preNorms) need(b + "ffn_norm.weight", [c.dim]);
+    if (!need(b + "ffn_gate.weight", [c.dim, c.hiddenDim], true)) need(b + "ffn_up.weight", [c.dim, 2 * c.hiddenDim]);
+    else need(b + "ffn_up.weight", [c.dim, c.hiddenDim]);
     need(b + "ffn_down.weight", [c.hiddenDim, c.dim]);
+    if (c.postNorms) need(b + "post_ffw_norm.weight", [c.dim]);
   }
   return plan;
 }
@@ -183,7 +206,7 @@ function typeOf(info: GgufTensorInfo): GgmlTypeInfo {
   return type;
 }
 
-function placeWeights(file: GgufFile, c: ModelConfig, engine: Engine, ptrs: Map<string, number>): ModelWeights {
+function placeWeights(file: GgufFile, c: ModelConfig, engine: Engine, ptrs: Map<string, number>, nCtx: number): ModelWeights {
   const vec = (name: string) => ptrs.get(name) ?? 0;
   const mat = (name: string): WeightMatrix => {
     const info = file.tensor(name) as GgufTensorInfo;
@@ -194,28 +217,46 @@ function placeWeights(file: GgufFile, c: ModelConfig, engine: Engine, ptrs: Map<
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const b = `blk.${l}.`;
+    const has = (name: string) => ptrs.has(b + name);
+    const mixer: AttentionWeights | ShortConvWeights =
+      c.layers[l].kind === "attention"
+        ? {
+            kind: "attention",
+            qkv: has("attn_qkv.weight") ? [mat(b + "attn_qkv.weight")] : [mat(b + "attn_q.weight"), mat(b + "attn_k.weight"), mat(b + "attn_v.weight")],
+            bq: vec(b + "attn_q.bias"),
+            bk: vec(b + "attn_k.bias"),
+            bv: vec(b + "attn_v.bias"),
+            qNorm: vec(b + "attn_q_norm.weight"),
+            kNorm: vec(b + "attn_k_norm.weight"),
+            wo: mat(b + "attn_output.weight"),
+          }
+        : {
+            kind: "shortconv",
+            inProj: mat(b + "shortconv.in_proj.weight"),
+            conv: vec(b + "shortconv.conv.weight"),
+            outProj: mat(b + "shortconv.out_proj.weight"),
+          };
     layers.push({
       attnNorm: vec(b + "attn_norm.weight"),
-      wq: mat(b + "attn_q.weight"),
-      wk: mat(b + "attn_k.weight"),
-      wv: mat(b + "attn_v.weight"),
-      bq: vec(b + "attn_q.bias"),
-      bk: vec(b + "attn_k.bias"),
-      bv: vec(b + "attn_v.bias"),
-      wo: mat(b + "attn_output.weight"),
+      attnPostNorm: vec(b + "post_attention_norm.weight"),
       ffnNorm: vec(b + "ffn_norm.weight"),
-      wGate: mat(b + "ffn_gate.weight"),
-      wUp: mat(b + "ffn_up.weight"),
+      ffnPostNorm: vec(b + "post_ffw_norm.weight"),
+      mixer,
+      gateUp: has("ffn_gate.weight") ? [mat(b + "ffn_gate.weight"), mat(b + "ffn_up.weight")] : [mat(b + "ffn_up.weight")],
       wDown: mat(b + "ffn_down.weight"),
     });
   }
   const tokenEmbd = mat("token_embd.weight");
-  const freqs = ptrs.get("rope_freqs.weight");
+  // LongRoPE (phi3): the long factors once the context passes the original one, as llama.cpp chooses.
+  const factorsName =
+    c.ropeFactors === "longrope" ? (nCtx > c.nCtxOrig ? "rope_factors_long.weight" : "rope_factors_short.weight") : "rope_freqs.weight";
+  const freqs = ptrs.get(factorsName);
+  const half = c.ropes[0].dim / 2;
   return {
     tokenEmbd,
-    outputNorm: vec("output_norm.weight"),
+    outputNorm: vec(`${c.outputNorm}.weight`),
     output: file.tensor("output.weight") ? mat("output.weight") : tokenEmbd,
     layers,
-    ropeFreqFactors: freqs === undefined ? null : engine.f32().slice(freqs >> 2, (freqs >> 2) + c.rope.dim / 2),
+    ropeFreqFactors: freqs === undefined ? null : engine.f32().slice(freqs >> 2, (freqs >> 2) + half),
   };
 }

@@ -175,6 +175,7 @@ export class Model {
       const t0 = performance.now();
       let reuse = 0;
       while (reuse < this.cached.length && reuse < ids.length - 1 && this.cached[reuse] === ids[reuse]) reuse++;
+      reuse = this.net.reusable(reuse, this.cached.length);
       this.cached.length = reuse;
       let logits = 0;
       for (let at = reuse; at < ids.length; at += this.net.batch) {

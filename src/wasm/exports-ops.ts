@@ -30,12 +30,24 @@ interface OpsKernels {
    * (nCtx, nKvHeads, headDim) f16; scores: f32 scratch of nHeads*nPos floats (head h at scores + h*nPos*4).
    * Query head h reads kv head h / (nHeads / nKvHeads). s_t = (f16(q_h) · k_t) * scale, softmax, Σ p_t v_t.
    * Afterwards scores holds exp(s_t - max) * 2^112 (unnormalised); nPos = 0 writes zeros. An inf or NaN in
-   * the cache reads as a large finite value (see assembly/ops/attention.ts).
+   * the cache reads as a large finite value (see assembly/ops/attention.ts). softcap > 0 replaces each q·k
+   * by softcap·tanh(q·k / softcap) before the scale (gemma2); 0 leaves it.
    */
   attention(
     q: number, kCache: number, vCache: number, out: number, scores: number,
-    nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, h0: number, h1: number,
+    nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, softcap: number, h0: number, h1: number,
   ): void;
+  /** Fill table (65536 u16) with f16(gelu(x)) for every f16 x, as ggml's GELU table. */
+  gelu_table(table: number): void;
+  /** out = gelu(gate) * up through the table (ggml_vec_geglu_f32); out may alias gate or up. */
+  gelu_mul(gate: number, up: number, out: number, n: number, table: number): void;
+  /** x = cap * tanh(x / cap) in place (final-logit soft-capping). */
+  vec_softcap(x: number, cap: number, n: number): void;
+  /**
+   * lfm2's gated short convolution of T tokens: bcx (T, stride) rows of b, c, x (dim each); state (dim, L-1)
+   * updated in place; w (dim, L); out (T, dim) = c ⊙ conv(state ++ b⊙x).
+   */
+  short_conv(bcx: number, stride: number, state: number, w: number, out: number, dim: number, L: number, T: number): void;
   /** Copy `bytes` bytes from src to dst; the ranges may overlap. */
   vec_copy(src: number, dst: number, bytes: number): void;
   /** First index of the maximum of x (n); NaN never wins; 0 when nothing is above -inf. */
@@ -49,6 +61,7 @@ export type OpsExports = OpsKernels & ScalarTwins<OpsKernels>;
 const KERNEL_NAMES = [
   "rmsnorm", "vec_add", "vec_add_scaled", "vec_scale", "silu_mul", "rope",
   "f32_to_f16", "f16_to_f32", "attention", "vec_copy", "argmax",
+  "gelu_table", "gelu_mul", "vec_softcap", "short_conv",
 ] as const satisfies readonly (keyof OpsKernels)[];
 
 /** Does not compile while a kernel of OpsKernels is missing from KERNEL_NAMES. */

@@ -48,7 +48,7 @@ export const Op = {
   MATVECS: 2,
   /** args: type, w, rowBytes, xq, xqStride, y, yStride, n, rows, ncols — split by rows. */
   MATMUL: 3,
-  /** args: q, kCache, vCache, out, scores, nHeads, nKvHeads, headDim, nPos, scale (f32 bits) — split by heads. */
+  /** args: q, kCache, vCache, out, scores, nHeads, nKvHeads, headDim, nPos, scale, softcap (f32 bits) — split by heads. */
   ATTENTION: 4,
   /** Leave the wait loop (the pool is ending). */
   QUIT: 5,
@@ -110,7 +110,7 @@ export function runSlice(k: KernelExports, i32: Int32Array, f32: Float32Array, t
       // thread then streams only its own KV heads' cache.
       const align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
       const [h0, h1] = sliceOf(nHeads, threads, t, align);
-      if (h0 < h1) k.attention(i32[a] >>> 0, i32[a + 1] >>> 0, i32[a + 2] >>> 0, i32[a + 3] >>> 0, i32[a + 4] >>> 0, nHeads, nKvHeads, i32[a + 7], i32[a + 8], f32[a + 9], h0, h1);
+      if (h0 < h1) k.attention(i32[a] >>> 0, i32[a + 1] >>> 0, i32[a + 2] >>> 0, i32[a + 3] >>> 0, i32[a + 4] >>> 0, nHeads, nKvHeads, i32[a + 7], i32[a + 8], f32[a + 9], f32[a + 10], h0, h1);
       return;
     }
   }

@@ -1,0 +1,4 @@
+// llama (Llama 2/3, TinyLlama, Mistral, SmolLM2): the defaults every other architecture differs from.
+import type { ArchSpec } from "./index.js";
+
+export const llama: ArchSpec = () => ({});

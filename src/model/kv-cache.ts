@@ -1,0 +1,140 @@
+// The per-sequence state of the forward pass: each attention layer's f16 K and V rows, and each
+// short-convolution layer's last L-1 inputs (lfm2).
+//
+//   full layer:    k, v (nCtx, kvDim) f16; position p at row p
+//   window layer:  k, v (capacity, kvDim) f16 with capacity = min(nCtx, window - 1 + slack); position p at
+//                  row p - base. When a batch would pass the end, the window-1 rows the batch still needs
+//                  move to the front (base = pos0 - window + 1): memory and attention time stay those of
+//                  the window, not of the context (llama.cpp's SWA cache keeps n_swa + n_ubatch cells for
+//                  the same reason). slack = max(batch, 256) rows makes the move rare: at most once every
+//                  256 decoded tokens, window - 1 rows.
+//   conv layer:    state (dim, L-1) f32
+//   scores:        (nHeads, longest span) f32, the attention kernel's scratch
+//
+// A position sees itself and the positions before it (causal); in a window layer only the window - 1
+// before it, as llama.cpp masks them (p1 - p0 >= n_swa is masked). Attention always reads one contiguous
+// run of rows, so the kernel is the same for both kinds.
+import type { Engine } from "../wasm/engine.js";
+import type { KernelExports } from "../wasm/exports.js";
+import type { ModelConfig } from "./config.js";
+import type { AttentionArgs } from "./exec.js";
+
+const F16 = 2;
+const F32 = 4;
+const SLACK = 256;
+
+interface LayerCache {
+  /** K rows, V rows (f16), or 0 for a conv layer. */
+  readonly k: number;
+  readonly v: number;
+  readonly rowBytes: number;
+  readonly capacity: number;
+  /** Sliding window, 0 for a full layer. */
+  readonly window: number;
+  /** Conv state (f32), or 0. */
+  readonly state: number;
+  readonly stateBytes: number;
+}
+
+export class KvCache {
+  /** (nHeads, longest span) f32 scratch for the attention kernel. */
+  readonly scores: number;
+  private readonly layers: readonly LayerCache[];
+  /** Position held by row 0 of each layer's cache (0 for full layers). */
+  private readonly base: Int32Array;
+  private readonly k: KernelExports;
+
+  constructor(private readonly engine: Engine, c: ModelConfig, nCtx: number, batch: number) {
+    this.k = engine.kernels;
+    this.layers = c.layers.map((lc) => {
+      if (lc.kind === "shortconv") {
+        const stateBytes = c.dim * (c.shortConvKernel - 1) * F32;
+        return { k: 0, v: 0, rowBytes: 0, capacity: 0, window: 0, state: engine.alloc(stateBytes, "the short-convolution state"), stateBytes };
+      }
+      const capacity = KvCache.capacity(lc.window, nCtx, batch);
+      const rowBytes = lc.kvDim * F16;
+      const what = `the KV cache (${capacity} positions)`;
+      return { k: engine.alloc(capacity * rowBytes, what), v: engine.alloc(capacity * rowBytes, what), rowBytes, capacity, window: lc.window, state: 0, stateBytes: 0 };
+    });
+    this.base = new Int32Array(c.nLayers);
+    this.scores = engine.alloc(c.nHeads * KvCache.longestSpan(c, nCtx) * F32, "attention scores");
+  }
+
+  /** Rows a layer's cache holds. */
+  static capacity(window: number, nCtx: number, batch: number): number {
+    return window > 0 ? Math.min(nCtx, window - 1 + Math.max(batch, SLACK)) : nCtx;
+  }
+
+  private static longestSpan(c: ModelConfig, nCtx: number): number {
+    return Math.max(1, ...c.layers.map((l) => (l.kind === "shortconv" ? 1 : l.window > 0 ? Math.min(l.window, nCtx) : nCtx)));
+  }
+
+  /** Bytes the caches, states and scores take (what the constructor allocates, before alignment). */
+  static bytes(c: ModelConfig, nCtx: number, batch: number): number {
+    let total = c.nHeads * KvCache.longestSpan(c, nCtx) * F32;
+    for (const l of c.layers) {
+      total += l.kind === "shortconv" ? c.dim * (c.shortConvKernel - 1) * F32 : 2 * KvCache.capacity(l.window, nCtx, batch) * l.kvDim * F16;
+      total += 128; // alignment of each allocation
+    }
+    return total;
+  }
+
+  /** A new sequence: window caches start at position 0, conv states at zero. */
+  reset(): void {
+    this.base.fill(0);
+    for (const L of this.layers) if (L.state) this.engine.u8().fill(0, L.state, L.state + L.stateBytes);
+  }
+
+  /** Before positions pos0..pos0+T-1 are written: slide each window cache the batch would overflow. */
+  makeRoom(pos0: number, T: number): void {
+    for (let l = 0; l < this.layers.length; l++) {
+      const L = this.layers[l];
+      if (L.window === 0 || pos0 + T - 1 - this.base[l] < L.capacity) continue;
+      const keep = L.window - 1;
+      const from = pos0 - keep - this.base[l]; // row of the first position still needed
+      this.k.vec_copy(L.k + from * L.rowBytes, L.k, keep * L.rowBytes);
+      this.k.vec_copy(L.v + from * L.rowBytes, L.v, keep * L.rowBytes);
+      this.base[l] = pos0 - keep;
+    }
+  }
+
+  /** K and V of position pos (f32 rows of kvDim) into layer l's cache, as f16. */
+  store(l: number, pos: number, kRow: number, vRow: number): void {
+    const L = this.layers[l];
+    const at = (pos - this.base[l]) * L.rowBytes;
+    const n = L.rowBytes / F16;
+    this.k.f32_to_f16(kRow, L.k + at, n);
+    this.k.f32_to_f16(vRow, L.v + at, n);
+  }
+
+  /** Point `a` at the rows a query at position pos attends to in layer l. */
+  span(l: number, pos: number, a: AttentionArgs): void {
+    const L = this.layers[l];
+    const first = L.window > 0 ? Math.max(0, pos - L.window + 1) : 0;
+    const row = (first - this.base[l]) * L.rowBytes;
+    a.kCache = L.k + row;
+    a.vCache = L.v + row;
+    a.nPos = pos - first + 1;
+  }
+
+  /** Layer l's short-convolution state. */
+  convState(l: number): number {
+    return this.layers[l].state;
+  }
+
+  /**
+   * How many of the `cached` positions a new call may keep, given it shares the first n tokens: n where
+   * everything position n needs is still held, else 0 (recompute from the start). A conv state exists only
+   * for the last position, so it allows n = cached alone; a window cache has dropped positions before its
+   * base, so position n needs base ≤ n - window + 1.
+   */
+  reusable(n: number, cached: number): number {
+    const keep = Math.min(n, cached);
+    for (let l = 0; l < this.layers.length; l++) {
+      const L = this.layers[l];
+      if (L.state && keep !== cached) return 0;
+      if (L.window > 0 && this.base[l] > Math.max(0, keep - L.window + 1)) return 0;
+    }
+    return keep;
+  }
+}
