@@ -43,9 +43,22 @@ const EXACT_POSITION = 1e-5;
 const MIN_EXACT_SHARE = 0.85;
 
 const models = readdirSync(join(FIXTURES, "models")).filter((f) => f.endsWith(".gguf")).map((f) => f.replace(/\.gguf$/, "")).sort();
+/** Wave-2 architectures (llama.cpp of Sep 2026; archs/): every decoder, not the bert embedder. */
+const archModels = readdirSync(join(FIXTURES, "archs", "models"))
+  .filter((f) => f.endsWith(".gguf") && !f.startsWith("synth-bert"))
+  .map((f) => f.replace(/\.gguf$/, ""))
+  .sort();
+const isArch = (name: string) => archModels.includes(name);
+type Prompt = "p1" | "p2" | "p3";
+const PROMPT_TEXT: Record<Prompt, string> = {
+  p1: "Once upon a time",
+  p2: "The little dog ran to the park and",
+  p3: "Lily and Tom wanted to build a big tower. They",
+};
 
-function reference(model: string, prompt: "p1" | "p2"): Reference {
-  return JSON.parse(readFileSync(join(FIXTURES, "reference", `${model}.${prompt}.json`), "utf8")) as Reference;
+function reference(model: string, prompt: Prompt): Reference {
+  const dir = isArch(model) ? join(FIXTURES, "archs", "reference") : join(FIXTURES, "reference");
+  return JSON.parse(readFileSync(join(dir, `${model}.${prompt}.json`), "utf8")) as Reference;
 }
 
 interface Comparison {
@@ -87,7 +100,11 @@ const loaded = new Map<string, Promise<Model>>();
 function model(name: string): Promise<Model> {
   let m = loaded.get(name);
   if (!m) {
-    m = loadModelFile(join(FIXTURES, "models", `${name}.gguf`), { contextLength: 256, threads: 1 });
+    // Wave-2 models run in batches of 4 tokens: prompt p3 (19 tokens) then crosses the 8-token sliding
+    // windows of gemma2/gemma3 with window caches of 7 + 8 rows, so the windows slide during the prompt.
+    m = isArch(name)
+      ? loadModelFile(join(FIXTURES, "archs", "models", `${name}.gguf`), { contextLength: 256, threads: 1, batchSize: 4 })
+      : loadModelFile(join(FIXTURES, "models", `${name}.gguf`), { contextLength: 256, threads: 1 });
     loaded.set(name, m);
   }
   return m;
@@ -98,7 +115,7 @@ afterAll(async () => {
 
 /** Every comparison made, for the fixture-wide exactness check and the greedy tie rule. */
 const results = new Map<string, Comparison>();
-async function logitsOf(name: string, p: "p1" | "p2"): Promise<Comparison> {
+async function logitsOf(name: string, p: Prompt): Promise<Comparison> {
   const key = `${name} ${p}`;
   let c = results.get(key);
   if (!c) {
@@ -113,7 +130,7 @@ describe.each(models)("%s", (name) => {
   it.each(["p1", "p2"] as const)("logits at every position of prompt %s match llama.cpp", async (p) => {
     const ref = reference(name, p);
     const m = await model(name);
-    expect(m.tokenize(p === "p1" ? "Once upon a time" : "The little dog ran to the park and")).toEqual(ref.prompt);
+    expect(m.tokenize(PROMPT_TEXT[p])).toEqual(ref.prompt);
     const c = await logitsOf(name, p);
     expect(c.positions).toHaveLength(ref.prompt.length);
     expect(c.relativeRms, `${name} ${p}`).toBeLessThan(MAX_RELATIVE_RMS);
@@ -146,6 +163,35 @@ describe.each(models)("%s", (name) => {
       }
     });
   }
+});
+
+describe.each(archModels)("%s (wave 2, llama.cpp of Sep 2026)", (name) => {
+  it.each(["p1", "p2", "p3"] as const)("logits at every position of prompt %s match llama.cpp", async (p) => {
+    const ref = reference(name, p);
+    const m = await model(name);
+    expect(m.tokenize(PROMPT_TEXT[p])).toEqual(ref.prompt);
+    const c = await logitsOf(name, p);
+    expect(c.positions).toHaveLength(ref.prompt.length);
+    expect(c.relativeRms, `${name} ${p}`).toBeLessThan(MAX_RELATIVE_RMS);
+  });
+
+  it("greedy continuation of p1 is llama.cpp's up to a near-tie, through decode steps that slide the windows", async () => {
+    const ref = reference(name, "p1");
+    const m = await model(name);
+    const r = await m.complete(ref.prompt, { temperature: 0, maxTokens: ref.greedy.length, ignoreEos: true });
+    let same = 0;
+    while (same < ref.greedy.length && r.tokens[same] === ref.greedy[same]) same++;
+    if (same < ref.greedy.length) {
+      // As for the first fixtures: a parting is allowed only where llama.cpp's token is within this
+      // model's measured logit error of Woolly's choice.
+      const err = Math.max(...(await Promise.all((["p1", "p2", "p3"] as const).map(async (p) => (await logitsOf(name, p)).maxAbsDiff))));
+      const ids = [...ref.prompt, ...ref.greedy.slice(0, same)];
+      const last = (await m.logits(ids))[ids.length - 1];
+      const margin = last[r.tokens[same]] - last[ref.greedy[same]];
+      expect(margin, `${name}: token ${same} is ${r.tokens[same]}, llama.cpp's ${ref.greedy[same]}`).toBeLessThanOrEqual(2 * err);
+    }
+    expect(same, `${name}: the first ${same} tokens agree`).toBeGreaterThan(0);
+  });
 });
 
 describe("the fixture set as a whole", () => {

@@ -6,8 +6,8 @@
 //                  row p - base. When a batch would pass the end, the window-1 rows the batch still needs
 //                  move to the front (base = pos0 - window + 1): memory and attention time stay those of
 //                  the window, not of the context (llama.cpp's SWA cache keeps n_swa + n_ubatch cells for
-//                  the same reason). slack = max(batch, 256) rows makes the move rare: at most once every
-//                  256 decoded tokens, window - 1 rows.
+//                  the same reason). slack = max(batch, min(256, window)) rows makes the move rare: once
+//                  every `slack` decoded tokens, window - 1 rows, so at most max(1, window/256) rows per token.
 //   conv layer:    state (dim, L-1) f32
 //   scores:        (nHeads, longest span) f32, the attention kernel's scratch
 //
@@ -60,9 +60,9 @@ export class KvCache {
     this.scores = engine.alloc(c.nHeads * KvCache.longestSpan(c, nCtx) * F32, "attention scores");
   }
 
-  /** Rows a layer's cache holds. */
+  /** Rows a layer's cache holds: the window plus room for a batch, and at least min(256, window) rows of slack. */
   static capacity(window: number, nCtx: number, batch: number): number {
-    return window > 0 ? Math.min(nCtx, window - 1 + Math.max(batch, SLACK)) : nCtx;
+    return window > 0 ? Math.min(nCtx, window - 1 + Math.max(batch, Math.min(SLACK, window))) : nCtx;
   }
 
   private static longestSpan(c: ModelConfig, nCtx: number): number {

@@ -17,7 +17,7 @@ export function ggufFixtures(): [string, string][] {
   return out;
 }
 
-export function fixturePath(dir: "models" | "tokenizer" | "headers", file: string): string {
+export function fixturePath(dir: "models" | "tokenizer" | "headers" | "archs/models", file: string): string {
   return join(FIXTURES, dir, file);
 }
 
@@ -35,8 +35,9 @@ export function tensorsOf(g: GgufFile, file: Uint8Array): GgufTensorInput[] {
 export function rewriteFixture(
   file: string,
   edit: (metadata: Map<string, GgufValue>, tensors: GgufTensorInput[]) => GgufTensorInput[] | void,
+  dir: "models" | "archs/models" = "models",
 ): Uint8Array {
-  const original = new Uint8Array(readFileSync(fixturePath("models", file)));
+  const original = new Uint8Array(readFileSync(fixturePath(dir, file)));
   const g = parseGguf(original);
   const metadata = new Map(g.metadata);
   const tensors = tensorsOf(g, original);
