@@ -1,12 +1,13 @@
 // `woolly-bench`: Woolly's benchmarks.
 //   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--simd auto|simd|relaxed] [--quick] [--json]
-//   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512] [--json]
+//   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--shape tinyllama-1.1b,qwen3-0.6b,…|all] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512] [--json]
 import { cpus, totalmem } from "node:os";
 import { parseArgs, numberOption } from "../src/cli/args.js";
 import { chooseFlavour } from "../src/wasm/engine.js";
 import { ALL_FORMATS, BenchCheckError, benchKernels, DEFAULT_SHAPES, type KernelResult } from "./kernels.js";
 import { benchModel, E2eCheckError, type E2eResult } from "./e2e.js";
-import { MIXTURES, synthesizeModel, TINYLLAMA, type Mixture } from "./synth.js";
+import { MIXTURES, synthesizeModel, type Mixture } from "./synth.js";
+import { SHAPES, shapeByName, TINYLLAMA } from "./shapes.js";
 import { WoollyError } from "../src/errors.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
@@ -65,7 +66,7 @@ async function kernels(argv: string[]): Promise<void> {
 }
 
 async function e2e(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, [{ name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }, { name: "threads" }, { name: "prefill" }]);
+  const args = parseArgs(argv, [{ name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }, { name: "threads" }, { name: "prefill" }, { name: "shape" }]);
   const json = args.flags.has("json");
   const runs = numberOption(args, "runs") ?? 3;
   const simdArg = args.values.get("simd") ?? "auto";
@@ -81,11 +82,19 @@ async function e2e(argv: string[]): Promise<void> {
   const models: [string, string, string][] = [];
   const given = args.values.get("model");
   if (given) for (const p of given.split(",")) models.push([p, p.split("/").pop() ?? p, "file"]);
+  const shapeArg = args.values.get("shape");
+  const shapes = !shapeArg ? [TINYLLAMA] : shapeArg === "all" ? SHAPES : shapeArg.split(",").map((n) => {
+    const s = shapeByName(n);
+    if (!s) throw new BenchCheckError(`--shape takes all or ${SHAPES.map((x) => x.name.replace(/-shapes$/, "")).join(", ")}; got ${n}`);
+    return s;
+  });
   const mixes = args.values.get("mix")?.split(",") ?? (given ? [] : [...MIXTURES]);
   for (const m of mixes) {
     if (!(MIXTURES as readonly string[]).includes(m)) throw new BenchCheckError(`--mix takes ${MIXTURES.join(", ")}; got ${m}`);
-    if (!json) out(`synthesizing ${TINYLLAMA.name} ${m} (random weights; cached in the temp folder)…`);
-    models.push([synthesizeModel(TINYLLAMA, m as Mixture), TINYLLAMA.name, m]);
+    for (const shape of shapes) {
+      if (!json) out(`synthesizing ${shape.name} ${m} (random weights; cached in the temp folder)…`);
+      models.push([synthesizeModel(shape, m as Mixture), shape.name, m]);
+    }
   }
   if (!json) out(`woolly-bench e2e — ${machine()}, median of ${runs}`);
   for (const [path, label, weights] of models) {

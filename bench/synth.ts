@@ -9,29 +9,9 @@ import { ggufLayout } from "../src/gguf/writer.js";
 import { GgufValueType, type GgufValue } from "../src/gguf/types.js";
 import { GgmlType, ggmlType } from "../src/quant/types.js";
 import { randomMatrix } from "./random-weights.js";
+import { tensorsOf, type ModelShape } from "./shapes.js";
 
-export interface ModelShape {
-  readonly name: string;
-  readonly dim: number;
-  readonly hiddenDim: number;
-  readonly nLayers: number;
-  readonly nHeads: number;
-  readonly nKvHeads: number;
-  readonly nVocab: number;
-  readonly nCtx: number;
-}
-
-/** TinyLlama-1.1B's shapes, the model ARCHITECTURE.md gives native llama.cpp figures for. */
-export const TINYLLAMA: ModelShape = {
-  name: "tinyllama-1.1b-shapes",
-  dim: 2048,
-  hiddenDim: 5632,
-  nLayers: 22,
-  nHeads: 32,
-  nKvHeads: 4,
-  nVocab: 32000,
-  nCtx: 2048,
-};
+export { TINYLLAMA, type ModelShape } from "./shapes.js";
 
 /** The weight mixtures llama.cpp's quantize produces for these names. */
 export type Mixture = "Q4_K_M" | "Q8_0" | "Q4_0";
@@ -42,9 +22,10 @@ function moreBits(layer: number, nLayers: number): boolean {
   return layer < nLayers / 8 || layer >= (7 * nLayers) / 8 || (layer - Math.floor(nLayers / 8)) % 3 === 2;
 }
 
-function typeFor(mix: Mixture, tensor: string, layer: number, nLayers: number): number {
+function typeFor(mix: Mixture, tensor: string, layer: number, nLayers: number, tied: boolean): number {
   if (mix === "Q8_0") return GgmlType.Q8_0;
-  if (tensor === "output") return GgmlType.Q6_K;
+  // A tied embedding is the output projection too: llama.cpp's quantize gives it the output's type.
+  if (tensor === "output" || (tensor === "token_embd" && tied)) return GgmlType.Q6_K;
   if (mix === "Q4_0") return GgmlType.Q4_0;
   if ((tensor === "attn_v" || tensor === "ffn_down") && moreBits(layer, nLayers)) return GgmlType.Q6_K;
   return GgmlType.Q4_K;
@@ -80,29 +61,40 @@ function vocab(n: number): { tokens: string[]; scores: Float32Array; types: Int3
   return { tokens, scores, types: Int32Array.from(types) };
 }
 
-/** Write (once) a synthetic llama model of `shape` in `mix` and return its path. */
+/** Write (once) a synthetic model of `shape` in `mix` and return its path. */
 export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpdir(), "woolly-bench")): string {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${shape.name}-${mix}.gguf`);
   if (existsSync(path) && statSync(path).size > 0) return path;
   const s = shape;
-  const kvDim = (s.dim / s.nHeads) * s.nKvHeads;
+  const a = s.arch;
+  const headDim = s.headDim ?? s.dim / s.nHeads;
   const v = vocab(s.nVocab);
   const u32 = (value: number): GgufValue => ({ type: GgufValueType.UINT32, value });
   const f32 = (value: number): GgufValue => ({ type: GgufValueType.FLOAT32, value });
   const str = (value: string): GgufValue => ({ type: GgufValueType.STRING, value });
+  const kvHeads: GgufValue = s.convLayers
+    ? {
+        type: GgufValueType.ARRAY,
+        value: { itemType: GgufValueType.INT32, items: Int32Array.from({ length: s.nLayers }, (_, l) => (s.convLayers?.includes(l) ? 0 : s.nKvHeads)) },
+      }
+    : u32(s.nKvHeads);
   const metadata = new Map<string, GgufValue>([
-    ["general.architecture", str("llama")],
+    ["general.architecture", str(a)],
     ["general.name", str(`${s.name} (random weights, ${mix})`)],
-    ["llama.context_length", u32(s.nCtx)],
-    ["llama.embedding_length", u32(s.dim)],
-    ["llama.block_count", u32(s.nLayers)],
-    ["llama.feed_forward_length", u32(s.hiddenDim)],
-    ["llama.attention.head_count", u32(s.nHeads)],
-    ["llama.attention.head_count_kv", u32(s.nKvHeads)],
-    ["llama.attention.layer_norm_rms_epsilon", f32(1e-5)],
-    ["llama.rope.freq_base", f32(10000)],
-    ["llama.rope.dimension_count", u32(s.dim / s.nHeads)],
+    [`${a}.context_length`, u32(s.nCtx)],
+    [`${a}.embedding_length`, u32(s.dim)],
+    [`${a}.block_count`, u32(s.nLayers)],
+    [`${a}.feed_forward_length`, u32(s.hiddenDim)],
+    [`${a}.attention.head_count`, u32(s.nHeads)],
+    [`${a}.attention.head_count_kv`, kvHeads],
+    [`${a}.attention.key_length`, u32(headDim)],
+    [`${a}.attention.value_length`, u32(headDim)],
+    [`${a}.attention.layer_norm_rms_epsilon`, f32(1e-6)],
+    [`${a}.rope.freq_base`, f32(s.ropeBase ?? 10000)],
+    [`${a}.rope.dimension_count`, u32(headDim)],
+    // Counts are u32 keys in GGUF; bases, caps and scales are f32.
+    ...Object.entries(s.extra ?? {}).map(([k, x]): [string, GgufValue] => [`${a}.${k}`, /freq_base|softcapping|scale/.test(k) ? f32(x) : u32(x)]),
     ["tokenizer.ggml.model", str("llama")],
     ["tokenizer.ggml.tokens", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.STRING, items: v.tokens } }],
     ["tokenizer.ggml.scores", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.FLOAT32, items: v.scores } }],
@@ -111,24 +103,11 @@ export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpd
     ["tokenizer.ggml.eos_token_id", u32(2)],
     ["tokenizer.ggml.unknown_token_id", u32(0)],
   ]);
-  interface Planned { name: string; type: number; dims: number[] }
-  const tensors: Planned[] = [];
-  const add = (name: string, type: number, dims: number[]) => tensors.push({ name, type, dims });
-  add("token_embd.weight", typeFor(mix, "token_embd", 0, s.nLayers), [s.dim, s.nVocab]);
-  for (let l = 0; l < s.nLayers; l++) {
-    const t = (n: string) => typeFor(mix, n, l, s.nLayers);
-    add(`blk.${l}.attn_norm.weight`, GgmlType.F32, [s.dim]);
-    add(`blk.${l}.attn_q.weight`, t("attn_q"), [s.dim, s.dim]);
-    add(`blk.${l}.attn_k.weight`, t("attn_k"), [s.dim, kvDim]);
-    add(`blk.${l}.attn_v.weight`, t("attn_v"), [s.dim, kvDim]);
-    add(`blk.${l}.attn_output.weight`, t("attn_output"), [s.dim, s.dim]);
-    add(`blk.${l}.ffn_norm.weight`, GgmlType.F32, [s.dim]);
-    add(`blk.${l}.ffn_gate.weight`, t("ffn_gate"), [s.dim, s.hiddenDim]);
-    add(`blk.${l}.ffn_up.weight`, t("ffn_up"), [s.dim, s.hiddenDim]);
-    add(`blk.${l}.ffn_down.weight`, t("ffn_down"), [s.hiddenDim, s.dim]);
-  }
-  add("output_norm.weight", GgmlType.F32, [s.dim]);
-  add("output.weight", typeFor(mix, "output", 0, s.nLayers), [s.dim, s.nVocab]);
+  const tensors = tensorsOf(s).map((t) => ({
+    name: t.name,
+    dims: [...t.dims],
+    type: t.role === "norm" ? GgmlType.F32 : typeFor(mix, t.role, t.layer, s.nLayers, s.tied ?? false),
+  }));
 
   const layout = ggufLayout({ metadata, tensors });
   const partial = path + ".partial";
@@ -136,7 +115,7 @@ export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpd
   try {
     writeSync(fd, layout.header, 0, layout.header.length, 0);
     tensors.forEach((t, i) => {
-      const elements = t.dims.reduce((a, b) => a * b, 1);
+      const elements = t.dims.reduce((x, y) => x * y, 1);
       const data =
         t.type === GgmlType.F32
           ? new Uint8Array(Float32Array.from({ length: elements }, () => 1).buffer)
