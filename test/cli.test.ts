@@ -95,6 +95,9 @@ describe("woolly CLI", () => {
     for (const command of MODEL_COMMANDS) {
       for (const option of LOAD_OPTIONS) expect(command.options, command.name).toContain(option);
     }
+    // The README's table of them names the same flags.
+    const readme = readFileSync("README.md", "utf8");
+    for (const option of LOAD_OPTIONS) expect(readme).toContain(`--${option.name}`);
     const r = await cli("logits", STORIES, "--tokens", ref.prompt.join(","), "--json", "-c", "32", "-t", "1", "--simd", "simd");
     expect(r.code).toBe(0);
     const got = JSON.parse(r.out) as { logits: number[][] };
