@@ -124,6 +124,10 @@ describe("woolly CLI", () => {
     expect(usageLine(RUN_COMMAND)).toContain("[--threads N]");
     expect(usageLine(RUN_COMMAND)).toContain("[--simd auto|simd|relaxed]");
     expect((await cli("run", "-h")).out).toMatch(/^ {2}-t, --threads N +threads running the kernels/m);
+    // After "--" it is an operand: here the prompt, continued greedily.
+    const prompt = await cli("run", STORIES, "-n", "2", "--temp", "0", "--", "--help");
+    expect(prompt.code).toBe(0);
+    expect(prompt.out.startsWith("--help")).toBe(true);
   });
 
   it("loading shows one progress line on a terminal, cleared when done, and nothing on a pipe", async () => {

@@ -19,7 +19,9 @@ export function help(): string {
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   const spec = COMMANDS.find((c) => c.name === command);
-  if (spec && (rest.includes("--help") || rest.includes("-h"))) {
+  // Options end at "--": a prompt that reads "--help" after it is a prompt.
+  const options = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (spec && (options.includes("--help") || options.includes("-h"))) {
     io.out(commandHelp(spec));
     return 0;
   }
