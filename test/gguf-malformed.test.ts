@@ -63,10 +63,12 @@ describe("truncation", () => {
 });
 
 describe("random corruption", () => {
-  it("flipping bytes of a real header either parses or throws GgufError, quickly", () => {
+  // No wall-clock bound: a corrupt count that made the parser loop or allocate without limit is
+  // caught by the test timeout and by the "fail before allocating" tests below, the same on a
+  // loaded machine as on a fast one.
+  it("flipping bytes of a real header either parses or throws GgufError", () => {
     const g = parseGguf(small);
     const rand = prng(12345);
-    const t0 = performance.now();
     let parsed = 0;
     const kinds = new Map<string, number>();
     for (let trial = 0; trial < 3000; trial++) {
@@ -85,7 +87,6 @@ describe("random corruption", () => {
         kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
       }
     }
-    expect(performance.now() - t0).toBeLessThan(20_000);
     expect(parsed).toBeGreaterThan(0);
     expect(kinds.size).toBeGreaterThan(3);
   });

@@ -124,14 +124,32 @@ describe("readRange / readRangeInto", () => {
 
   it("awaits an async onChunk and stops on abort", async () => {
     const ctl = new AbortController();
+    const inner = bytesSource(modelBytes);
+    // Counted as each read starts (synchronously), so a read issued without awaiting onChunk shows.
+    let reads = 0;
+    const src: GgufSource = {
+      size: inner.size,
+      read(offset, length, signal) {
+        reads++;
+        return inner.read(offset, length, signal);
+      },
+    };
     let calls = 0;
-    const p = readRange(bytesSource(modelBytes), 0, 1 << 20, async () => {
+    let entered!: () => void;
+    const inChunk = new Promise<void>((r) => (entered = r));
+    let finish!: () => void;
+    const p = readRange(src, 0, 1 << 20, () => {
       calls++;
-      await new Promise((r) => setTimeout(r, 1));
-      ctl.abort();
+      entered();
+      return new Promise<void>((r) => (finish = r));
     }, ctl.signal, 1024);
+    await inChunk;
+    // onChunk's promise is pending, and readRange waits for it: no second read has started.
+    expect(reads).toBe(1);
+    ctl.abort();
+    finish();
     await expect(p).rejects.toThrow();
-    expect(calls).toBe(1);
+    expect({ calls, reads }).toEqual({ calls: 1, reads: 1 });
   });
 
   it("a range past the end of the file is truncated", async () => {

@@ -138,22 +138,64 @@ describe("with the openai client", () => {
   });
 });
 
-/** The model, with each streamed piece delayed by `ms` (generation itself is unchanged). */
-function slowModel(inner: Model, ms: number): Model {
-  const slow = Object.create(inner) as Model;
-  slow.generate = (prompt, options) => {
+/**
+ * The model, whose generations pause after their first piece until their client leaves (the server
+ * aborts the generation's signal) or the test calls release(). The pause is where the test wants a
+ * generation to be, on every machine, however fast it decodes; `holding()` resolves when the next
+ * generation has reached it.
+ */
+function heldModel(inner: Model): { model: Model; holding: () => Promise<void>; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let reached: (() => void) | undefined;
+  const model = Object.create(inner) as Model;
+  model.generate = (prompt, options) => {
     const g = inner.generate(prompt, options);
+    const signal = options?.signal;
+    const left = new Promise<void>((resolve) => {
+      if (signal?.aborted) resolve();
+      else signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
     return {
       result: g.result,
       async *[Symbol.asyncIterator]() {
+        let first = true;
         for await (const piece of g) {
-          await new Promise((r) => setTimeout(r, ms));
           yield piece;
+          if (first) {
+            first = false;
+            reached?.();
+            reached = undefined;
+            await Promise.race([released, left]);
+          }
         }
       },
     };
   };
-  return slow;
+  const holding = (): Promise<void> => new Promise<void>((resolve) => (reached = resolve));
+  return { model, holding, release };
+}
+
+/** A log that resolves `lines(n)` once the server has logged n finished requests. */
+function requestLog(): { onLog: (line: string) => void; lines: (n: number) => Promise<string[]> } {
+  const seen: string[] = [];
+  const waiting: { n: number; resolve: (lines: string[]) => void }[] = [];
+  return {
+    onLog(line) {
+      seen.push(line);
+      for (const w of waiting.filter((w) => seen.length >= w.n)) w.resolve(seen.slice());
+    },
+    lines: (n) => (seen.length >= n ? Promise.resolve(seen.slice()) : new Promise((resolve) => waiting.push({ n, resolve }))),
+  };
+}
+
+/**
+ * Resolves once `ready()` holds, looking again after each turn of the event loop. For state the
+ * server changes without telling anyone (its queue); it never gives up on a slow machine (the test
+ * timeout bounds it) and waits no longer than needed on a fast one.
+ */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((r) => setImmediate(r));
 }
 
 /** One raw HTTP exchange on loopback. */
@@ -225,19 +267,24 @@ describe("raw HTTP", () => {
   });
 
   it("a client that leaves halfway through its body does not leave a handler waiting", async () => {
-    const slowServer = createServer(model, { modelId: MODEL_ID });
+    const log = requestLog();
+    const slowServer = createServer(model, { modelId: MODEL_ID, onLog: log.onLog });
     const { port } = await slowServer.listen(0, "127.0.0.1");
     await new Promise<void>((resolve) => {
+      // "100 Continue" is written as the server hands the request to its handler: from then on
+      // the handler is reading the body, and the client sends half of it and leaves.
       const req = request(`http://127.0.0.1:${port}/v1/completions`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Content-Length": "1000" },
+        headers: { "Content-Type": "application/json", "Content-Length": "1000", Expect: "100-continue" },
       });
+      req.on("continue", () => req.write('{"prompt": "Once up', () => req.destroy()));
       req.on("error", () => resolve());
-      req.write('{"prompt": "Once up', () => setTimeout(() => req.destroy(), 20));
       req.on("close", () => resolve());
+      req.flushHeaders();
     });
+    // The handler ends on its own (it is logged when it does), not only when close() aborts it.
+    expect(await log.lines(1)).toEqual([expect.stringMatching(/^POST \/v1\/completions \d+ \d+ ms \(client left\)$/)]);
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
-    // close() waits for every handler: a handler stuck on the body would hang it.
     await slowServer.close();
   });
 
@@ -256,9 +303,11 @@ describe("raw HTTP", () => {
 
   it("a client that disconnects mid-stream frees the model; the next request succeeds", async () => {
     // The fixture decodes thousands of tokens a second, faster than a socket's close is noticed; a
-    // model whose pieces arrive 20 ms apart makes the disconnect land mid-generation every time.
-    const slow = slowModel(model, 20);
-    const slowServer = createServer(slow, { modelId: MODEL_ID });
+    // model that pauses after the first piece until its client is gone makes the disconnect land
+    // mid-generation every time.
+    const held = heldModel(model);
+    const log = requestLog();
+    const slowServer = createServer(held.model, { modelId: MODEL_ID, onLog: log.onLog });
     const { port } = await slowServer.listen(0, "127.0.0.1");
     const slowBase = `http://127.0.0.1:${port}`;
     const get = async (): Promise<MetricsSnapshot> => (await (await fetch(`${slowBase}/metrics`)).json()) as MetricsSnapshot;
@@ -280,14 +329,14 @@ describe("raw HTTP", () => {
         });
       await leave("/v1/completions", { prompt: "Once upon a time", max_tokens: 200, temperature: 0, stream: true });
       await leave("/v1/chat/completions", { messages, max_tokens: 200, temperature: 0, stream: true });
-      let m = await get();
-      for (let i = 0; i < 100 && (m.processing !== 0 || m.requests_aborted < 2); i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        m = await get();
-      }
+      // Both handlers have finished once both are logged; the metrics are final by then.
+      expect(await log.lines(2)).toEqual([expect.stringContaining("(client left)"), expect.stringContaining("(client left)")]);
+      const m = await get();
       expect(m).toMatchObject({ processing: 0, queue_depth: 0, requests_aborted: 2, requests_served: 0 });
-      // The aborted generations stopped early: far fewer than 2 × 200 tokens.
-      expect(m.tokens_generated_total).toBeLessThan(100);
+      // The aborted generations stopped where their clients left, a piece or so in, not at 2 × 200.
+      expect(m.tokens_generated_total).toBeGreaterThanOrEqual(2);
+      expect(m.tokens_generated_total).toBeLessThan(10);
+      held.release();
       const next = await new OpenAI({ baseURL: `${slowBase}/v1`, apiKey: "none", maxRetries: 0 }).completions.create({
         model: MODEL_ID,
         prompt: "Lily",
@@ -302,30 +351,32 @@ describe("raw HTTP", () => {
   });
 
   it("a client that leaves while queued gives up its turn", async () => {
-    const slow = slowModel(model, 20);
-    const slowServer = createServer(slow, { modelId: MODEL_ID });
+    const held = heldModel(model);
+    const log = requestLog();
+    const slowServer = createServer(held.model, { modelId: MODEL_ID, onLog: log.onLog });
     const { port } = await slowServer.listen(0, "127.0.0.1");
     try {
       const url = `http://127.0.0.1:${port}/v1/completions`;
       const body = (n: number): string => JSON.stringify({ prompt: "Once upon a time", max_tokens: n, temperature: 0, ignore_eos: true });
+      // The first request holds the model (paused after its first piece) until released below.
+      const holding = held.holding();
       const first = fetch(url, { method: "POST", body: body(10) });
+      await holding;
       const ac = new AbortController();
       const second = fetch(url, { method: "POST", body: body(10), signal: ac.signal }).catch((e: unknown) => e);
-      let m = slowServer.metrics();
-      for (let i = 0; i < 100 && m.queue_depth < 1; i++) {
-        await new Promise((r) => setTimeout(r, 5));
-        m = slowServer.metrics();
-      }
-      expect(m.queue_depth).toBe(1);
+      await until(() => slowServer.metrics().queue_depth === 1);
+      expect(slowServer.metrics()).toMatchObject({ queue_depth: 1, processing: 1 });
       ac.abort();
       expect(await second).toBeInstanceOf(Error);
-      for (let i = 0; i < 100 && m.queue_depth !== 0; i++) {
-        await new Promise((r) => setTimeout(r, 5));
-        m = slowServer.metrics();
-      }
-      expect(m.queue_depth).toBe(0);
-      expect((await first).status).toBe(200);
-      m = slowServer.metrics();
+      // The server sees the client go when the socket closes; the queue forgets it then.
+      await until(() => slowServer.metrics().queue_depth === 0);
+      expect(slowServer.metrics()).toMatchObject({ queue_depth: 0, processing: 1, requests_served: 0 });
+      held.release();
+      const answer = await first;
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(10);
+      await log.lines(2);
+      const m = slowServer.metrics();
       expect(m).toMatchObject({ queue_depth: 0, processing: 0, requests_served: 1, requests_aborted: 1 });
     } finally {
       await slowServer.close();

@@ -6,6 +6,7 @@ import type { CliIo } from "./run.js";
 const stdio: CliIo = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
+  errIsTTY: process.stderr.isTTY === true,
 };
 
 main(process.argv.slice(2), stdio).then(

@@ -2,14 +2,27 @@
 // Ctrl-C during a reply stops that reply, Ctrl-C at an empty prompt (or Ctrl-D) exits. The whole
 // conversation is re-sent each turn, and the model's KV-cache prefix reuse keeps that cheap.
 import { createInterface } from "node:readline";
-import { loadModelFile } from "../model/load-node.js";
 import { CHAT_TEMPLATE_KEY, ChatError, type ChatMessage, type ChatOptions } from "../chat/index.js";
-import { ParameterError, WoollyError } from "../errors.js";
-import { modelPathArg, numberOption, parseArgs, samplingFromArgs, SAMPLING_OPTIONS } from "./args.js";
+import { WoollyError } from "../errors.js";
+import { modelPathArg, parseArgs, samplingFromArgs, SAMPLING_OPTIONS, type CommandSpec } from "./args.js";
+import { loadForCommand, LOAD_OPTIONS } from "./load.js";
 import type { CliIo } from "./run.js";
 
-const USAGE =
-  'woolly chat MODEL.gguf [--system "…"] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [-n N] [--ctx N] [--threads N] [--template auto|model|chatml]';
+export const CHAT_COMMAND: CommandSpec = {
+  name: "chat",
+  operands: "MODEL.gguf",
+  summary: "an interactive chat; Ctrl-C stops a reply, Ctrl-C at an empty prompt or Ctrl-D quits",
+  options: [
+    { name: "system", short: "s", value: "TEXT", description: "a system message that opens the conversation" },
+    ...SAMPLING_OPTIONS,
+    {
+      name: "template",
+      choices: ["auto", "model", "chatml"],
+      description: "chat template: auto uses the model's, else ChatML; model uses only the model's; chatml always ChatML (default auto)",
+    },
+    ...LOAD_OPTIONS,
+  ],
+};
 
 export interface ChatIo extends CliIo {
   /** Where lines are read from (default: process.stdin). */
@@ -22,28 +35,29 @@ const HELP = "type a message; /reset starts over, /exit (or Ctrl-D) quits, Ctrl-
 
 /**
  * Runs until the input ends, /exit, or Ctrl-C at an empty prompt. `signal` (main's SIGINT, which
- * fires when the input is not a terminal) stops the reply being generated and then exits.
+ * fires when the input is not a terminal) exits at any moment: during the load, at the prompt, or
+ * mid-reply (the reply stops first). Each of those exits with 0.
  */
 export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, [
-    { name: "system", short: "s" },
-    ...SAMPLING_OPTIONS,
-    { name: "ctx", short: "c" },
-    { name: "threads", short: "t" },
-    { name: "template" },
-  ]);
-  const path = modelPathArg(args, USAGE);
-  const template = args.values.get("template") ?? "auto";
-  if (template !== "auto" && template !== "model" && template !== "chatml") throw new ParameterError("--template", "auto, model or chatml", template);
+  const args = parseArgs(argv, CHAT_COMMAND.options);
+  const path = modelPathArg(args, CHAT_COMMAND);
+  // parseArgs has already refused anything but the choices.
+  const template = (args.values.get("template") ?? "auto") as NonNullable<ChatOptions["template"]>;
   const options: ChatOptions = {
     template,
     ...samplingFromArgs(args),
   };
-  const model = await loadModelFile(path, { contextLength: numberOption(args, "ctx"), threads: numberOption(args, "threads"), signal });
+  const loaded = await loadForCommand(path, args, io, signal);
+  if (!loaded) return 0;
+  const model = loaded; // narrowed for turn() below
   const system = args.values.get("system");
   const start: ChatMessage[] = system ? [{ role: "system", content: system }] : [];
   const messages: ChatMessage[] = [...start];
   const rl = createInterface({ input: io.input ?? process.stdin, output: io.output ?? process.stdout, prompt: "> " });
+  // The line iterator is made at once, before anything can close the interface: readline's
+  // iterator starts listening for 'close' only when it is created, so a close that came earlier
+  // (an abort before the first prompt) left the loop below waiting for a line that never came.
+  const lines = rl[Symbol.asyncIterator]();
   let reply: AbortController | null = null;
   let exiting = false;
   // Piped input can end (and close the interface) while a reply is still streaming; Node 22+
@@ -71,15 +85,15 @@ export async function chatCommand(argv: string[], io: ChatIo, signal?: AbortSign
     }
   });
   signal?.addEventListener("abort", quit, { once: true });
-  // An abort that came while the model was loading has no event left to fire.
-  if (signal?.aborted) quit();
   try {
     const hasTemplate = (model.file.getString(CHAT_TEMPLATE_KEY, "") ?? "").trim() !== "";
     const used = template === "chatml" ? "ChatML" : hasTemplate ? "the model's" : template === "model" ? "none" : "ChatML (the model has none)";
     io.err(`woolly: ${path} (context ${model.contextLength}, ${model.simd} kernels); chat template: ${used}\n${HELP}`);
     prompt();
-    for await (const line of rl) {
-      const text = line.trim();
+    // `exiting` is checked too: lines that arrived before a quit stay buffered in the iterator, and
+    // none of them may start a reply after the user asked to stop.
+    for (let next = await lines.next(); !next.done && !exiting; next = await lines.next()) {
+      const text = next.value.trim();
       if (text === "/exit") break;
       if (text === "/reset") {
         messages.splice(0, messages.length, ...start);

@@ -12,8 +12,18 @@ import { readGgufFile } from "../gguf/node-source.js";
 import { GgufValueType, type GgufArray, type GgufValue } from "../gguf/types.js";
 import { ggufTypeName } from "../gguf/values.js";
 import { ggmlType } from "../quant/types.js";
+import { usageLine, type CommandSpec } from "./args.js";
 
-const USAGE = "usage: woolly inspect MODEL.gguf [--json] [--full]";
+export const INSPECT_COMMAND: CommandSpec = {
+  name: "inspect",
+  operands: "MODEL.gguf",
+  summary: "what a GGUF file holds: metadata and the tensor table (the tensor data is never read)",
+  options: [
+    { name: "json", flag: true, description: "one JSON object (64-bit integers as decimal strings; arrays as their first 8 items)" },
+    { name: "full", flag: true, description: "with --json, every item of every array" },
+  ],
+};
+const USAGE = `usage: ${usageLine(INSPECT_COMMAND, Infinity)}`;
 /** Array items shown in text output, and in JSON without --full (as the reference headers do). */
 const TEXT_ITEMS = 5;
 const JSON_ITEMS = 8;
@@ -22,7 +32,7 @@ const MAX_STRING_CHARS = 80;
 export async function inspectCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const flags = new Set(argv.filter((a) => a.startsWith("--")));
   const paths = argv.filter((a) => !a.startsWith("--"));
-  const unknown = [...flags].filter((f) => f !== "--json" && f !== "--full");
+  const unknown = [...flags].filter((f) => !INSPECT_COMMAND.options.some((o) => `--${o.name}` === f));
   if (paths.length !== 1 || unknown.length > 0 || flags.has("--help")) {
     out(unknown.length > 0 ? `unknown option ${unknown[0]}; ${USAGE}` : USAGE);
     return 2;

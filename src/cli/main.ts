@@ -1,23 +1,30 @@
 // The `woolly` command: dispatches to a sub-command, prints errors as one line, sets the exit code.
+// The help is written from the commands' option tables (args.ts usageLine/commandHelp), the same
+// tables that parse the flags.
 import { WoollyError } from "../errors.js";
-import { chatCommand } from "./chat.js";
-import { inspectCommand } from "./inspect.js";
-import { serveCommand } from "./serve.js";
-import { logitsCommand, runCommand, tokenizeCommand, type CliIo } from "./run.js";
+import { commandHelp, usageLine, type CommandSpec } from "./args.js";
+import { CHAT_COMMAND, chatCommand } from "./chat.js";
+import { INSPECT_COMMAND, inspectCommand } from "./inspect.js";
+import { SERVE_COMMAND, serveCommand } from "./serve.js";
+import { LOGITS_COMMAND, logitsCommand, RUN_COMMAND, runCommand, TOKENIZE_COMMAND, tokenizeCommand, type CliIo } from "./run.js";
 
-const HELP = `woolly — LLM inference in WebAssembly
+/** The commands `woolly --help` lists, in its order. */
+const COMMANDS: readonly CommandSpec[] = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, TOKENIZE_COMMAND, LOGITS_COMMAND, INSPECT_COMMAND];
 
-usage:
-  woolly run MODEL.gguf -p "prompt" [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--ctx N]
-  woolly chat MODEL.gguf [--system "…"] [--temp T] [-n N] [--ctx N] [--threads N] [--template auto|model|chatml]
-  woolly serve MODEL.gguf [--host 127.0.0.1] [--port 8080] [--ctx N] [--threads N] [--name ID] [--quiet]
-  woolly tokenize MODEL.gguf "text" [--no-special]
-  woolly logits MODEL.gguf (--tokens 1,403,407 | -p "text") [--json]
-  woolly inspect MODEL.gguf [--json]
-`;
+export function help(): string {
+  const usage = COMMANDS.map((c) => "  " + usageLine(c).replace(/\n/g, "\n  ")).join("\n");
+  return `woolly — LLM inference in WebAssembly\n\nusage:\n${usage}\n\n"woolly COMMAND --help" describes a command's options.\n`;
+}
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  const spec = COMMANDS.find((c) => c.name === command);
+  // Options end at "--": a prompt that reads "--help" after it is a prompt.
+  const options = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (spec && (options.includes("--help") || options.includes("-h"))) {
+    io.out(commandHelp(spec));
+    return 0;
+  }
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.on("SIGINT", onSigint);
@@ -28,7 +35,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case "tokenize":
         return await tokenizeCommand(rest, io);
       case "logits":
-        return await logitsCommand(rest, io);
+        return await logitsCommand(rest, io, abort.signal);
       case "chat":
         return await chatCommand(rest, io, abort.signal);
       case "serve":
@@ -39,10 +46,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case "help":
       case "--help":
       case "-h":
-        io.out(HELP);
+        io.out(help());
         return command === undefined ? 1 : 0;
       default:
-        io.err(`woolly: unknown command "${command}"\n\n${HELP}`);
+        io.err(`woolly: unknown command "${command}"\n\n${help()}`);
         return 2;
     }
   } catch (e) {

@@ -1,27 +1,32 @@
 // `woolly serve MODEL.gguf`: the OpenAI-compatible HTTP server (src/server) on the command line.
-import { loadModelFile } from "../model/load-node.js";
 import { createServer } from "../server/index.js";
 import { ParameterError } from "../errors.js";
-import { modelPathArg, numberOption, parseArgs } from "./args.js";
+import { modelPathArg, numberOption, parseArgs, type CommandSpec } from "./args.js";
+import { loadForCommand, LOAD_OPTIONS } from "./load.js";
 import type { CliIo } from "./run.js";
 
-const USAGE = "woolly serve MODEL.gguf [--host 127.0.0.1] [--port 8080] [--ctx N] [--threads N] [--name ID] [--quiet]";
+export const SERVE_COMMAND: CommandSpec = {
+  name: "serve",
+  operands: "MODEL.gguf",
+  summary: "an OpenAI-compatible HTTP server (chat/completions, completions, models, /health, /metrics)",
+  options: [
+    { name: "host", value: "ADDR", description: "the address to listen on (default 127.0.0.1)" },
+    { name: "port", value: "PORT", description: "the port to listen on; 0 picks a free one (default 8080)" },
+    { name: "name", value: "ID", description: "the model id clients see (default: the file name without .gguf)" },
+    { name: "quiet", short: "q", flag: true, description: "log no requests" },
+    ...LOAD_OPTIONS,
+  ],
+};
 
 /** Serve until `signal` fires (main's Ctrl-C), then close connections and free the model. */
 export async function serveCommand(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, [
-    { name: "host" },
-    { name: "port" },
-    { name: "ctx", short: "c" },
-    { name: "threads", short: "t" },
-    { name: "name" },
-    { name: "quiet", short: "q", flag: true },
-  ]);
-  const path = modelPathArg(args, USAGE);
+  const args = parseArgs(argv, SERVE_COMMAND.options);
+  const path = modelPathArg(args, SERVE_COMMAND);
   const host = args.values.get("host") ?? "127.0.0.1";
   const port = numberOption(args, "port") ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ParameterError("--port", "an integer in [0, 65535]", port);
-  const model = await loadModelFile(path, { contextLength: numberOption(args, "ctx"), threads: numberOption(args, "threads"), signal });
+  const model = await loadForCommand(path, args, io, signal);
+  if (!model) return 0;
   try {
     // The file's name is what users typed; general.name is often absent or generic.
     const modelId = args.values.get("name") ?? (path.split(/[\\/]/).pop() ?? path).replace(/\.gguf$/i, "");
