@@ -8,6 +8,9 @@ import { KvCache } from "../src/model/kv-cache.js";
 import { createEngine } from "../src/wasm/engine.js";
 import type { ModelConfig } from "../src/model/config.js";
 import type { AttentionArgs } from "../src/model/exec.js";
+import { PassThrough } from "node:stream";
+import { main } from "../src/cli/main.js";
+import { chatCommand } from "../src/cli/chat.js";
 import { fixturePath, rewriteFixture } from "./helpers/fixtures.js";
 
 const archModel = (arch: string, quant = "Q8_0") => fixturePath("archs/models", `synth-${arch}-${quant}.gguf`);
@@ -187,5 +190,33 @@ describe("sequence state reused across calls only where exact", () => {
       a.dispose();
       b.dispose();
     }
+  });
+});
+
+describe("woolly run and woolly chat on every wave-2 architecture", () => {
+  it.each(["qwen3", "gemma2", "gemma3", "phi3", "smollm3", "olmo2", "lfm2"])("%s", async (arch) => {
+    const path = archModel(arch);
+    let out = "";
+    let err = "";
+    const code = await main(["run", path, "-p", "Once upon a time", "-n", "8", "--temp", "0", "--ctx", "64", "--threads", "1"], {
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+      errIsTTY: false,
+    });
+    expect(code, err).toBe(0);
+    const m = await loadModelFile(path, { contextLength: 64, threads: 1 });
+    const expected = await m.complete("Once upon a time", { temperature: 0, maxTokens: 8 });
+    m.dispose();
+    expect(out).toBe("Once upon a time" + expected.text + "\n");
+
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume();
+    let said = "";
+    const done = chatCommand([path, "--temp", "0", "-n", "6", "--ctx", "128", "--threads", "1"], { out: (t) => (said += t), err: () => undefined, errIsTTY: false, input, output });
+    input.end("Hello there.\n");
+    expect(await done).toBe(0);
+    // One reply, ended by a newline (the model's random weights choose the words).
+    expect(said.endsWith("\n")).toBe(true);
   });
 });
