@@ -107,6 +107,24 @@ async function e2e(argv: string[]): Promise<void> {
   }
 }
 
+/** `woolly-bench synth --shape S --mix M`: write (once) the synthesized model and print its path (for bench:native). */
+function synth(argv: string[]): void {
+  const args = parseArgs(argv, [{ name: "shape" }, { name: "mix" }]);
+  const shape = shapeByName(args.values.get("shape") ?? TINYLLAMA.name);
+  if (!shape) throw new BenchCheckError(`--shape takes ${SHAPES.map((x) => x.name.replace(/-shapes$/, "")).join(", ")}`);
+  const mix = args.values.get("mix") ?? "Q4_K_M";
+  if (!(MIXTURES as readonly string[]).includes(mix)) throw new BenchCheckError(`--mix takes ${MIXTURES.join(", ")}; got ${mix}`);
+  out(synthesizeModel(shape, mix as Mixture));
+}
+
+/** `woolly-bench bandwidth`: the one-thread v128 streaming read in GB/s, the yardstick every speed figure sits beside. */
+function bandwidth(argv: string[]): void {
+  const args = parseArgs(argv, [{ name: "simd" }]);
+  const simd = args.values.get("simd") ?? "auto";
+  if (simd !== "auto" && simd !== "simd" && simd !== "relaxed") throw new BenchCheckError(`--simd must be auto, simd or relaxed; got ${simd}`);
+  out(measureBandwidth(createEngine({ simd }), 7, 300).toFixed(2));
+}
+
 function formatE2e(r: E2eResult): string {
   return `${r.model} ${r.weights.padEnd(7)} ${r.simd.padEnd(7)} ${r.threads} thread${r.threads > 1 ? "s" : " "} ${r.phase.padEnd(7)} ${pad(r.tokens, 4)} tokens ` +
     `${pad(r.tokensPerS.toFixed(2), 8)} tokens/s   wasm memory ${(r.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
@@ -118,8 +136,10 @@ async function main(argv: string[]): Promise<number> {
     if (cmd === undefined || cmd.startsWith("-")) await kernels(argv);
     else if (cmd === "kernels") await kernels(rest);
     else if (cmd === "e2e") await e2e(rest);
+    else if (cmd === "synth") synth(rest);
+    else if (cmd === "bandwidth") bandwidth(rest);
     else {
-      process.stderr.write(`woolly-bench: unknown benchmark "${cmd}" (kernels, e2e)\n`);
+      process.stderr.write(`woolly-bench: unknown benchmark "${cmd}" (kernels, e2e, synth, bandwidth)\n`);
       return 2;
     }
     return 0;
