@@ -14,6 +14,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const build = join(root, "build");
 const only = process.argv[2];
 
+/**
+ * asconfig.json: -O3 without `converge`. Converge re-runs binaryen's optimizer until the module stops
+ * shrinking, and keeps the LAST run even when that run grew it — which it did on every build of these
+ * kernels ("Last converge was suboptimal": ~125 bytes larger than a single -O3 pass, the code otherwise
+ * the same up to local and type numbering). One pass gives the smaller module, faster, and no message.
+ */
 async function buildAssemblyScript() {
   const asc = (await import("assemblyscript/asc")).default;
   for (const target of ["simd", "relaxed"]) {
