@@ -5,15 +5,16 @@
 // derived from the table. A new format is one table row plus its kernels and dispatch cases; this
 // file says what is missing when one of them is not there.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ALL_FORMATS } from "../bench/kernels.js";
 import { randomMatrix } from "../bench/random-weights.js";
 import { GGML_TYPES, GgmlType, ggmlType, rowBytes, type GgmlTypeId } from "../src/quant/types.js";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
 import { detectFeatures } from "../src/wasm/features.js";
-import { ROOT } from "./helpers/runtimes.js";
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const supported = GGML_TYPES.filter((t) => t.supported);
 const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
 
