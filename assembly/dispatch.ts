@@ -29,7 +29,7 @@ import { dequant_row_q5_k, dot_q5_k, dot_q5_k_scalar } from "./quant/q5_k";
 import { dequant_row_q6_k, dot_q6_k, dot_q6_k_scalar } from "./quant/q6_k";
 import { dequant_row_iq4_xs, dot_iq4_xs, dot_iq4_xs_scalar } from "./quant/iq4_xs";
 
-/** ggml's `enum ggml_type` ids (the same numbers as GgmlType in src/quant/types.ts). */
+/** ggml's `enum ggml_type` ids of the supported types: src/quant/types.ts's table (test/formats.test.ts checks). */
 const enum T {
   F32 = 0,
   F16 = 1,

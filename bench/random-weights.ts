@@ -1,23 +1,7 @@
 // Random weight matrices in any supported ggml type, for benchmarks: random block bytes with every
-// f16 scale field set to a small finite value (ggml-common.h block layouts), floats drawn in ±0.1.
-// Speed does not depend on the values, and finite scales keep every result finite.
+// f16 field (the table's f16Fields: scales and mins) set to a small finite value, floats drawn in
+// ±0.1. Speed does not depend on the values, and finite scales keep every result finite.
 import { GgmlType, ggmlType } from "../src/quant/types.js";
-
-/** Byte offsets of the f16 scale fields (d, dmin/m) inside one block. */
-const SCALE_FIELDS: Partial<Record<number, readonly number[]>> = {
-  [GgmlType.Q4_0]: [0],
-  [GgmlType.Q4_1]: [0, 2],
-  [GgmlType.Q5_0]: [0],
-  [GgmlType.Q5_1]: [0, 2],
-  [GgmlType.Q8_0]: [0],
-  [GgmlType.IQ4_NL]: [0],
-  [GgmlType.Q2_K]: [80, 82],
-  [GgmlType.Q3_K]: [108],
-  [GgmlType.Q4_K]: [0, 2],
-  [GgmlType.Q5_K]: [0, 2],
-  [GgmlType.Q6_K]: [208],
-  [GgmlType.IQ4_XS]: [0],
-};
 
 /** xorshift32 stream: fast and deterministic. */
 export function fillRandom(u8: Uint8Array, seed: number): void {
@@ -62,8 +46,10 @@ export function randomMatrix(type: number, rows: number, cols: number, seed: num
     }
     return;
   }
+  const fields = info.f16Fields;
+  // Without them the scales would be random f16 bits, Inf and NaN among them.
+  if (!fields) throw new Error(`${info.name}: no f16Fields in src/quant/types.ts to give its blocks finite scales`);
   fillRandom(out, seed);
-  const fields = SCALE_FIELDS[type] ?? [];
   const blocks = n / info.blockElements;
   // f16 0x2000..0x20ff ≈ 0.0078..0.0093 (the low byte stays random)
   for (let b = 0; b < blocks; b++) {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
 import { detectFeatures } from "../src/wasm/features.js";
 import { GgmlType, ggmlTypeByName, rowBytes } from "../src/quant/types.js";
-import { f16ToF32, f32ToF16, quantize } from "../src/quant/quantize.js";
+import { f16ToF32, f32ToF16, quantize } from "./helpers/quant-ref/quantize.js";
 import { FIXTURES, fixturePath } from "./helpers/fixtures.js";
 
 /** How a format's activations are made, which decides how far x̂ is from x (see matvecBound). */

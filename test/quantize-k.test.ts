@@ -1,4 +1,4 @@
-// The super-block formats end to end: the TypeScript reference quantizers (src/quant/quantize-k.ts)
+// The super-block formats end to end: the TypeScript reference quantizers (test/helpers/quant-ref/quantize-k.ts)
 // against llama.cpp's own bytes, quantize → dequantize round trips on random matrices, the Q8_K
 // activations against ggml's quantize_row_q8_K_ref, and the fused kernels on rows of many
 // super-blocks against an f64 sum, in every kernel build this engine runs.
@@ -7,10 +7,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
 import { detectFeatures } from "../src/wasm/features.js";
 import { GgmlType } from "../src/quant/types.js";
-import { f16ToF32 } from "../src/quant/quantize.js";
+import { f16ToF32 } from "./helpers/quant-ref/quantize.js";
 import {
   quantizeIQ4XS, quantizeQ2K, quantizeQ3K, quantizeQ4K, quantizeQ5K, quantizeQ6K,
-} from "../src/quant/quantize-k.js";
+} from "./helpers/quant-ref/quantize-k.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 type Quantizer = (src: Float32Array, rows: number, cols: number) => Uint8Array;

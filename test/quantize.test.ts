@@ -1,10 +1,10 @@
-// The TypeScript reference quantizers (src/quant/quantize.ts): byte-identical to llama-quantize on
+// The TypeScript reference quantizers (test/helpers/quant-ref/quantize.ts): byte-identical to llama-quantize on
 // the fixture model, decodable by the kernels, and within each format's step size on random data.
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../src/wasm/engine.js";
 import { GgmlType, ggmlType, rowBytes } from "../src/quant/types.js";
-import { IQ4_NL_VALUES, canQuantize, f16ToF32, f32ToBf16, f32ToF16, quantize } from "../src/quant/quantize.js";
+import { IQ4_NL_VALUES, canQuantize, f16ToF32, f32ToBf16, f32ToF16, quantize } from "./helpers/quant-ref/quantize.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
 const FORMATS = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL"] as const;

@@ -4,20 +4,15 @@
 // text byte for byte), plus the Deno and Bun examples and the browser example page.
 // A runtime that is missing FAILS, saying how to install it: scripts/install-runtimes.sh (.ci/run).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser } from "playwright-core";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
 import { FIXTURES } from "./helpers/fixtures.js";
+import { BIN, INSTALL, ROOT, RUNTIMES, launchChromium, reportLine, requireInstalled, run, serveExample } from "./helpers/runtimes.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const RUNTIMES = join(ROOT, "test/runtimes");
-const BIN = join(RUNTIMES, "node_modules/.bin");
 const CHECK = join(RUNTIMES, "check.mjs");
-const CHROMIUM = "/usr/bin/chromium";
-const INSTALL = "install the runtimes with `bash scripts/install-runtimes.sh` (as root for Chromium; .ci/run does this)";
 const OUTPUT = process.env.WOOLLY_TEST_OUTPUT ?? join(tmpdir(), "woolly-test-output");
 
 /**
@@ -53,23 +48,8 @@ const storiesRef = JSON.parse(readFileSync(join(FIXTURES, "reference", `${STORIE
 const GREEDY_TEXT = new TextDecoder().decode(Buffer.from(storiesRef.greedy_bytes_hex, "hex"));
 const PROMPT = "Once upon a time";
 
-function run(cmd: string, args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr: stderr + (err && typeof err.code !== "number" ? `\n${err.message}` : "") });
-    });
-  });
-}
-
-function requireInstalled(name: string, path: string): void {
-  if (!existsSync(path)) throw new Error(`${name} is not installed (no ${path}): ${INSTALL}`);
-}
-
 function parseReport(stdout: string, stderr: string): Report {
-  const line = stdout.split("\n").find((l) => l.startsWith("WOOLLY-RUNTIME-REPORT "));
-  if (!line) throw new Error(`no report from the check script\nstdout:\n${stdout}\nstderr:\n${stderr}`);
-  return JSON.parse(line.slice("WOOLLY-RUNTIME-REPORT ".length)) as Report;
+  return reportLine<Report>("WOOLLY-RUNTIME-REPORT", stdout, stderr);
 }
 
 /** One line per runtime in the test log: the figures behind the pass. */
@@ -164,9 +144,7 @@ describe("createWorkerModel (the engine in a Web Worker of its own) in Deno and 
     requireInstalled(name, bin);
     const args = [join(RUNTIMES, "worker-check.mjs"), "--fixtures", FIXTURES, ...(threads > 0 ? ["--threads", String(threads)] : [])];
     const { stdout, stderr } = await run(bin, name === "Deno" ? ["run", "--allow-read", ...args] : args);
-    const line = stdout.split("\n").find((l) => l.startsWith("WOOLLY-WORKER-REPORT "));
-    if (!line) throw new Error(`no report from worker-check.mjs\nstdout:\n${stdout}\nstderr:\n${stderr}`);
-    const r = JSON.parse(line.slice("WOOLLY-WORKER-REPORT ".length)) as { ok: boolean; failures: string[]; simd: string };
+    const r = reportLine<{ ok: boolean; failures: string[]; simd: string }>("WOOLLY-WORKER-REPORT", stdout, stderr);
     expect(r.failures).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.simd).toBe("relaxed");
@@ -179,27 +157,9 @@ describe("headless Chromium", () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    requireInstalled("Chromium", CHROMIUM);
     // The example's own server, with the fixtures and the check page mounted beside the example.
-    const child = spawn(process.execPath, [
-      join(ROOT, "scripts/serve-example.mjs"), "--port", "0",
-      "--mount", `/fixtures/=${FIXTURES}`, "--mount", `/runtimes/=${RUNTIMES}`,
-    ], { stdio: ["ignore", "pipe", "inherit"] });
-    server = child;
-    base = await new Promise<string>((resolve, reject) => {
-      let seen = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        seen += d.toString();
-        const m = /Serving (http:\/\/\S+?)\/?\s/.exec(seen);
-        if (m) resolve(m[1]);
-      });
-      child.on("exit", (code) => reject(new Error(`scripts/serve-example.mjs exited with ${code}: ${seen}`)));
-    });
-    // As this machine needs it (see ../shared docs): no sandbox as root, nothing that phones home.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    ({ base, server } = await serveExample({ "/fixtures/": FIXTURES, "/runtimes/": RUNTIMES }));
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -17,40 +17,54 @@ export interface GgmlTypeInfo {
   readonly supported: boolean;
   /** Activation format of the fused dot product (only for supported types). */
   readonly dotWith?: "F32" | "F16" | "BF16" | "Q8_0" | "Q8_K";
+  /**
+   * Byte offsets in a block of its f16 fields (the scale d, and dmin/m where the format has one), per
+   * ggml-common.h; for supported block formats. What a block's value range hangs on: the benchmarks'
+   * random weights set these to small finite values and leave every other byte random.
+   */
+  readonly f16Fields?: readonly number[];
 }
 
-const T = (
-  id: number,
-  name: string,
+/** A row; `const` keeps each id and name literal, so GgmlType below is typed from the table. */
+function T<const I extends number, const N extends string>(
+  id: I,
+  name: N,
   blockElements: number,
   blockBytes: number,
   dotWith?: GgmlTypeInfo["dotWith"],
-): GgmlTypeInfo => ({ id, name, blockElements, blockBytes, supported: dotWith !== undefined, dotWith });
+  f16Fields?: readonly number[],
+): GgmlTypeInfo & { readonly id: I; readonly name: N } {
+  return { id, name, blockElements, blockBytes, supported: dotWith !== undefined, dotWith, f16Fields };
+}
 
-/** Every ggml type id that can appear in a GGUF file (ids 4, 5 and 31–33, 36–38 were removed from ggml). */
-export const GGML_TYPES: readonly GgmlTypeInfo[] = [
+/**
+ * Every ggml type id that can appear in a GGUF file (ids 4, 5 and 31–33, 36–38 were removed from ggml).
+ * A new format is one row here (with `dotWith` and `f16Fields` once Woolly computes it) plus its
+ * kernels and a `case` in assembly/dispatch.ts; test/formats.test.ts checks the two agree.
+ */
+const TABLE = [
   T(0, "F32", 1, 4, "F32"),
   T(1, "F16", 1, 2, "F16"),
-  T(2, "Q4_0", 32, 18, "Q8_0"),
-  T(3, "Q4_1", 32, 20, "Q8_0"),
-  T(6, "Q5_0", 32, 22, "Q8_0"),
-  T(7, "Q5_1", 32, 24, "Q8_0"),
-  T(8, "Q8_0", 32, 34, "Q8_0"),
+  T(2, "Q4_0", 32, 18, "Q8_0", [0]),
+  T(3, "Q4_1", 32, 20, "Q8_0", [0, 2]),
+  T(6, "Q5_0", 32, 22, "Q8_0", [0]),
+  T(7, "Q5_1", 32, 24, "Q8_0", [0, 2]),
+  T(8, "Q8_0", 32, 34, "Q8_0", [0]),
   T(9, "Q8_1", 32, 36),
-  T(10, "Q2_K", 256, 84, "Q8_K"),
-  T(11, "Q3_K", 256, 110, "Q8_K"),
-  T(12, "Q4_K", 256, 144, "Q8_K"),
-  T(13, "Q5_K", 256, 176, "Q8_K"),
-  T(14, "Q6_K", 256, 210, "Q8_K"),
+  T(10, "Q2_K", 256, 84, "Q8_K", [80, 82]),
+  T(11, "Q3_K", 256, 110, "Q8_K", [108]),
+  T(12, "Q4_K", 256, 144, "Q8_K", [0, 2]),
+  T(13, "Q5_K", 256, 176, "Q8_K", [0, 2]),
+  T(14, "Q6_K", 256, 210, "Q8_K", [208]),
   T(15, "Q8_K", 256, 292),
   T(16, "IQ2_XXS", 256, 66),
   T(17, "IQ2_XS", 256, 74),
   T(18, "IQ3_XXS", 256, 98),
   T(19, "IQ1_S", 256, 50),
-  T(20, "IQ4_NL", 32, 18, "Q8_0"),
+  T(20, "IQ4_NL", 32, 18, "Q8_0", [0]),
   T(21, "IQ3_S", 256, 110),
   T(22, "IQ2_S", 256, 82),
-  T(23, "IQ4_XS", 256, 136, "Q8_K"),
+  T(23, "IQ4_XS", 256, 136, "Q8_K", [0]),
   T(24, "I8", 1, 1),
   T(25, "I16", 1, 2),
   T(26, "I32", 1, 4),
@@ -65,28 +79,16 @@ export const GGML_TYPES: readonly GgmlTypeInfo[] = [
   T(40, "NVFP4", 64, 36),
   T(41, "Q1_0", 128, 18),
   T(42, "Q2_0", 64, 18),
-];
+] as const;
 
-/** Named ids of the types Woolly computes, for code that switches on them (no magic numbers). */
-export const GgmlType = {
-  F32: 0,
-  F16: 1,
-  Q4_0: 2,
-  Q4_1: 3,
-  Q5_0: 6,
-  Q5_1: 7,
-  Q8_0: 8,
-  Q2_K: 10,
-  Q3_K: 11,
-  Q4_K: 12,
-  Q5_K: 13,
-  Q6_K: 14,
-  Q8_K: 15,
-  IQ4_NL: 20,
-  IQ4_XS: 23,
-  BF16: 30,
-} as const;
-export type GgmlTypeId = (typeof GgmlType)[keyof typeof GgmlType];
+export const GGML_TYPES: readonly GgmlTypeInfo[] = TABLE;
+
+type Row = (typeof TABLE)[number];
+/** Named ids of every ggml type, for code that switches on them (no magic numbers). */
+export const GgmlType = Object.freeze(Object.fromEntries(TABLE.map((t) => [t.name, t.id]))) as {
+  readonly [R in Row as R["name"]]: R["id"];
+};
+export type GgmlTypeId = Row["id"];
 
 const byId = new Map(GGML_TYPES.map((t) => [t.id, t]));
 const byName = new Map(GGML_TYPES.map((t) => [t.name, t]));

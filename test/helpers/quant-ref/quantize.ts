@@ -1,4 +1,4 @@
-// Reference quantizers in TypeScript, so tests and benchmarks can make quantized matrices of any
+// Reference quantizers in TypeScript, so tests can make quantized matrices of any
 // shape. Not hot. Each follows ggml's quantize_row_*_ref (ggml/src/ggml-quants.c), which is what
 // llama-quantize runs when no importance matrix is given, with every float operation rounded to
 // f32 as C does (Math.fround), so the bytes match ggml's for the same input.
@@ -6,7 +6,7 @@
 // Every function takes a row-major f32 matrix (rows × cols) and returns the packed rows as in a
 // GGUF file; cols must be a multiple of the format's block size.
 
-import { GgmlType, ggmlType, rowBytes } from "./types.js";
+import { GgmlType, ggmlType, rowBytes } from "../../../src/quant/types.js";
 
 const f32 = Math.fround;
 const f32Bits = new Float32Array(1);

@@ -1,5 +1,5 @@
 // Reference quantizers for the super-block formats (Q2_K … Q6_K, IQ4_XS) in TypeScript, so tests
-// and benchmarks can make K-quant matrices of any shape. Not hot. Each follows ggml's
+// can make K-quant matrices of any shape. Not hot. Each follows ggml's
 // quantize_row_*_ref (ggml/src/ggml-quants.c; for IQ4_XS quantize_iq4_xs with no importance
 // matrix), which is what llama-quantize runs when no imatrix is given, with every float operation
 // rounded to f32 as C does (Math.fround), so the bytes match ggml's for the same input.
