@@ -3,8 +3,8 @@
 //   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--shape tinyllama-1.1b,qwen3-0.6b,…|all] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512] [--json]
 import { cpus, totalmem } from "node:os";
 import { parseArgs, numberOption } from "../src/cli/args.js";
-import { chooseFlavour } from "../src/wasm/engine.js";
-import { ALL_FORMATS, BenchCheckError, benchKernels, DEFAULT_SHAPES, type KernelResult } from "./kernels.js";
+import { chooseFlavour, createEngine } from "../src/wasm/engine.js";
+import { ALL_FORMATS, BenchCheckError, benchKernels, DEFAULT_SHAPES, measureBandwidth, type KernelResult } from "./kernels.js";
 import { benchModel, E2eCheckError, type E2eResult } from "./e2e.js";
 import { MIXTURES, synthesizeModel, type Mixture } from "./synth.js";
 import { SHAPES, shapeByName, TINYLLAMA } from "./shapes.js";
