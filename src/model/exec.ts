@@ -3,7 +3,7 @@
 // (src/wasm/pool.ts). The forward pass only ever talks to an Executor.
 import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
-import { MAX_BATCH, Op, W } from "../wasm/pool-jobs.js";
+import { MAX_BATCH } from "../wasm/jobs.js";
 import { ThreadPool } from "../wasm/pool.js";
 import type { WeightMatrix } from "./weights.js";
 
@@ -93,76 +93,71 @@ export class ThreadedExecutor implements Executor {
 
   matvec(w: WeightMatrix, xq: number, y: number): void {
     if (this.pool.ended || w.rows * w.rowBytes < this.minParallelBytes) return this.single.matvec(w, xq, y);
-    const a = this.pool.i32;
-    const b = W.ARGS;
-    a[b] = w.type.id;
-    a[b + 1] = w.ptr;
-    a[b + 2] = w.rowBytes;
-    a[b + 3] = xq;
-    a[b + 4] = y;
-    a[b + 5] = w.cols;
-    a[b + 6] = w.rows;
-    this.pool.run(Op.MATVEC);
+    const a = this.pool.jobs.matvec;
+    a.set("type", w.type.id);
+    a.set("w", w.ptr);
+    a.set("rowBytes", w.rowBytes);
+    a.set("xq", xq);
+    a.set("y", y);
+    a.set("n", w.cols);
+    a.set("rows", w.rows);
+    this.pool.run(a.op);
   }
 
   matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void {
     let bytes = 0;
     for (const [w] of jobs) bytes += w.rows * w.rowBytes;
     if (this.pool.ended || bytes < this.minParallelBytes) return this.single.matvecs(jobs, xq);
-    const a = this.pool.i32;
-    const b = W.ARGS;
+    const a = this.pool.jobs.matvecs;
     // Index loops, no slices: nothing is allocated on the decode path.
     for (let at = 0; at < jobs.length; at += MAX_BATCH) {
       const count = Math.min(MAX_BATCH, jobs.length - at);
-      a[b] = count;
-      a[b + 1] = xq;
+      a.set("count", count);
+      a.set("xq", xq);
       for (let m = 0; m < count; m++) {
         const [w, y] = jobs[at + m];
-        const o = b + 2 + 6 * m;
-        a[o] = w.type.id;
-        a[o + 1] = w.ptr;
-        a[o + 2] = w.rowBytes;
-        a[o + 3] = y;
-        a[o + 4] = w.cols;
-        a[o + 5] = w.rows;
+        a.setEach(m, "type", w.type.id);
+        a.setEach(m, "w", w.ptr);
+        a.setEach(m, "rowBytes", w.rowBytes);
+        a.setEach(m, "y", y);
+        a.setEach(m, "n", w.cols);
+        a.setEach(m, "rows", w.rows);
       }
-      this.pool.run(Op.MATVECS);
+      this.pool.run(a.op);
     }
   }
 
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void {
     if (this.pool.ended || w.rows * w.rowBytes * ncols < this.minParallelBytes) return this.single.matmul(w, xq, xqStride, y, yStride, ncols);
-    const a = this.pool.i32;
-    const b = W.ARGS;
-    a[b] = w.type.id;
-    a[b + 1] = w.ptr;
-    a[b + 2] = w.rowBytes;
-    a[b + 3] = xq;
-    a[b + 4] = xqStride;
-    a[b + 5] = y;
-    a[b + 6] = yStride;
-    a[b + 7] = w.cols;
-    a[b + 8] = w.rows;
-    a[b + 9] = ncols;
-    this.pool.run(Op.MATMUL);
+    const a = this.pool.jobs.matmul;
+    a.set("type", w.type.id);
+    a.set("w", w.ptr);
+    a.set("rowBytes", w.rowBytes);
+    a.set("xq", xq);
+    a.set("xqStride", xqStride);
+    a.set("y", y);
+    a.set("yStride", yStride);
+    a.set("n", w.cols);
+    a.set("rows", w.rows);
+    a.set("ncols", ncols);
+    this.pool.run(a.op);
   }
 
   attention(x: AttentionArgs): void {
     // K and V cache bytes read: nPos × kvDim × 2 (f16) × 2.
     if (this.pool.ended || x.nPos * x.nKvHeads * x.headDim * 4 < this.minParallelBytes) return this.single.attention(x);
-    const a = this.pool.i32;
-    const b = W.ARGS;
-    a[b] = x.q;
-    a[b + 1] = x.kCache;
-    a[b + 2] = x.vCache;
-    a[b + 3] = x.out;
-    a[b + 4] = x.scores;
-    a[b + 5] = x.nHeads;
-    a[b + 6] = x.nKvHeads;
-    a[b + 7] = x.headDim;
-    a[b + 8] = x.nPos;
-    this.pool.f32[b + 9] = x.scale;
-    this.pool.run(Op.ATTENTION);
+    const a = this.pool.jobs.attention;
+    a.set("q", x.q);
+    a.set("kCache", x.kCache);
+    a.set("vCache", x.vCache);
+    a.set("out", x.out);
+    a.set("scores", x.scores);
+    a.set("nHeads", x.nHeads);
+    a.set("nKvHeads", x.nKvHeads);
+    a.set("headDim", x.headDim);
+    a.set("nPos", x.nPos);
+    a.set("scale", x.scale);
+    this.pool.run(a.op);
   }
 }
 
