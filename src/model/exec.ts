@@ -56,19 +56,18 @@ export class SingleThreadExecutor implements Executor {
 }
 
 /**
- * Tuning of ThreadedExecutor, read at every call (tests set minParallelBytes to 0 to split even
- * the tiny fixture models' matrices).
+ * Below this many weight bytes (K/V cache bytes for attention) a job runs on the calling thread
+ * alone: waking a sleeping worker costs 50-100 µs here (more on a loaded machine), the time one
+ * thread takes for ~200 KiB of weights. At 16 KiB stories260K (4-34 KiB matrices) decoded 3x
+ * slower on 2 threads than on 1 (runtimes test, Bun and Chromium); every TinyLlama-sized matrix
+ * is 2 MiB or more. Results are the same either way: every row is computed by the same per-row kernel.
  */
-export const threadTuning = {
-  /**
-   * Below this many weight bytes (K/V cache bytes for attention) a job runs on the calling thread
-   * alone: waking a sleeping worker costs 50-100 µs here (more on a loaded machine), the time one
-   * thread takes for ~200 KiB of weights. At 16 KiB stories260K (4-34 KiB matrices) decoded 3x
-   * slower on 2 threads than on 1 (runtimes test, Bun and Chromium); every TinyLlama-sized matrix
-   * is 2 MiB or more. Results are the same either way: every row is computed by the same per-row kernel.
-   */
-  minParallelBytes: 128 << 10,
-};
+export const DEFAULT_MIN_PARALLEL_BYTES = 128 << 10;
+
+export interface ThreadTuning {
+  /** Jobs smaller than this run on the calling thread (default DEFAULT_MIN_PARALLEL_BYTES; tests use 0 to split even tiny matrices). */
+  readonly minParallelBytes?: number;
+}
 
 /**
  * Splits matvec and matmul by rows and attention by heads over a ThreadPool. Once the pool has
@@ -76,15 +75,14 @@ export const threadTuning = {
  */
 export class ThreadedExecutor implements Executor {
   private readonly single: SingleThreadExecutor;
+  private readonly minParallelBytes: number;
   constructor(
     private readonly pool: ThreadPool,
     k: KernelExports,
+    tuning: ThreadTuning = {},
   ) {
     this.single = new SingleThreadExecutor(k);
-  }
-
-  private get minParallelBytes(): number {
-    return threadTuning.minParallelBytes;
+    this.minParallelBytes = tuning.minParallelBytes ?? DEFAULT_MIN_PARALLEL_BYTES;
   }
 
   get threads(): number {
@@ -177,7 +175,7 @@ export interface Threading {
  * and workers start, else the calling thread alone with the reason (`unavailable`, or the start-up
  * failure) in `fallback`. Never throws for want of threads.
  */
-export async function startThreads(engine: Engine, wanted: number, unavailable: string | null): Promise<Threading> {
+export async function startThreads(engine: Engine, wanted: number, unavailable: string | null, tuning: ThreadTuning = {}): Promise<Threading> {
   const single = (fallback: string | null): Threading => ({
     executor: new SingleThreadExecutor(engine.kernels),
     threads: 1,
@@ -192,5 +190,5 @@ export async function startThreads(engine: Engine, wanted: number, unavailable: 
   } catch (e) {
     return single(e instanceof Error ? e.message : String(e));
   }
-  return { executor: new ThreadedExecutor(pool, engine.kernels), threads: pool.threads, fallback: null, end: () => pool.end() };
+  return { executor: new ThreadedExecutor(pool, engine.kernels, tuning), threads: pool.threads, fallback: null, end: () => pool.end() };
 }
