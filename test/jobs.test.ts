@@ -28,15 +28,17 @@ describe("job arguments", () => {
     expect(ERRTEXT).toBeLessThan(CONTROL_BLOCK_END);
   });
 
-  it.each(Object.entries(JOBS))("%s: every field reads back what was written, in ARGS only", (_name, spec) => {
+  it.each(Object.entries(JOBS))("%s: every field reads back what was written, in ARGS only", (_name, spec: JobSpec) => {
     const i32 = new Int32Array(CONTROL_BLOCK_END >> 2).fill(SENTINEL);
     const f32 = new Float32Array(i32.buffer);
     const job = new JobArgs<JobSpec>(spec, i32, f32, W.ARGS);
     const fields = fieldsOf(spec);
     expect(fields.length).toBe(jobWords(spec));
+    const arg = (m: number, n: string) => (m < 0 ? job.args[n] : job.each[m][n]);
+    expect(job.each.length).toBe(spec.maxEach ?? 0);
     // Write every field before reading any: a shared word would return the later value.
-    fields.forEach(([m, n, k], i) => (m < 0 ? job.set(n, valueFor(k, i)) : job.setEach(m, n, valueFor(k, i))));
-    const back = fields.map(([m, n]) => (m < 0 ? job.get(n) : job.getEach(m, n)));
+    fields.forEach(([m, n, k], i) => arg(m, n).set(valueFor(k, i)));
+    const back = fields.map(([m, n]) => arg(m, n).get());
     expect(back).toEqual(fields.map(([, , k], i) => valueFor(k, i)));
     // Exactly the job's words changed, all inside ARGS.
     const touched = [...i32.keys()].filter((w) => i32[w] !== SENTINEL);
@@ -50,10 +52,10 @@ describe("job arguments", () => {
     const i32 = new Int32Array(CONTROL_BLOCK_END >> 2);
     const f32 = new Float32Array(i32.buffer);
     const jobs = jobsOver(i32, f32, W.ARGS);
-    jobs.attention.set("scale", 0.125);
+    jobs.attention.args.scale.set(0.125);
     const word = W.ARGS + Object.keys(JOBS.attention.args).indexOf("scale");
     expect(i32[word]).toBe(0x3e000000);
-    expect(jobs.attention.get("scale")).toBe(0.125);
+    expect(jobs.attention.args.scale.get()).toBe(0.125);
   });
 
   it("each op has its own id and MATVECS carries MAX_BATCH matrices", () => {

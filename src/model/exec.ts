@@ -91,71 +91,76 @@ export class ThreadedExecutor implements Executor {
 
   matvec(w: WeightMatrix, xq: number, y: number): void {
     if (this.pool.ended || w.rows * w.rowBytes < this.minParallelBytes) return this.single.matvec(w, xq, y);
-    const a = this.pool.jobs.matvec;
-    a.set("type", w.type.id);
-    a.set("w", w.ptr);
-    a.set("rowBytes", w.rowBytes);
-    a.set("xq", xq);
-    a.set("y", y);
-    a.set("n", w.cols);
-    a.set("rows", w.rows);
-    this.pool.run(a.op);
+    const job = this.pool.jobs.matvec;
+    const a = job.args;
+    a.type.set(w.type.id);
+    a.w.set(w.ptr);
+    a.rowBytes.set(w.rowBytes);
+    a.xq.set(xq);
+    a.y.set(y);
+    a.n.set(w.cols);
+    a.rows.set(w.rows);
+    this.pool.run(job.op);
   }
 
   matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void {
     let bytes = 0;
     for (const [w] of jobs) bytes += w.rows * w.rowBytes;
     if (this.pool.ended || bytes < this.minParallelBytes) return this.single.matvecs(jobs, xq);
-    const a = this.pool.jobs.matvecs;
+    const job = this.pool.jobs.matvecs;
+    const a = job.args;
     // Index loops, no slices: nothing is allocated on the decode path.
     for (let at = 0; at < jobs.length; at += MAX_BATCH) {
       const count = Math.min(MAX_BATCH, jobs.length - at);
-      a.set("count", count);
-      a.set("xq", xq);
+      a.count.set(count);
+      a.xq.set(xq);
       for (let m = 0; m < count; m++) {
         const [w, y] = jobs[at + m];
-        a.setEach(m, "type", w.type.id);
-        a.setEach(m, "w", w.ptr);
-        a.setEach(m, "rowBytes", w.rowBytes);
-        a.setEach(m, "y", y);
-        a.setEach(m, "n", w.cols);
-        a.setEach(m, "rows", w.rows);
+        const g = job.each[m];
+        g.type.set(w.type.id);
+        g.w.set(w.ptr);
+        g.rowBytes.set(w.rowBytes);
+        g.y.set(y);
+        g.n.set(w.cols);
+        g.rows.set(w.rows);
       }
-      this.pool.run(a.op);
+      this.pool.run(job.op);
     }
   }
 
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void {
     if (this.pool.ended || w.rows * w.rowBytes * ncols < this.minParallelBytes) return this.single.matmul(w, xq, xqStride, y, yStride, ncols);
-    const a = this.pool.jobs.matmul;
-    a.set("type", w.type.id);
-    a.set("w", w.ptr);
-    a.set("rowBytes", w.rowBytes);
-    a.set("xq", xq);
-    a.set("xqStride", xqStride);
-    a.set("y", y);
-    a.set("yStride", yStride);
-    a.set("n", w.cols);
-    a.set("rows", w.rows);
-    a.set("ncols", ncols);
-    this.pool.run(a.op);
+    const job = this.pool.jobs.matmul;
+    const a = job.args;
+    a.type.set(w.type.id);
+    a.w.set(w.ptr);
+    a.rowBytes.set(w.rowBytes);
+    a.xq.set(xq);
+    a.xqStride.set(xqStride);
+    a.y.set(y);
+    a.yStride.set(yStride);
+    a.n.set(w.cols);
+    a.rows.set(w.rows);
+    a.ncols.set(ncols);
+    this.pool.run(job.op);
   }
 
   attention(x: AttentionArgs): void {
     // K and V cache bytes read: nPos × kvDim × 2 (f16) × 2.
     if (this.pool.ended || x.nPos * x.nKvHeads * x.headDim * 4 < this.minParallelBytes) return this.single.attention(x);
-    const a = this.pool.jobs.attention;
-    a.set("q", x.q);
-    a.set("kCache", x.kCache);
-    a.set("vCache", x.vCache);
-    a.set("out", x.out);
-    a.set("scores", x.scores);
-    a.set("nHeads", x.nHeads);
-    a.set("nKvHeads", x.nKvHeads);
-    a.set("headDim", x.headDim);
-    a.set("nPos", x.nPos);
-    a.set("scale", x.scale);
-    this.pool.run(a.op);
+    const job = this.pool.jobs.attention;
+    const a = job.args;
+    a.q.set(x.q);
+    a.kCache.set(x.kCache);
+    a.vCache.set(x.vCache);
+    a.out.set(x.out);
+    a.scores.set(x.scores);
+    a.nHeads.set(x.nHeads);
+    a.nKvHeads.set(x.nKvHeads);
+    a.headDim.set(x.headDim);
+    a.nPos.set(x.nPos);
+    a.scale.set(x.scale);
+    this.pool.run(job.op);
   }
 }
 

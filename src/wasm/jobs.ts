@@ -4,7 +4,8 @@
 //
 // A field's word is its position in its op's `args` (in the order written); an op with repeated
 // groups (MATVECS: one per matrix) has `each`, laid out after `args` at a stride of its size.
-// Adding a field is one line in JOBS; the writer then sets it by name and the reader gets it.
+// Adding a field is one line in JOBS; the writer then sets it by name (`job.args.scale.set(x)`)
+// and the reader gets it (`job.args.scale.get()`); the compiler checks the names on both sides.
 //
 // Kinds: "i32" counts and sizes; "u32" pointers (read back with >>> 0: memory reaches 4 GiB);
 // "f32" floats, stored by bit pattern through the Float32Array view of the same words.
@@ -81,75 +82,91 @@ export function jobWords(spec: JobSpec): number {
   return Object.keys(spec.args).length + (spec.maxEach ?? 0) * Object.keys(spec.each ?? {}).length;
 }
 
-type Names<F> = keyof F & string;
+/** One argument word, read and written as its kind. */
+export interface Arg {
+  set(value: number): void;
+  get(): number;
+}
+
+// One class per kind, so each call site (always the same field, hence the same kind) stays
+// monomorphic and V8 inlines it down to one typed-array access. A generic set(name, value) that
+// looked the name up per call measured ~1.7 µs per job of 10 fields against ~50 ns for raw
+// offsets; these run at the raw speed.
+class I32Arg implements Arg {
+  constructor(
+    private readonly i32: Int32Array,
+    readonly word: number,
+  ) {}
+  set(value: number): void {
+    this.i32[this.word] = value;
+  }
+  get(): number {
+    return this.i32[this.word];
+  }
+}
+
+/** Pointers: a store wraps values ≥ 2^31 to the same bits; reads give them back unsigned. */
+class U32Arg implements Arg {
+  constructor(
+    private readonly i32: Int32Array,
+    readonly word: number,
+  ) {}
+  set(value: number): void {
+    this.i32[this.word] = value;
+  }
+  get(): number {
+    return this.i32[this.word] >>> 0;
+  }
+}
+
+/** Floats, by bit pattern in the same word through the Float32Array view. */
+class F32Arg implements Arg {
+  constructor(
+    private readonly f32: Float32Array,
+    readonly word: number,
+  ) {}
+  set(value: number): void {
+    this.f32[this.word] = value;
+  }
+  get(): number {
+    return this.f32[this.word];
+  }
+}
+
+type ArgsOf<F> = { readonly [K in keyof F]: Arg };
 /** The repeated group's fields: none for a job without one, any name for JobSpec itself. */
 type EachOf<S extends JobSpec> = S extends { readonly each?: infer E } ? NonNullable<E> : Record<never, ArgKind>;
 
-const KIND_CODE: Readonly<Record<ArgKind, number>> = { i32: 0, u32: 1, f32: 2 };
-
-/** name → word offset × 4 + kind code: one lookup per access, fixed at construction. */
-function packFields(fields: Fields): Readonly<Record<string, number>> {
-  const out: Record<string, number> = {};
-  Object.keys(fields).forEach((name, i) => (out[name] = i * 4 + KIND_CODE[fields[name]]));
-  return out;
+/** The fields of `fields` as Args at consecutive words from `base`. */
+function argsAt<F extends Fields>(fields: F, i32: Int32Array, f32: Float32Array, base: number): ArgsOf<F> {
+  const out: Record<string, Arg> = {};
+  Object.keys(fields).forEach((name, i) => {
+    const kind = fields[name];
+    out[name] = kind === "f32" ? new F32Arg(f32, base + i) : kind === "u32" ? new U32Arg(i32, base + i) : new I32Arg(i32, base + i);
+  });
+  return out as ArgsOf<F>;
 }
 
 /**
- * Reads and writes one op's arguments by name in the ARGS words of the given views. Made once
- * (per pool, per worker); set/get allocate nothing, so decode can call them for every job.
+ * One op's arguments by name over the control block's views: `args.xq.set(p)` writes, `.get()`
+ * reads. Made once (per pool, per worker), so nothing is allocated per call on the decode path.
  */
 export class JobArgs<S extends JobSpec> {
   readonly op: S["op"];
-  private readonly fields: Readonly<Record<string, number>>;
-  private readonly eachFields: Readonly<Record<string, number>>;
-  /** Word of the first repeated group, and the stride between groups. */
-  private readonly eachBase: number;
-  private readonly eachStride: number;
+  readonly args: ArgsOf<S["args"]>;
+  /** The repeated groups, maxEach of them (empty for a job without `each`). */
+  readonly each: readonly ArgsOf<EachOf<S>>[];
 
-  constructor(
-    spec: S,
-    private readonly i32: Int32Array,
-    private readonly f32: Float32Array,
-    /** Word index of ARGS in the views. */
-    private readonly base: number,
-  ) {
+  constructor(spec: S, i32: Int32Array, f32: Float32Array, base: number) {
     if (jobWords(spec) > ARG_WORDS) throw new Error(`job ${spec.op} needs ${jobWords(spec)} argument words; ARGS has ${ARG_WORDS}`);
     this.op = spec.op;
-    this.fields = packFields(spec.args);
-    this.eachFields = packFields(spec.each ?? {});
-    this.eachBase = base + Object.keys(spec.args).length;
-    this.eachStride = Object.keys(spec.each ?? {}).length;
-  }
-
-  set(name: Names<S["args"]>, value: number): void {
-    this.put(this.base, this.fields[name], value);
-  }
-
-  get(name: Names<S["args"]>): number {
-    return this.read(this.base, this.fields[name]);
-  }
-
-  /** Set a field of repeated group m (0 ≤ m < maxEach). */
-  setEach(m: number, name: Names<EachOf<S>>, value: number): void {
-    this.put(this.eachBase + m * this.eachStride, this.eachFields[name], value);
-  }
-
-  getEach(m: number, name: Names<EachOf<S>>): number {
-    return this.read(this.eachBase + m * this.eachStride, this.eachFields[name]);
-  }
-
-  private put(base: number, packed: number, value: number): void {
-    const word = base + (packed >> 2);
-    // Stores into the Int32Array wrap a u32 pointer ≥ 2^31 to the same bits.
-    if ((packed & 3) === KIND_CODE.f32) this.f32[word] = value;
-    else this.i32[word] = value;
-  }
-
-  private read(base: number, packed: number): number {
-    const word = base + (packed >> 2);
-    const kind = packed & 3;
-    if (kind === KIND_CODE.f32) return this.f32[word];
-    return kind === KIND_CODE.u32 ? this.i32[word] >>> 0 : this.i32[word];
+    this.args = argsAt(spec.args, i32, f32, base);
+    const first = base + Object.keys(spec.args).length;
+    const stride = Object.keys(spec.each ?? {}).length;
+    const each: ArgsOf<EachOf<S>>[] = [];
+    // spec.each is EachOf<S> for every S (JobSpec's own optional `each` included).
+    for (let m = 0; m < (spec.maxEach ?? 0); m++) each.push(argsAt((spec.each ?? {}) as EachOf<S>, i32, f32, first + m * stride));
+    this.each = each;
   }
 }
 

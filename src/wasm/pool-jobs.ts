@@ -59,46 +59,48 @@ export const ROW_ALIGN = 16;
 export function runSlice(k: KernelExports, i32: Int32Array, jobs: Jobs, t: number, threads: number): void {
   switch (i32[W.OP]) {
     case Op.MATVEC: {
-      const a = jobs.matvec;
-      const [r0, r1] = sliceOf(a.get("rows"), threads, t, ROW_ALIGN);
-      if (r0 < r1) k.matvec(a.get("type"), a.get("w"), a.get("rowBytes"), a.get("xq"), a.get("y"), a.get("n"), r0, r1);
+      const a = jobs.matvec.args;
+      const [r0, r1] = sliceOf(a.rows.get(), threads, t, ROW_ALIGN);
+      if (r0 < r1) k.matvec(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.y.get(), a.n.get(), r0, r1);
       return;
     }
     case Op.MATVECS: {
-      const a = jobs.matvecs;
-      const count = a.get("count");
-      const xq = a.get("xq");
+      const job = jobs.matvecs;
+      const a = job.args;
+      const count = a.count.get();
+      const xq = a.xq.get();
       let total = 0;
-      for (let m = 0; m < count; m++) total += a.getEach(m, "rows");
+      for (let m = 0; m < count; m++) total += job.each[m].rows.get();
       const [lo, hi] = sliceOf(total, threads, t, ROW_ALIGN);
       let off = 0;
       for (let m = 0; m < count; m++) {
-        const rows = a.getEach(m, "rows");
+        const g = job.each[m];
+        const rows = g.rows.get();
         const r0 = Math.max(0, lo - off);
         const r1 = Math.min(rows, hi - off);
-        if (r0 < r1) k.matvec(a.getEach(m, "type"), a.getEach(m, "w"), a.getEach(m, "rowBytes"), xq, a.getEach(m, "y"), a.getEach(m, "n"), r0, r1);
+        if (r0 < r1) k.matvec(g.type.get(), g.w.get(), g.rowBytes.get(), xq, g.y.get(), g.n.get(), r0, r1);
         off += rows;
       }
       return;
     }
     case Op.MATMUL: {
-      const a = jobs.matmul;
-      const [r0, r1] = sliceOf(a.get("rows"), threads, t, ROW_ALIGN);
+      const a = jobs.matmul.args;
+      const [r0, r1] = sliceOf(a.rows.get(), threads, t, ROW_ALIGN);
       if (r0 < r1) {
-        k.matmul(a.get("type"), a.get("w"), a.get("rowBytes"), a.get("xq"), a.get("xqStride"), a.get("y"), a.get("yStride"), a.get("n"), r0, r1, a.get("ncols"));
+        k.matmul(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.xqStride.get(), a.y.get(), a.yStride.get(), a.n.get(), r0, r1, a.ncols.get());
       }
       return;
     }
     case Op.ATTENTION: {
-      const a = jobs.attention;
-      const nHeads = a.get("nHeads");
-      const nKvHeads = a.get("nKvHeads");
+      const a = jobs.attention.args;
+      const nHeads = a.nHeads.get();
+      const nKvHeads = a.nKvHeads.get();
       // Whole groups of query heads sharing a KV head per thread where they divide evenly: each
       // thread then streams only its own KV heads' cache.
       const align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
       const [h0, h1] = sliceOf(nHeads, threads, t, align);
       if (h0 < h1) {
-        k.attention(a.get("q"), a.get("kCache"), a.get("vCache"), a.get("out"), a.get("scores"), nHeads, nKvHeads, a.get("headDim"), a.get("nPos"), a.get("scale"), h0, h1);
+        k.attention(a.q.get(), a.kCache.get(), a.vCache.get(), a.out.get(), a.scores.get(), nHeads, nKvHeads, a.headDim.get(), a.nPos.get(), a.scale.get(), h0, h1);
       }
       return;
     }
