@@ -83,3 +83,11 @@ export class LoadError extends WoollyError {
     super(kind, message, options);
   }
 }
+
+/** A request the model's state cannot serve. */
+export class ModelError extends WoollyError {
+  declare readonly kind: "disposed" | "context_overflow" | "bad_token";
+  constructor(kind: ModelError["kind"], message: string) {
+    super(kind, message);
+  }
+}

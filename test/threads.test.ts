@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { loadModelFile } from "../src/node.js";
 import type { Model } from "../src/model/model.js";
-import { SingleThreadExecutor, ThreadedExecutor, threadTuning, type AttentionArgs } from "../src/model/exec.js";
+import { SingleThreadExecutor, ThreadedExecutor, type AttentionArgs } from "../src/model/exec.js";
+import type { InternalLoadOptions } from "../src/model/load.js";
 import type { WeightMatrix } from "../src/model/weights.js";
 import { createEngine, withSharedMemory, type Engine } from "../src/wasm/engine.js";
 import kernelsSimd from "../build/kernels-simd.wasm";
@@ -36,15 +37,15 @@ function rng(seed: number): () => number {
 
 describe.each(MODELS)("%s with 1, 2 and 3 threads", (file) => {
   const models = new Map<number, Model>();
-  const saved = threadTuning.minParallelBytes;
 
   beforeAll(async () => {
-    // Split every job, even these tiny models' 4 KiB matrices, so the workers do real work.
-    threadTuning.minParallelBytes = 0;
-    for (const threads of [1, 2, 3]) models.set(threads, await loadModelFile(fixturePath("models", file), { threads, batchSize: 4 }));
+    for (const threads of [1, 2, 3]) {
+      // Split every job, even these tiny models' 4 KiB matrices, so the workers do real work.
+      const options: InternalLoadOptions = { threads, batchSize: 4, minParallelBytes: 0 };
+      models.set(threads, await loadModelFile(fixturePath("models", file), options));
+    }
   });
   afterAll(() => {
-    threadTuning.minParallelBytes = saved;
     for (const m of models.values()) m.dispose();
   });
 
@@ -85,17 +86,14 @@ describe("the thread pool's jobs", () => {
   let pool: ThreadPool;
   let threaded: ThreadedExecutor;
   let single: SingleThreadExecutor;
-  const saved = threadTuning.minParallelBytes;
 
   beforeAll(async () => {
-    threadTuning.minParallelBytes = 0;
     engine = createEngine({ shared: true });
     pool = await ThreadPool.start(engine, 3);
-    threaded = new ThreadedExecutor(pool, engine.kernels);
+    threaded = new ThreadedExecutor(pool, engine.kernels, { minParallelBytes: 0 });
     single = new SingleThreadExecutor(engine.kernels);
   });
   afterAll(() => {
-    threadTuning.minParallelBytes = saved;
     pool.end();
   });
 
@@ -156,6 +154,26 @@ describe("the thread pool's jobs", () => {
     single.matvecs(ws.map((w, i) => [w, outsA[i]] as const), xq);
     threaded.matvecs(ws.map((w, i) => [w, outsB[i]] as const), xq);
     ws.forEach((w, i) => expect(bytesOf(read(outsB[i], w.rows))).toEqual(bytesOf(read(outsA[i], w.rows))));
+  });
+
+  it("minParallelBytes decides which jobs go to the workers", () => {
+    const w = q8Matrix(64, 256, 4); // 64 rows × 272 bytes = 17 KiB
+    const x = randomF32(256, 10);
+    const xq = engine.alloc(engine.kernels.act_bytes(GgmlType.Q8_0, 256), "xq");
+    engine.kernels.quantize_act(GgmlType.Q8_0, x, xq, 256);
+    const y = engine.alloc(64 * 4, "y");
+    const run = vi.spyOn(pool, "run");
+    try {
+      // The default (128 KiB) keeps a 17 KiB matrix on the calling thread; 0 splits it; 17 KiB + 1 does not.
+      new ThreadedExecutor(pool, engine.kernels).matvec(w, xq, y);
+      expect(run).not.toHaveBeenCalled();
+      new ThreadedExecutor(pool, engine.kernels, { minParallelBytes: 64 * 272 + 1 }).matvec(w, xq, y);
+      expect(run).not.toHaveBeenCalled();
+      threaded.matvec(w, xq, y);
+      expect(run).toHaveBeenCalledTimes(1);
+    } finally {
+      run.mockRestore();
+    }
   });
 
   it("attention split by heads matches one thread bit for bit", () => {

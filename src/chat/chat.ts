@@ -1,12 +1,14 @@
 // model.chat(messages): render the conversation with the model's chat template, tokenize it the way
 // llama.cpp's server does, and stream the assistant's reply through model.generate.
 //
+// Chat builds on a TextGenerator (generate + tokenizer + file metadata), not on Model: Model offers
+// model.chat() by calling chat(this, …), and nothing here imports the model.
+//
 // Multi-turn chat needs nothing extra: the next turn's prompt begins with this turn's prompt tokens,
 // and generate() reuses the KV cache for the longest common prefix of token ids.
 import { ParameterError } from "../errors.js";
-import type { GenerateOptions } from "../generate/options.js";
+import type { GenerateOptions, Generation, TextGenerator } from "../generate/options.js";
 import { MAX_STOPS } from "../generate/stop.js";
-import type { Generation, Model } from "../model/model.js";
 import {
   CHAT_TEMPLATE_KEY,
   CHATML_END,
@@ -45,9 +47,9 @@ export interface ChatPrompt {
 }
 
 /** Parsed templates per model: parsing a long template takes milliseconds, rendering far less. */
-const templates = new WeakMap<Model, { model?: ChatTemplate; chatml?: ChatTemplate }>();
+const templates = new WeakMap<TextGenerator, { model?: ChatTemplate; chatml?: ChatTemplate }>();
 
-function templateFor(model: Model, choice: ChatOptions["template"]): ChatTemplate {
+function templateFor(model: TextGenerator, choice: ChatOptions["template"]): ChatTemplate {
   if (choice !== undefined && choice !== "auto" && choice !== "model" && choice !== "chatml") {
     throw new ParameterError("template", '"auto", "model" or "chatml"', choice);
   }
@@ -71,7 +73,7 @@ function templateFor(model: Model, choice: ChatOptions["template"]): ChatTemplat
  * and parsed. The result never starts with two BOS tokens.
  */
 export function chatPrompt(
-  model: Model,
+  model: TextGenerator,
   messages: readonly ChatMessage[],
   options: Pick<ChatOptions, "template" | "templateVariables"> = {},
 ): ChatPrompt {
@@ -89,7 +91,7 @@ export function chatPrompt(
 }
 
 /** Stream the assistant's reply to `messages`; see Model.chat. */
-export function chat(model: Model, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
+export function chat(model: TextGenerator, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
   const prompt = chatPrompt(model, messages, options);
   const { template: _template, templateVariables: _variables, ...generateOptions } = options;
   let stop = options.stop;

@@ -1,6 +1,9 @@
-// Options and results of text generation, and their validation.
+// Options and results of text generation, their validation, and the interface of something that
+// generates (what chat builds on).
 import { ParameterError } from "../errors.js";
+import type { GgufFile } from "../gguf/index.js";
 import type { SamplingOptions } from "../sampling/index.js";
+import type { Tokenizer } from "../tokenizer/index.js";
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default: until the context is full). Integer ≥ 1. */
@@ -44,6 +47,22 @@ export interface GenerationResult {
   readonly promptTokens: number;
   readonly cachedTokens: number;
   readonly timings: Timings;
+}
+
+/** Streamed text pieces; `result` resolves when the stream ends (or rejects with its error). */
+export interface Generation extends AsyncIterable<string> {
+  readonly result: Promise<GenerationResult>;
+}
+
+/**
+ * What text generation offers to the layers above it (chat, servers): a tokenizer, the file's
+ * metadata (the chat template), and generate(). Model implements it; chat depends on this, not on
+ * Model, so the import graph runs one way.
+ */
+export interface TextGenerator {
+  readonly file: GgufFile;
+  readonly tokenizer: Tokenizer;
+  generate(prompt: string | readonly number[], options?: GenerateOptions): Generation;
 }
 
 /** Validate what the sampler does not: maxTokens and the stop list are checked by their owners. */

@@ -3,7 +3,7 @@
 // (src/wasm/pool.ts). The forward pass only ever talks to an Executor.
 import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
-import { MAX_BATCH, Op, W } from "../wasm/pool-jobs.js";
+import { MAX_BATCH } from "../wasm/jobs.js";
 import { ThreadPool } from "../wasm/pool.js";
 import type { WeightMatrix } from "./weights.js";
 
@@ -58,19 +58,18 @@ export class SingleThreadExecutor implements Executor {
 }
 
 /**
- * Tuning of ThreadedExecutor, read at every call (tests set minParallelBytes to 0 to split even
- * the tiny fixture models' matrices).
+ * Below this many weight bytes (K/V cache bytes for attention) a job runs on the calling thread
+ * alone: waking a sleeping worker costs 50-100 µs here (more on a loaded machine), the time one
+ * thread takes for ~200 KiB of weights. At 16 KiB stories260K (4-34 KiB matrices) decoded 3x
+ * slower on 2 threads than on 1 (runtimes test, Bun and Chromium); every TinyLlama-sized matrix
+ * is 2 MiB or more. Results are the same either way: every row is computed by the same per-row kernel.
  */
-export const threadTuning = {
-  /**
-   * Below this many weight bytes (K/V cache bytes for attention) a job runs on the calling thread
-   * alone: waking a sleeping worker costs 50-100 µs here (more on a loaded machine), the time one
-   * thread takes for ~200 KiB of weights. At 16 KiB stories260K (4-34 KiB matrices) decoded 3x
-   * slower on 2 threads than on 1 (runtimes test, Bun and Chromium); every TinyLlama-sized matrix
-   * is 2 MiB or more. Results are the same either way: every row is computed by the same per-row kernel.
-   */
-  minParallelBytes: 128 << 10,
-};
+export const DEFAULT_MIN_PARALLEL_BYTES = 128 << 10;
+
+export interface ThreadTuning {
+  /** Jobs smaller than this run on the calling thread (default DEFAULT_MIN_PARALLEL_BYTES; tests use 0 to split even tiny matrices). */
+  readonly minParallelBytes?: number;
+}
 
 /**
  * Splits matvec and matmul by rows and attention by heads over a ThreadPool. Once the pool has
@@ -78,15 +77,14 @@ export const threadTuning = {
  */
 export class ThreadedExecutor implements Executor {
   private readonly single: SingleThreadExecutor;
+  private readonly minParallelBytes: number;
   constructor(
     private readonly pool: ThreadPool,
     k: KernelExports,
+    tuning: ThreadTuning = {},
   ) {
     this.single = new SingleThreadExecutor(k);
-  }
-
-  private get minParallelBytes(): number {
-    return threadTuning.minParallelBytes;
+    this.minParallelBytes = tuning.minParallelBytes ?? DEFAULT_MIN_PARALLEL_BYTES;
   }
 
   get threads(): number {
@@ -95,77 +93,77 @@ export class ThreadedExecutor implements Executor {
 
   matvec(w: WeightMatrix, xq: number, y: number): void {
     if (this.pool.ended || w.rows * w.rowBytes < this.minParallelBytes) return this.single.matvec(w, xq, y);
-    const a = this.pool.i32;
-    const b = W.ARGS;
-    a[b] = w.type.id;
-    a[b + 1] = w.ptr;
-    a[b + 2] = w.rowBytes;
-    a[b + 3] = xq;
-    a[b + 4] = y;
-    a[b + 5] = w.cols;
-    a[b + 6] = w.rows;
-    this.pool.run(Op.MATVEC);
+    const job = this.pool.jobs.matvec;
+    const a = job.args;
+    a.type.set(w.type.id);
+    a.w.set(w.ptr);
+    a.rowBytes.set(w.rowBytes);
+    a.xq.set(xq);
+    a.y.set(y);
+    a.n.set(w.cols);
+    a.rows.set(w.rows);
+    this.pool.run(job.op);
   }
 
   matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void {
     let bytes = 0;
     for (const [w] of jobs) bytes += w.rows * w.rowBytes;
     if (this.pool.ended || bytes < this.minParallelBytes) return this.single.matvecs(jobs, xq);
-    const a = this.pool.i32;
-    const b = W.ARGS;
+    const job = this.pool.jobs.matvecs;
+    const a = job.args;
     // Index loops, no slices: nothing is allocated on the decode path.
     for (let at = 0; at < jobs.length; at += MAX_BATCH) {
       const count = Math.min(MAX_BATCH, jobs.length - at);
-      a[b] = count;
-      a[b + 1] = xq;
+      a.count.set(count);
+      a.xq.set(xq);
       for (let m = 0; m < count; m++) {
         const [w, y] = jobs[at + m];
-        const o = b + 2 + 6 * m;
-        a[o] = w.type.id;
-        a[o + 1] = w.ptr;
-        a[o + 2] = w.rowBytes;
-        a[o + 3] = y;
-        a[o + 4] = w.cols;
-        a[o + 5] = w.rows;
+        const g = job.each[m];
+        g.type.set(w.type.id);
+        g.w.set(w.ptr);
+        g.rowBytes.set(w.rowBytes);
+        g.y.set(y);
+        g.n.set(w.cols);
+        g.rows.set(w.rows);
       }
-      this.pool.run(Op.MATVECS);
+      this.pool.run(job.op);
     }
   }
 
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void {
     if (this.pool.ended || w.rows * w.rowBytes * ncols < this.minParallelBytes) return this.single.matmul(w, xq, xqStride, y, yStride, ncols);
-    const a = this.pool.i32;
-    const b = W.ARGS;
-    a[b] = w.type.id;
-    a[b + 1] = w.ptr;
-    a[b + 2] = w.rowBytes;
-    a[b + 3] = xq;
-    a[b + 4] = xqStride;
-    a[b + 5] = y;
-    a[b + 6] = yStride;
-    a[b + 7] = w.cols;
-    a[b + 8] = w.rows;
-    a[b + 9] = ncols;
-    this.pool.run(Op.MATMUL);
+    const job = this.pool.jobs.matmul;
+    const a = job.args;
+    a.type.set(w.type.id);
+    a.w.set(w.ptr);
+    a.rowBytes.set(w.rowBytes);
+    a.xq.set(xq);
+    a.xqStride.set(xqStride);
+    a.y.set(y);
+    a.yStride.set(yStride);
+    a.n.set(w.cols);
+    a.rows.set(w.rows);
+    a.ncols.set(ncols);
+    this.pool.run(job.op);
   }
 
   attention(x: AttentionArgs): void {
     // K and V cache bytes read: nPos × kvDim × 2 (f16) × 2.
     if (this.pool.ended || x.nPos * x.nKvHeads * x.headDim * 4 < this.minParallelBytes) return this.single.attention(x);
-    const a = this.pool.i32;
-    const b = W.ARGS;
-    a[b] = x.q;
-    a[b + 1] = x.kCache;
-    a[b + 2] = x.vCache;
-    a[b + 3] = x.out;
-    a[b + 4] = x.scores;
-    a[b + 5] = x.nHeads;
-    a[b + 6] = x.nKvHeads;
-    a[b + 7] = x.headDim;
-    a[b + 8] = x.nPos;
-    this.pool.f32[b + 9] = x.scale;
-    this.pool.f32[b + 10] = x.softcap;
-    this.pool.run(Op.ATTENTION);
+    const job = this.pool.jobs.attention;
+    const a = job.args;
+    a.q.set(x.q);
+    a.kCache.set(x.kCache);
+    a.vCache.set(x.vCache);
+    a.out.set(x.out);
+    a.scores.set(x.scores);
+    a.nHeads.set(x.nHeads);
+    a.nKvHeads.set(x.nKvHeads);
+    a.headDim.set(x.headDim);
+    a.nPos.set(x.nPos);
+    a.scale.set(x.scale);
+    a.softcap.set(x.softcap);
+    this.pool.run(job.op);
   }
 }
 
@@ -185,7 +183,7 @@ export interface Threading {
  * and workers start, else the calling thread alone with the reason (`unavailable`, or the start-up
  * failure) in `fallback`. Never throws for want of threads.
  */
-export async function startThreads(engine: Engine, wanted: number, unavailable: string | null): Promise<Threading> {
+export async function startThreads(engine: Engine, wanted: number, unavailable: string | null, tuning: ThreadTuning = {}): Promise<Threading> {
   const single = (fallback: string | null): Threading => ({
     executor: new SingleThreadExecutor(engine.kernels),
     threads: 1,
@@ -200,5 +198,5 @@ export async function startThreads(engine: Engine, wanted: number, unavailable: 
   } catch (e) {
     return single(e instanceof Error ? e.message : String(e));
   }
-  return { executor: new ThreadedExecutor(pool, engine.kernels), threads: pool.threads, fallback: null, end: () => pool.end() };
+  return { executor: new ThreadedExecutor(pool, engine.kernels, tuning), threads: pool.threads, fallback: null, end: () => pool.end() };
 }

@@ -9,7 +9,7 @@ import { Tokenizer } from "../tokenizer/index.js";
 import { createEngine, formatBytes, MAX_PAGES, PAGE_BYTES, sharedMemoryUnavailable, type Engine, type EngineOptions } from "../wasm/engine.js";
 import { defaultThreads, MAX_THREADS } from "../wasm/pool.js";
 import { configFromGguf, type ModelConfig } from "./config.js";
-import { startThreads } from "./exec.js";
+import { DEFAULT_MIN_PARALLEL_BYTES, startThreads } from "./exec.js";
 import { Transformer } from "./forward.js";
 import { Model } from "./model.js";
 import type { AttentionWeights, LayerWeights, ModelWeights, ShortConvWeights, WeightMatrix } from "./weights.js";
@@ -32,6 +32,15 @@ export interface LoadOptions extends Omit<EngineOptions, "shared"> {
   onProgress?: (progress: { loadedBytes: number; totalBytes: number }) => void;
   /** Aborts the load; everything it took is released. */
   signal?: AbortSignal;
+}
+
+/**
+ * Load options for tests and benchmarks, not part of the public API: pass an object of this type
+ * where LoadOptions is asked for (loadModel, loadModelFile).
+ */
+export interface InternalLoadOptions extends LoadOptions {
+  /** Jobs smaller than this many bytes run on the calling thread (DEFAULT_MIN_PARALLEL_BYTES in exec.ts). */
+  minParallelBytes?: number;
 }
 
 const ARENA_BASE = 0x20000;
@@ -65,7 +74,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   }
 }
 
-async function loadFrom(src: GgufSource, options: LoadOptions): Promise<Model> {
+async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<Model> {
   const { signal } = options;
   const file = await readGguf(src, { signal });
   const config = configFromGguf(file);
@@ -78,6 +87,7 @@ async function loadFrom(src: GgufSource, options: LoadOptions): Promise<Model> {
   const weightBytes = plan.reduce((s, p) => s + alignUp(p.info.size) + (p.toF32 ? alignUp(p.elements * 4) : 0), 0);
   const threads = options.threads === undefined ? await defaultThreads() : integerIn("threads", options.threads, 1, MAX_THREADS, 1);
   const noSharedMemory = threads > 1 ? sharedMemoryUnavailable() : null;
+  const minParallelBytes = integerIn("minParallelBytes", options.minParallelBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_MIN_PARALLEL_BYTES);
   const engine = createEngine({ simd: options.simd, shared: threads > 1 && noSharedMemory === null });
   const scratchBytes = Transformer.scratchBytes(engine.kernels, config, null, nCtx, batch);
   const limit = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
@@ -92,7 +102,7 @@ async function loadFrom(src: GgufSource, options: LoadOptions): Promise<Model> {
 
   // Workers start while the weights stream in (~25 ms each on Node 20, measured); a failed load
   // ends them.
-  const starting = startThreads(engine, threads, noSharedMemory);
+  const starting = startThreads(engine, threads, noSharedMemory, { minParallelBytes });
   let net: Transformer;
   try {
     // Allocate, then stream tensor bytes in file order straight into the arena.

@@ -1,5 +1,6 @@
-// What the thread pool's threads agree on: the control block's layout in shared memory, the job
-// ops and their arguments, how a job is split between threads, and running one thread's slice.
+// What the thread pool's threads agree on: the control block's layout in shared memory, how a job
+// is split between threads, and running one thread's slice. The jobs' arguments are laid out in
+// jobs.ts.
 // Imported by the dispatcher (pool.ts) and by the worker script (worker.ts), so both sides read
 // the same words. No wasm and no Web/Node API here: the worker bundle stays small.
 //
@@ -15,13 +16,14 @@
 //         │                                              │ +140  SPIN    µs a thread polls before it sleeps
 //         │                                              │ +144  ERRLEN  bytes of ERRTEXT
 //   0x500 ├──────────────────────────────────────────────┤ +192  ARGS    64 words: the op's arguments
-//         │ ARGS[0..64)                                  │              (f32 ones stored by bit pattern)
+//         │ ARGS[0..64)                                  │              (jobs.ts: f32 ones stored by bit pattern)
 //   0x600 ├──────────────────────────────────────────────┤ +448  ERRTEXT the failing thread's message,
 //         │ ERRTEXT (1 KiB, UTF-8)                       │              UTF-8, so the waiting caller can
 //   0xa00 └──────────────────────────────────────────────┘ +1472         read it without a message loop
 //
 // GEN and DONE each have a cache line of their own: workers poll GEN while others add to DONE.
 import type { KernelExports } from "./exports.js";
+import { Op, type Jobs } from "./jobs.js";
 
 export const CONTROL_BLOCK = 0x440;
 export const CONTROL_BLOCK_END = 0x1000;
@@ -36,27 +38,8 @@ export const W = {
   ERRLEN: (CONTROL_BLOCK + 144) >> 2,
   ARGS: (CONTROL_BLOCK + 192) >> 2,
 } as const;
-export const ARG_WORDS = 64;
 export const ERRTEXT = CONTROL_BLOCK + 448;
 export const ERRTEXT_BYTES = 1024;
-
-/** Job ops. */
-export const Op = {
-  /** args: type, w, rowBytes, xq, y, n, rows — split by rows. */
-  MATVEC: 1,
-  /** args: count, xq, then per matrix: type, w, rowBytes, y, n, rows — the rows of all matrices split as one range. */
-  MATVECS: 2,
-  /** args: type, w, rowBytes, xq, xqStride, y, yStride, n, rows, ncols — split by rows. */
-  MATMUL: 3,
-  /** args: q, kCache, vCache, out, scores, nHeads, nKvHeads, headDim, nPos, scale, softcap (f32 bits) — split by heads. */
-  ATTENTION: 4,
-  /** Leave the wait loop (the pool is ending). */
-  QUIT: 5,
-} as const;
-export type OpId = (typeof Op)[keyof typeof Op];
-
-/** The most matrices one MATVECS job carries (2 + 6 × 8 = 50 argument words). */
-export const MAX_BATCH = 8;
 
 /**
  * Rows a thread gets: ranges are multiples of `align` rows so a thread's range never depends on
@@ -72,45 +55,53 @@ export function sliceOf(total: number, threads: number, t: number, align: number
 /** Row alignment of a split: 16 rows keeps each thread's output on whole cache lines. */
 export const ROW_ALIGN = 16;
 
-/** Run thread t's share of the job described in the control block. Pointers are read as u32 (`>>> 0`): memory reaches 4 GiB. */
-export function runSlice(k: KernelExports, i32: Int32Array, f32: Float32Array, t: number, threads: number): void {
-  const a = W.ARGS;
+/** Run thread t's share of the job named by the control block's OP word, its arguments read through `jobs`. */
+export function runSlice(k: KernelExports, i32: Int32Array, jobs: Jobs, t: number, threads: number): void {
   switch (i32[W.OP]) {
     case Op.MATVEC: {
-      const [r0, r1] = sliceOf(i32[a + 6], threads, t, ROW_ALIGN);
-      if (r0 < r1) k.matvec(i32[a], i32[a + 1] >>> 0, i32[a + 2], i32[a + 3] >>> 0, i32[a + 4] >>> 0, i32[a + 5], r0, r1);
+      const a = jobs.matvec.args;
+      const [r0, r1] = sliceOf(a.rows.get(), threads, t, ROW_ALIGN);
+      if (r0 < r1) k.matvec(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.y.get(), a.n.get(), r0, r1);
       return;
     }
     case Op.MATVECS: {
-      const count = i32[a];
-      const xq = i32[a + 1] >>> 0;
+      const job = jobs.matvecs;
+      const a = job.args;
+      const count = a.count.get();
+      const xq = a.xq.get();
       let total = 0;
-      for (let m = 0; m < count; m++) total += i32[a + 2 + 6 * m + 5];
+      for (let m = 0; m < count; m++) total += job.each[m].rows.get();
       const [lo, hi] = sliceOf(total, threads, t, ROW_ALIGN);
       let off = 0;
       for (let m = 0; m < count; m++) {
-        const b = a + 2 + 6 * m;
-        const rows = i32[b + 5];
+        const g = job.each[m];
+        const rows = g.rows.get();
         const r0 = Math.max(0, lo - off);
         const r1 = Math.min(rows, hi - off);
-        if (r0 < r1) k.matvec(i32[b], i32[b + 1] >>> 0, i32[b + 2], xq, i32[b + 3] >>> 0, i32[b + 4], r0, r1);
+        if (r0 < r1) k.matvec(g.type.get(), g.w.get(), g.rowBytes.get(), xq, g.y.get(), g.n.get(), r0, r1);
         off += rows;
       }
       return;
     }
     case Op.MATMUL: {
-      const [r0, r1] = sliceOf(i32[a + 8], threads, t, ROW_ALIGN);
-      if (r0 < r1) k.matmul(i32[a], i32[a + 1] >>> 0, i32[a + 2], i32[a + 3] >>> 0, i32[a + 4], i32[a + 5] >>> 0, i32[a + 6], i32[a + 7], r0, r1, i32[a + 9]);
+      const a = jobs.matmul.args;
+      const [r0, r1] = sliceOf(a.rows.get(), threads, t, ROW_ALIGN);
+      if (r0 < r1) {
+        k.matmul(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.xqStride.get(), a.y.get(), a.yStride.get(), a.n.get(), r0, r1, a.ncols.get());
+      }
       return;
     }
     case Op.ATTENTION: {
-      const nHeads = i32[a + 5];
-      const nKvHeads = i32[a + 6];
+      const a = jobs.attention.args;
+      const nHeads = a.nHeads.get();
+      const nKvHeads = a.nKvHeads.get();
       // Whole groups of query heads sharing a KV head per thread where they divide evenly: each
       // thread then streams only its own KV heads' cache.
       const align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
       const [h0, h1] = sliceOf(nHeads, threads, t, align);
-      if (h0 < h1) k.attention(i32[a] >>> 0, i32[a + 1] >>> 0, i32[a + 2] >>> 0, i32[a + 3] >>> 0, i32[a + 4] >>> 0, nHeads, nKvHeads, i32[a + 7], i32[a + 8], f32[a + 9], f32[a + 10], h0, h1);
+      if (h0 < h1) {
+        k.attention(a.q.get(), a.kCache.get(), a.vCache.get(), a.out.get(), a.scores.get(), nHeads, nKvHeads, a.headDim.get(), a.nPos.get(), a.scale.get(), a.softcap.get(), h0, h1);
+      }
       return;
     }
   }

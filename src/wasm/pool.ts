@@ -7,7 +7,8 @@ import workerSource from "../../build/worker.txt";
 import { WasmError } from "../errors.js";
 import type { Engine } from "./engine.js";
 import type { KernelExports } from "./exports.js";
-import { CONTROL_BLOCK_END, Op, W, failureText, runSlice, type OpId } from "./pool-jobs.js";
+import { jobsOver, Op, type Jobs, type OpId } from "./jobs.js";
+import { CONTROL_BLOCK_END, W, failureText, runSlice } from "./pool-jobs.js";
 import type { StartMessage, WorkerReply } from "./worker.js";
 
 /** The most threads a pool runs. */
@@ -105,6 +106,8 @@ export class ThreadPool {
   /** Views of the first page of the memory (the control block): it never moves when the memory grows. */
   readonly i32: Int32Array;
   readonly f32: Float32Array;
+  /** Each job's arguments, written by name into the control block before run(). */
+  readonly jobs: Jobs;
   private readonly u8: Uint8Array;
   private readonly k: KernelExports;
   private readonly spin: number;
@@ -119,6 +122,7 @@ export class ThreadPool {
     this.i32 = new Int32Array(buffer, 0, CONTROL_BLOCK_END >> 2);
     this.f32 = new Float32Array(buffer, 0, CONTROL_BLOCK_END >> 2);
     this.u8 = new Uint8Array(buffer, 0, CONTROL_BLOCK_END);
+    this.jobs = jobsOver(this.i32, this.f32, W.ARGS);
     this.k = engine.kernels;
     this.spin = spin;
     const i32 = this.i32;
@@ -169,9 +173,9 @@ export class ThreadPool {
   }
 
   /**
-   * Run the job whose arguments are already in ARGS: every thread does its slice, this one
-   * included, and this returns when all are done. A thread that threw fails the call with its
-   * message; the pool stays usable.
+   * Run the job whose arguments are already in ARGS (written through `jobs`): every thread does
+   * its slice, this one included, and this returns when all are done. A thread that threw fails
+   * the call with its message; the pool stays usable.
    */
   run(op: OpId): void {
     if (this.ended_) throw new WasmError("worker", "the thread pool has ended");
@@ -183,7 +187,7 @@ export class ThreadPool {
     Atomics.notify(i32, W.GEN);
     let own: { error: unknown } | null = null;
     try {
-      runSlice(this.k, i32, this.f32, 0, this.threads);
+      runSlice(this.k, i32, this.jobs, 0, this.threads);
     } catch (error) {
       own = { error };
     }

@@ -5,7 +5,8 @@
 // control block (pool-jobs.ts): wait for the generation word to move, run its slice of the job,
 // count itself done. No message per kernel.
 import type { KernelExports } from "./exports.js";
-import { CONTROL_BLOCK_END, Op, W, reportFailure, runSlice, waitWhile } from "./pool-jobs.js";
+import { jobsOver, Op } from "./jobs.js";
+import { CONTROL_BLOCK_END, W, reportFailure, runSlice, waitWhile } from "./pool-jobs.js";
 
 export interface StartMessage {
   readonly module: WebAssembly.Module;
@@ -67,6 +68,7 @@ function serve(start: StartMessage, port: Port): void {
   const i32 = new Int32Array(memory.buffer, 0, CONTROL_BLOCK_END >> 2);
   const f32 = new Float32Array(memory.buffer, 0, CONTROL_BLOCK_END >> 2);
   const u8 = new Uint8Array(memory.buffer, 0, CONTROL_BLOCK_END);
+  const jobs = jobsOver(i32, f32, W.ARGS);
   // The pool dispatches nothing before every worker is ready, so this generation is the idle one.
   let seen = Atomics.load(i32, W.GEN);
   port.post({ ready: true });
@@ -76,7 +78,7 @@ function serve(start: StartMessage, port: Port): void {
     if (i32[W.OP] === Op.QUIT) return;
     const threads = i32[W.THREADS];
     try {
-      runSlice(k, i32, f32, index, threads);
+      runSlice(k, i32, jobs, index, threads);
     } catch (e) {
       // A trap unwinds out of the instance and leaves it usable: report it and serve the next job.
       reportFailure(i32, u8, index, e);

@@ -2,7 +2,7 @@
 // attention and the FFN; GeGLU (tanh GELU) FFN; Q multiplied by 1/√headDim before attention (the softmax
 // scale is then 1); attention scores soft-capped (cap·tanh(s/cap)) and so are the final logits; a sliding
 // window (default 4096) on every other layer, starting with layer 0; NeoX RoPE, the same on every layer.
-import { slidingLayers, windowSize, type ArchSpec } from "./index.js";
+import { slidingLayers, windowSize, type ArchSpec } from "./common.js";
 
 export const gemma2: ArchSpec = (h) => {
   const window = windowSize(h, 4096);

@@ -2,7 +2,7 @@
 // RMSNorm over each head of Q and K; a sliding window on 5 of every 6 layers (or the file's pattern), whose
 // layers use their own RoPE base (`rope.freq_base_swa`, default 10000) and no linear scaling.
 import { gemmaQueryScale } from "./gemma2.js";
-import { slidingLayers, windowSize, type ArchSpec } from "./index.js";
+import { slidingLayers, windowSize, type ArchSpec } from "./common.js";
 
 export const gemma3: ArchSpec = (h) => {
   const window = windowSize(h, 0);

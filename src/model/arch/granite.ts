@@ -1,5 +1,5 @@
 // granite (IBM Granite 3.x): llama with four scales (llama.cpp's llm_build_granite).
-import type { ArchSpec } from "./index.js";
+import type { ArchSpec } from "./common.js";
 
 export const granite: ArchSpec = (h) => {
   const attentionScale = h.f32("attention.scale", 0);

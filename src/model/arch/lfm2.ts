@@ -3,7 +3,7 @@
 // `shortconv.l_cache`; out-projection); the others are attention with per-head Q/K norms. NeoX RoPE; the
 // final norm is `token_embd_norm`; the output projection is tied to the embedding.
 import { LoadError } from "../../errors.js";
-import { windowSize, type ArchSpec } from "./index.js";
+import { windowSize, type ArchSpec } from "./common.js";
 
 export const lfm2: ArchSpec = (h) => {
   const kernel = h.u32("shortconv.l_cache", 0);

@@ -3,7 +3,7 @@
 // (`rope_factors_long` / `_short`, chosen by the context length against the original one) and
 // `rope.scaling.attn_factor` on cos and sin; Q multiplied by 1/√headDim before attention. llama.cpp
 // disables phi3's sliding window (its converters set it wrongly), and so does Woolly.
-import type { ArchSpec } from "./index.js";
+import type { ArchSpec } from "./common.js";
 
 export const phi3: ArchSpec = (h) => ({
   ropeNeox: true,

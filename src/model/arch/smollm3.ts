@@ -1,7 +1,7 @@
 // smollm3 (SmolLM3): llama whose every fourth layer (3, 7, 11, …) applies no RoPE. llama.cpp fixes the
 // period at 4; a file may state it as `no_rope_layer_interval`.
 import { LoadError } from "../../errors.js";
-import type { ArchSpec } from "./index.js";
+import type { ArchSpec } from "./common.js";
 
 export const smollm3: ArchSpec = (h) => {
   const every = h.u32("no_rope_layer_interval", 4);
