@@ -8,6 +8,7 @@ import { GgufValueType, type GgufArray, type GgufValue } from "../gguf/types.js"
 import { TokenizerError } from "./errors.js";
 import { findPreTokenizer, type PreTokenizerRow } from "./pretokenizers.js";
 import { applyTextRules, type SpecialIds } from "./special.js";
+import { StringIndex } from "./string-index.js";
 
 /** tokenizer.ggml.token_type values (llama_token_type). */
 export const TokenType = { UNDEFINED: 0, NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -51,12 +52,12 @@ export interface Vocab {
   readonly pre: PreTokenizerRow | undefined;
   /** Token texts by id (empty texts renamed "[EMPTY_<id>]", as llama.cpp does). */
   readonly texts: readonly string[];
-  readonly ids: ReadonlyMap<string, number>;
+  readonly ids: StringIndex;
   readonly scores: Float32Array;
   /** Attribute bits by id (Attr). Read-only after loading. */
   readonly attrs: Uint16Array;
   /** BPE merges: "left right" → rank (first occurrence wins). */
-  readonly merges: ReadonlyMap<string, number>;
+  readonly merges: StringIndex;
   readonly special: SpecialIds;
   readonly eog: ReadonlySet<number>;
   readonly addBos: boolean;
@@ -97,7 +98,7 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     bos: undefined, eos: undefined, eot: undefined, eom: undefined, unk: undefined, sep: undefined, pad: undefined,
     mask: undefined, fimPre: undefined, fimSuf: undefined, fimMid: undefined, fimPad: undefined, fimRep: undefined, fimSep: undefined,
   };
-  let merges: Map<string, number> = new Map();
+  let merges = NO_MERGES;
   if (model === "llama") {
     kind = "spm";
     Object.assign(special, { bos: 1, eos: 2, unk: 0 });
@@ -163,13 +164,11 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     if (items.length < n) throw new TokenizerError("bad_vocab", `${KEY}token_type has ${items.length} entries for ${n} tokens`);
     for (let i = 0; i < n; i++) attrs[i] = TYPE_TO_ATTR[items[i]] ?? Attr.UNDEFINED;
   }
-  const ids = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    if (texts[i] === "") texts[i] = `[EMPTY_${i}]`;
-    const prev = ids.get(texts[i]);
-    if (prev !== undefined) throw new TokenizerError("bad_vocab", `duplicate token in vocabulary: ${JSON.stringify(texts[i])} has ids ${prev} and ${i}`);
-    ids.set(texts[i], i);
-  }
+  for (let i = 0; i < n; i++) if (texts[i] === "") texts[i] = `[EMPTY_${i}]`;
+  // llama.cpp asserts that no two ids share a text; refuse such a vocabulary by name instead.
+  const ids = new StringIndex(texts, undefined, (prev, i) => {
+    throw new TokenizerError("bad_vocab", `duplicate token in vocabulary: ${JSON.stringify(texts[i])} has ids ${prev} and ${i}`);
+  });
 
   // 4. Special ids: defaults outside the vocabulary are dropped; a key outside it is ignored.
   for (const [field, key] of SPECIAL_ID_KEYS) {
@@ -212,21 +211,20 @@ const SPECIAL_ID_KEYS: readonly [keyof SpecialIds, string][] = [
   ["fimPre", "prefix_token_id"], ["fimSuf", "suffix_token_id"], ["fimMid", "middle_token_id"],
 ];
 
-/** "a b" merge lines → rank; the split is at the first space after the first character. */
-function parseMerges(lines: readonly string[]): Map<string, number> {
-  const merges = new Map<string, number>();
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const pos = line.indexOf(" ", 1);
-    const key = pos === -1 ? " " : line;
-    if (!merges.has(key)) merges.set(key, i);
-  }
-  return merges;
+const NO_MERGES = new StringIndex([]);
+
+/**
+ * "a b" merge lines → rank (the line's index; the first of equal lines wins, as llama.cpp's emplace).
+ * llama.cpp splits a line at the first space after its first character; a line without one becomes
+ * the pair ("", ""), which no lookup of two non-empty symbols can meet, so such lines are left out.
+ */
+function parseMerges(lines: readonly string[]): StringIndex {
+  return new StringIndex(lines, (i) => lines[i].indexOf(" ", 1) !== -1);
 }
 
 /** LSTRIP/RSTRIP by model name, as llama.cpp sets them (the GGUF does not carry them). */
 function applyStripRules(v: {
-  texts: readonly string[]; ids: ReadonlyMap<string, number>; attrs: Uint16Array; specialTokens: readonly number[];
+  texts: readonly string[]; ids: StringIndex; attrs: Uint16Array; specialTokens: readonly number[];
   preName: string; generalName: string; arch: string;
 }): void {
   const name = v.generalName.toLowerCase();
