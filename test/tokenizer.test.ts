@@ -6,8 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ParameterError } from "../src/errors.js";
 import { GgufValueType, parseGguf, type GgufValue } from "../src/gguf/index.js";
-import { PRETOKENIZERS, Tokenizer, TokenizerError } from "../src/tokenizer/index.js";
-import { RegexSplitter } from "../src/tokenizer/regex-split.js";
+import { Tokenizer, TokenizerError } from "../src/tokenizer/index.js";
 import { join } from "node:path";
 import { FIXTURES, fixturePath } from "./helpers/fixtures.js";
 
@@ -274,39 +273,5 @@ describe("vocabulary errors", () => {
     const t = Tokenizer.fromGguf(m);
     expect(t.preTokenizer).toBe("default");
     expect(t.tokenize("abc cab", { addSpecial: false })).toEqual([4, 2, 3]); // "abc", " " has no token (dropped), "c", "ab"
-  });
-});
-
-describe("pre-tokenizer table", () => {
-  const SAMPLE =
-    "Hello, y'all! I'VE 12345 cats\t\n\n  naïve Zürich ΑΒΓ абв 東京タワー 서울 ١٢٣ 🦙🦙 a.b-c_d $x+1 ~ <sentinel:12> IMGIMGABZ   end  ";
-
-  it.each(PRETOKENIZERS.map((r) => [r.type, r] as const))("%s prepares and splits losslessly", (_type, row) => {
-    const words = new RegexSplitter(row.regexes).split(SAMPLE);
-    expect(words.join("")).toBe(SAMPLE);
-    expect(words.every((w) => w.length > 0)).toBe(true);
-  });
-
-  it("lists each tokenizer.ggml.pre value once", () => {
-    const names = PRETOKENIZERS.flatMap((r) => r.names);
-    expect(new Set(names).size).toBe(names.length);
-    for (const n of ["default", "llama-bpe", "qwen2", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "mpt", "starcoder", "refact",
-      "command-r", "smollm", "stablelm2", "olmo", "dbrx", "poro-chat", "chatglm-bpe", "viking", "jais", "tekken", "bloom",
-      "gpt3-finnish", "exaone", "chameleon", "minerva-7b", "codeshell"]) {
-      expect(names, n).toContain(n);
-    }
-  });
-
-  const splitterFor = (type: string): RegexSplitter => {
-    const row = PRETOKENIZERS.find((r) => r.type === type);
-    if (row === undefined) throw new Error(`no pre-tokenizer row ${type}`);
-    return new RegexSplitter(row.regexes);
-  };
-
-  it("GPT-2 and Llama 3 matchers split as their regexes do", () => {
-    const gpt2 = splitterFor("gpt2");
-    expect(gpt2.split("Hello  world's 123abc   !!\n")).toEqual(["Hello", " ", " world", "'s", " 123", "abc", "  ", " !!", "\n"]);
-    const llama3 = splitterFor("llama3");
-    expect(llama3.split("I'VE 12345 x\n\n  y")).toEqual(["I", "'VE", " ", "123", "45", " x", "\n\n", " ", " y"]);
   });
 });
