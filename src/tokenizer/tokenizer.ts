@@ -10,20 +10,25 @@ import { RegexSplitter } from "./regex-split.js";
 import { spmTokenize } from "./spm.js";
 import { newUtf8Decoder, wellFormed } from "./unicode.js";
 import { Attr, loadVocab, type GgufMetadataSource, type Vocab, type VocabKind } from "./vocab.js";
+import { wordPieceTokenize } from "./wordpiece.js";
 
 export interface TokenizeOptions {
-  /** Add BOS/EOS as the model asks (tokenizer.ggml.add_bos_token / add_eos_token). Default true. */
+  /**
+   * Add BOS/EOS as the model asks (tokenizer.ggml.add_bos_token / add_eos_token); WordPiece (BERT)
+   * always wraps the text as [CLS] … [SEP]. Default true.
+   */
   readonly addSpecial?: boolean;
   /** Match control tokens written in the text (e.g. "<|im_start|>") as single ids. Default true. */
   readonly parseSpecial?: boolean;
 }
 
 export class Tokenizer {
-  /** "spm" (SentencePiece, tokenizer.ggml.model "llama") or "bpe" ("gpt2", "gemma4"). */
+  /** "spm" (SentencePiece, tokenizer.ggml.model "llama"), "bpe" ("gpt2", "gemma4") or "wpm" (WordPiece, "bert"). */
   readonly kind: VocabKind;
   /** The pre-tokenizer type (BPE), e.g. "llama3", "qwen2", "gpt2"; undefined for SPM. */
   readonly preTokenizer: string | undefined;
   readonly nVocab: number;
+  /** Beginning of sequence; for WordPiece (BERT) this is [CLS]. */
   readonly bos: number | undefined;
   readonly eos: number | undefined;
   /** End of turn (tokenizer.ggml.eot_token_id, else found by text such as <|eot_id|> or <|im_end|>). */
@@ -31,9 +36,12 @@ export class Tokenizer {
   readonly eom: number | undefined;
   readonly unk: number | undefined;
   readonly pad: number | undefined;
+  /** Separator, [SEP] for BERT (tokenizer.ggml.seperator_token_id). */
   readonly sep: number | undefined;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  /** The model expects [SEP] after the text (llama.cpp's add_sep; WordPiece adds it with addSpecial). */
+  readonly addSep: boolean;
 
   private readonly vocab: Vocab;
   private readonly splitter: RegexSplitter | undefined;
@@ -48,6 +56,7 @@ export class Tokenizer {
     ({ bos: this.bos, eos: this.eos, eot: this.eot, eom: this.eom, unk: this.unk, pad: this.pad, sep: this.sep } = vocab.special);
     this.addBos = vocab.addBos;
     this.addEos = vocab.addEos;
+    this.addSep = vocab.addSep;
     this.splitter = vocab.pre ? new RegexSplitter(vocab.pre.regexes) : undefined;
     this.byteTokens = new Int32Array(256).fill(-1);
     for (let b = 0; b < 256; b++) {
@@ -94,6 +103,7 @@ export class Tokenizer {
     const parseSpecial = options.parseSpecial ?? true;
     const v = this.vocab;
     const raw = wellFormed(text);
+    if (v.kind === "wpm") return this.tokenizeWordPiece(raw, addSpecial, parseSpecial);
     const out: number[] = [];
     if (addSpecial && v.addBos && v.special.bos !== undefined) out.push(v.special.bos);
     // SPM prefixes a space to the text at the start and after each special token.
@@ -116,6 +126,20 @@ export class Tokenizer {
       prevSpecial = false;
     }
     if (addSpecial && v.addEos && v.special.eos !== undefined) out.push(v.special.eos);
+    return out;
+  }
+
+  /** llama.cpp's WPM branch of llama_tokenize: [CLS] and [SEP] around the text with addSpecial. */
+  private tokenizeWordPiece(raw: string, addSpecial: boolean, parseSpecial: boolean): number[] {
+    const v = this.vocab;
+    const out: number[] = [];
+    // loadVocab refuses a WordPiece vocabulary without both ids.
+    if (addSpecial && v.special.bos !== undefined) out.push(v.special.bos);
+    for (const f of partition(v, raw, parseSpecial)) {
+      if (f.kind === "token") out.push(f.id);
+      else wordPieceTokenize({ ids: v.ids, maxTokenUnits: v.maxTokenUnits, unk: v.special.unk }, v.wordPiece, raw.slice(f.start, f.end), out);
+    }
+    if (addSpecial && v.special.sep !== undefined) out.push(v.special.sep);
     return out;
   }
 

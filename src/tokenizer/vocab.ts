@@ -9,6 +9,7 @@ import { TokenizerError } from "./errors.js";
 import { findPreTokenizer, type PreTokenizerRow } from "./pretokenizers.js";
 import { applyTextRules, type SpecialIds } from "./special.js";
 import { StringIndex } from "./string-index.js";
+import type { WordPieceOptions } from "./wordpiece.js";
 
 /** tokenizer.ggml.token_type values (llama_token_type). */
 export const TokenType = { UNDEFINED: 0, NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -42,7 +43,8 @@ export interface GgufMetadataSource {
   readonly metadata: ReadonlyMap<string, GgufValue>;
 }
 
-export type VocabKind = "spm" | "bpe";
+/** SentencePiece, byte-pair encoding, WordPiece (llama.cpp's LLAMA_VOCAB_TYPE_SPM, _BPE, _WPM). */
+export type VocabKind = "spm" | "bpe" | "wpm";
 
 export interface Vocab {
   readonly kind: VocabKind;
@@ -62,6 +64,16 @@ export interface Vocab {
   readonly eog: ReadonlySet<number>;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  /**
+   * llama.cpp's add_sep (BERT-style models and a few BPE embedders): the model expects [SEP]
+   * (tokenizer.ggml.seperator_token_id) at the end. WordPiece adds it with addSpecial; for BPE it
+   * is only reported, as in llama.cpp, whose tokenizer does not add it.
+   */
+  readonly addSep: boolean;
+  /** WordPiece normalization (tokenizer.ggml.normalizer.lowercase / strip_accents). */
+  readonly wordPiece: WordPieceOptions;
+  /** Longest token text in UTF-16 units (WordPiece's search window). */
+  readonly maxTokenUnits: number;
   readonly addSpacePrefix: boolean;
   readonly cleanSpaces: boolean;
   readonly escapeWhitespaces: boolean;
@@ -73,10 +85,10 @@ export interface Vocab {
 }
 
 const KEY = "tokenizer.ggml.";
+const SUPPORTED = `supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE), "bert" (WordPiece)`;
 
 /** Tokenizer models llama.cpp knows but Woolly does not implement. */
 const UNIMPLEMENTED_MODELS: Record<string, string> = {
-  bert: "WordPiece (WPM)",
   t5: "Unigram (UGM)",
   rwkv: "RWKV world",
   plamo2: "PLaMo-2",
@@ -102,6 +114,10 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
   if (model === "llama") {
     kind = "spm";
     Object.assign(special, { bos: 1, eos: 2, unk: 0 });
+  } else if (model === "bert") {
+    // BOS is [CLS]; EOS is unset; SEP, PAD and MASK have BERT's usual ids until the GGUF says otherwise.
+    kind = "wpm";
+    Object.assign(special, { bos: 101, unk: 100, sep: 102, pad: 0, mask: 103 });
   } else if (model === "gpt2" || model === "gemma4") {
     kind = "bpe";
     if (model === "gemma4") preName = "gemma4";
@@ -113,9 +129,9 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
       merges = parseMerges(stringArray(raw, KEY + "merges"));
     }
   } else if (Object.hasOwn(UNIMPLEMENTED_MODELS, model)) {
-    throw new TokenizerError("unsupported_tokenizer", `tokenizer.ggml.model "${model}" (${UNIMPLEMENTED_MODELS[model]}) is not supported by Woolly; supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE)`);
+    throw new TokenizerError("unsupported_tokenizer", `tokenizer.ggml.model "${model}" (${UNIMPLEMENTED_MODELS[model]}) is not supported by Woolly; ${SUPPORTED}`);
   } else {
-    throw new TokenizerError("unsupported_tokenizer", `unknown tokenizer.ggml.model "${model}"; supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE)`);
+    throw new TokenizerError("unsupported_tokenizer", `unknown tokenizer.ggml.model "${model}"; ${SUPPORTED}`);
   }
 
   // 2. Flags: per type, then per pre-tokenizer (BPE), then the GGUF's own keys.
@@ -126,6 +142,7 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
   let cleanSpaces: boolean;
   let escapeWhitespaces = true;
   let ignoreMerges = false;
+  let addSep = false;
   if (kind === "bpe") {
     // llama.cpp warns and uses 'default' only when the key is absent or empty.
     pre = findPreTokenizer(preName === "" ? "default" : preName);
@@ -137,7 +154,14 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     cleanSpaces = pre.cleanSpaces ?? true;
     ignoreMerges = pre.ignoreMerges ?? false;
     addBos = pre.addBos ?? false;
+    addSep = pre.addSep ?? false;
     if (pre.noDefaultBos) special.bos = undefined;
+  } else if (kind === "wpm") {
+    // llama.cpp ignores tokenizer.ggml.pre for WordPiece (BERT files say e.g. "bert-bge").
+    addSpacePrefix = false;
+    cleanSpaces = true;
+    addBos = true;
+    addSep = true;
   } else {
     addSpacePrefix = true;
     cleanSpaces = false;
@@ -177,11 +201,27 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     const v = getInt(meta, KEY + key);
     if (v !== undefined && v >= 0 && v < n) special[field] = v;
   }
+  // llama.cpp reads no cls_token_id: BERT's [CLS] is its BOS (101 by default). Woolly takes the
+  // CLS key when the file names no BOS, so a BERT vocabulary with [CLS] elsewhere still works.
+  if (kind === "wpm" && meta.get(KEY + "bos_token_id") === undefined) {
+    const cls = getInt(meta, KEY + "cls_token_id");
+    if (cls !== undefined && cls >= 0 && cls < n) special.bos = cls;
+  }
   addBos = getBool(meta, KEY + "add_bos_token") ?? addBos;
   addEos = getBool(meta, KEY + "add_eos_token") ?? addEos;
+  addSep = getBool(meta, KEY + "add_sep_token") ?? addSep;
   if (pre?.type === "gemma4") addBos = true; // llama.cpp forces BOS for Gemma 4
   if (addBos && special.bos === undefined) throw new TokenizerError("bad_vocab", `${KEY}add_bos_token is true, but ${KEY}bos_token_id is not set`);
   if (addEos && special.eos === undefined) throw new TokenizerError("bad_vocab", `${KEY}add_eos_token is true, but ${KEY}eos_token_id is not set`);
+  // WordPiece wraps every addSpecial call in [CLS] … [SEP], whatever the flags say (as llama.cpp).
+  if (kind === "wpm" && (special.bos === undefined || special.sep === undefined)) {
+    throw new TokenizerError("bad_vocab", `WordPiece needs [CLS] and [SEP]: ${KEY}bos_token_id (or cls_token_id) and ${KEY}seperator_token_id must be ids of the vocabulary`);
+  }
+  // BertNormalizer options: lowercase by default; accents stripped when lowercasing, unless told.
+  const lowercase = getBool(meta, KEY + "normalizer.lowercase") ?? true;
+  const wordPiece: WordPieceOptions = { lowercase, stripAccents: getBool(meta, KEY + "normalizer.strip_accents") ?? lowercase };
+  let maxTokenUnits = 0;
+  for (let i = 0; i < n; i++) if (texts[i].length > maxTokenUnits) maxTokenUnits = texts[i].length;
 
   // 5. Tokens recognised by their text: EOT/EOM/FIM, unused, end-of-generation, strip flags.
   const generalName = getString(meta, "general.name") ?? "";
@@ -194,8 +234,10 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
   applyStripRules({ texts, ids, attrs, specialTokens, preName, generalName, arch });
 
   return {
-    kind, model, pre, texts, ids, scores, attrs, merges, special, eog, addBos, addEos, addSpacePrefix, cleanSpaces,
-    escapeWhitespaces: kind === "spm" ? true : escapeWhitespaces,
+    kind, model, pre, texts, ids, scores, attrs, merges, special, eog, addBos, addEos, addSep, wordPiece, maxTokenUnits,
+    addSpacePrefix, cleanSpaces,
+    // SPM and WordPiece tokens spell spaces as U+2581; BPE only with an SPM-style pre-tokenizer.
+    escapeWhitespaces: kind === "bpe" ? escapeWhitespaces : true,
     ignoreMerges,
     byteEncode: kind === "bpe" && !(pre?.rawBytes ?? false),
     specialTokens,
