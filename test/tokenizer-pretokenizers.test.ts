@@ -140,3 +140,32 @@ describe("matchers and regex details as llama.cpp", () => {
     expect(rowSplitter("afmoe").split("\uA000ab")).toEqual(["\uA000", "ab"]);
   });
 });
+
+describe('tokenizer.ggml.model "whitespace" (jina-embeddings-v2-base-zh)', () => {
+  function whitespaceVocab(extra: [string, GgufValue][] = []): Tokenizer {
+    const tokens = ["a", "b", "ab", "你", "好", "你好"];
+    for (let b = 0; b < 256; b++) tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+    const types = tokens.map((t) => (t.startsWith("<0x") ? 6 : 1));
+    return Tokenizer.fromGguf({
+      metadata: new Map<string, GgufValue>([
+        ["tokenizer.ggml.model", str("whitespace")],
+        ["tokenizer.ggml.pre", str("whitespace")],
+        ["tokenizer.ggml.tokens", strs(tokens)],
+        ["tokenizer.ggml.token_type", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.INT32, items: Int32Array.from(types) } }],
+        ["tokenizer.ggml.merges", strs(["a b", "你 好"])],
+        ...extra,
+      ]),
+    });
+  }
+
+  it("drops whitespace, merges raw UTF-8 per segment and falls back to <0xXX> bytes", () => {
+    const t = whitespaceVocab();
+    // "A" has no token: its byte token; whitespace of any kind vanishes.
+    expect(t.tokenize("ab\u3000你好 \tA", { addSpecial: false })).toEqual([2, 5, 6 + 0x41]);
+  });
+
+  it("lower-cases only when tokenizer.ggml.normalizer.lowercase says so (the pre-tokenizer's default is off)", () => {
+    const t = whitespaceVocab([["tokenizer.ggml.normalizer.lowercase", { type: GgufValueType.BOOL, value: true }]]);
+    expect(t.tokenize("AB", { addSpecial: false })).toEqual([2]);
+  });
+});

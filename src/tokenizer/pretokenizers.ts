@@ -32,6 +32,8 @@ export interface PreTokenizerRow {
   readonly noDefaultBos?: boolean;
   /** Sets llama.cpp's add_sep (BERT-style BPE embedders) before the GGUF's add_sep_token is read. */
   readonly addSep?: boolean;
+  /** The normalizer's lowercase default before tokenizer.ggml.normalizer.lowercase (false only for "whitespace"). */
+  readonly lowercase?: boolean;
 }
 
 const CONTRACTIONS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
@@ -197,7 +199,7 @@ export const PRETOKENIZERS: readonly PreTokenizerRow[] = [
   { type: "gemma4", names: ["gemma4", "granite-embed-multi-311m"], escapeWhitespaces: true, rawBytes: true, regexes: [LINES] },
   { type: "sarvam-moe", names: ["sarvam-moe"], cleanSpaces: false, escapeWhitespaces: true, rawBytes: true, regexes: [LINES] },
   // jina-embeddings-v2-base-zh: words are runs of non-space, merged as raw UTF-8.
-  { type: "whitespace", names: ["whitespace"], rawBytes: true, regexes: ["\\S+"] },
+  { type: "whitespace", names: ["whitespace"], rawBytes: true, lowercase: false, regexes: ["\\S+"] },
   {
     type: "minicpm5", names: ["minicpm5"], ignoreMerges: true,
     regexes: ["\\p{N}{1,3}", CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*" + TAIL],

@@ -8,7 +8,7 @@ import { TokenizerError } from "./errors.js";
 import { partition } from "./partition.js";
 import { RegexSplitter } from "./regex-split.js";
 import { spmTokenize } from "./spm.js";
-import { newUtf8Decoder, wellFormed } from "./unicode.js";
+import { CP, codePoints, cpClass, newUtf8Decoder, toLower, wellFormed } from "./unicode.js";
 import { Attr, loadVocab, type GgufMetadataSource, type Vocab, type VocabKind } from "./vocab.js";
 import { wordPieceTokenize } from "./wordpiece.js";
 
@@ -121,7 +121,12 @@ export class Tokenizer {
         spmTokenize(v, this.byteTokens, (b) => this.missingByte(b), piece.replaceAll(" ", "\u2581"), out);
       } else {
         if (v.escapeWhitespaces) piece = piece.replaceAll(" ", "\u2581");
-        if (this.splitter) bpeTokenize(v, this.splitter, this.byteTokens, piece, out, seen);
+        if (!this.splitter) continue;
+        if (v.model === "whitespace") {
+          for (const segment of whitespaceSegments(piece, v.normalizer.lowercase)) bpeTokenize(v, this.splitter, this.byteTokens, segment, out, seen);
+        } else {
+          bpeTokenize(v, this.splitter, this.byteTokens, piece, out, seen);
+        }
       }
       prevSpecial = false;
     }
@@ -137,7 +142,7 @@ export class Tokenizer {
     if (addSpecial && v.special.bos !== undefined) out.push(v.special.bos);
     for (const f of partition(v, raw, parseSpecial)) {
       if (f.kind === "token") out.push(f.id);
-      else wordPieceTokenize({ ids: v.ids, maxTokenUnits: v.maxTokenUnits, unk: v.special.unk }, v.wordPiece, raw.slice(f.start, f.end), out);
+      else wordPieceTokenize({ ids: v.ids, maxTokenUnits: v.maxTokenUnits, unk: v.special.unk }, v.normalizer, raw.slice(f.start, f.end), out);
     }
     if (addSpecial && v.special.sep !== undefined) out.push(v.special.sep);
     return out;
@@ -180,4 +185,24 @@ export class Tokenizer {
   private missingByte(b: number): number {
     throw new TokenizerError("bad_vocab", `the vocabulary has no token for byte 0x${b.toString(16).padStart(2, "0")} (<0x${b.toString(16).toUpperCase().padStart(2, "0")}>)`);
   }
+}
+
+/**
+ * llama.cpp's llm_tokenizer_whitespace_session (tokenizer.ggml.model "whitespace", e.g.
+ * jina-embeddings-v2-base-zh): whitespace separates segments and is dropped, letters are lower-cased
+ * if the normalizer says so, and each segment then goes through the BPE session on its own.
+ */
+function whitespaceSegments(text: string, lowercase: boolean): string[] {
+  const out: string[] = [];
+  let segment = "";
+  for (const cp of codePoints(text)) {
+    if (cpClass(cp) & CP.WHITESPACE) {
+      if (segment !== "") out.push(segment);
+      segment = "";
+    } else {
+      segment += String.fromCodePoint(lowercase ? toLower(cp) : cp);
+    }
+  }
+  if (segment !== "") out.push(segment);
+  return out;
 }

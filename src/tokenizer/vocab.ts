@@ -9,7 +9,7 @@ import { TokenizerError } from "./errors.js";
 import { findPreTokenizer, type PreTokenizerRow } from "./pretokenizers.js";
 import { applyTextRules, type SpecialIds } from "./special.js";
 import { StringIndex } from "./string-index.js";
-import type { WordPieceOptions } from "./wordpiece.js";
+import type { NormalizerOptions } from "./wordpiece.js";
 
 /** tokenizer.ggml.token_type values (llama_token_type). */
 export const TokenType = { UNDEFINED: 0, NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -70,8 +70,8 @@ export interface Vocab {
    * is only reported, as in llama.cpp, whose tokenizer does not add it.
    */
   readonly addSep: boolean;
-  /** WordPiece normalization (tokenizer.ggml.normalizer.lowercase / strip_accents). */
-  readonly wordPiece: WordPieceOptions;
+  /** tokenizer.ggml.normalizer.lowercase / strip_accents: WordPiece's, and lowercase for "whitespace" BPE. */
+  readonly normalizer: NormalizerOptions;
   /** Longest token text in UTF-16 units (WordPiece's search window). */
   readonly maxTokenUnits: number;
   readonly addSpacePrefix: boolean;
@@ -85,7 +85,7 @@ export interface Vocab {
 }
 
 const KEY = "tokenizer.ggml.";
-const SUPPORTED = `supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE), "bert" (WordPiece)`;
+const SUPPORTED = `supported: "llama" (SentencePiece), "gpt2", "gemma4" and "whitespace" (BPE), "bert" (WordPiece)`;
 
 /** Tokenizer models llama.cpp knows but Woolly does not implement. */
 const UNIMPLEMENTED_MODELS: Record<string, string> = {
@@ -95,7 +95,7 @@ const UNIMPLEMENTED_MODELS: Record<string, string> = {
   no_vocab: "no vocabulary",
   none: "no vocabulary",
   hybriddna: "hybrid DNA BPE",
-  whitespace: "whitespace BPE",
+  test: "llama.cpp's test vocabulary",
 };
 
 export function loadVocab(src: GgufMetadataSource): Vocab {
@@ -118,7 +118,7 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     // BOS is [CLS]; EOS is unset; SEP, PAD and MASK have BERT's usual ids until the GGUF says otherwise.
     kind = "wpm";
     Object.assign(special, { bos: 101, unk: 100, sep: 102, pad: 0, mask: 103 });
-  } else if (model === "gpt2" || model === "gemma4") {
+  } else if (model === "gpt2" || model === "gemma4" || model === "whitespace") {
     kind = "bpe";
     if (model === "gemma4") preName = "gemma4";
     else Object.assign(special, { bos: 11, eos: 11 });
@@ -217,9 +217,10 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
   if (kind === "wpm" && (special.bos === undefined || special.sep === undefined)) {
     throw new TokenizerError("bad_vocab", `WordPiece needs [CLS] and [SEP]: ${KEY}bos_token_id (or cls_token_id) and ${KEY}seperator_token_id must be ids of the vocabulary`);
   }
-  // BertNormalizer options: lowercase by default; accents stripped when lowercasing, unless told.
-  const lowercase = getBool(meta, KEY + "normalizer.lowercase") ?? true;
-  const wordPiece: WordPieceOptions = { lowercase, stripAccents: getBool(meta, KEY + "normalizer.strip_accents") ?? lowercase };
+  // BertNormalizer options: lowercase by default (not for the "whitespace" pre-tokenizer); accents
+  // stripped when lowercasing, unless told.
+  const lowercase = getBool(meta, KEY + "normalizer.lowercase") ?? pre?.lowercase ?? true;
+  const normalizer: NormalizerOptions = { lowercase, stripAccents: getBool(meta, KEY + "normalizer.strip_accents") ?? lowercase };
   let maxTokenUnits = 0;
   for (let i = 0; i < n; i++) if (texts[i].length > maxTokenUnits) maxTokenUnits = texts[i].length;
 
@@ -234,7 +235,7 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
   applyStripRules({ texts, ids, attrs, specialTokens, preName, generalName, arch });
 
   return {
-    kind, model, pre, texts, ids, scores, attrs, merges, special, eog, addBos, addEos, addSep, wordPiece, maxTokenUnits,
+    kind, model, pre, texts, ids, scores, attrs, merges, special, eog, addBos, addEos, addSep, normalizer, maxTokenUnits,
     addSpacePrefix, cleanSpaces,
     // SPM and WordPiece tokens spell spaces as U+2581; BPE only with an SPM-style pre-tokenizer.
     escapeWhitespaces: kind === "bpe" ? escapeWhitespaces : true,

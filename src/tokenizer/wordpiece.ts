@@ -14,8 +14,8 @@
 
 import { CP, codePoints, cpClass, nfdFirst, toLower } from "./unicode.js";
 
-/** llama.cpp's normalizer options for WordPiece (tokenizer.ggml.normalizer.*). */
-export interface WordPieceOptions {
+/** llama.cpp's normalizer options (tokenizer.ggml.normalizer.*): WordPiece, and lowercase for "whitespace" BPE. */
+export interface NormalizerOptions {
   readonly lowercase: boolean;
   readonly stripAccents: boolean;
 }
@@ -42,7 +42,7 @@ function isChineseChar(cp: number): boolean {
 }
 
 /** llama.cpp's llm_tokenizer_wpm_session::preprocess: the normalized words of `text`, none empty. */
-export function wordPieceWords(text: string, opts: WordPieceOptions): string[] {
+export function wordPieceWords(text: string, opts: NormalizerOptions): string[] {
   const words: string[] = [];
   let word = "";
   for (const raw of codePoints(text)) {
@@ -69,7 +69,7 @@ export function wordPieceWords(text: string, opts: WordPieceOptions): string[] {
 }
 
 /** Appends the ids of `text` (one fragment between special tokens) to `out`. */
-export function wordPieceTokenize(vocab: WordPieceVocab, opts: WordPieceOptions, text: string, out: number[]): void {
+export function wordPieceTokenize(vocab: WordPieceVocab, opts: NormalizerOptions, text: string, out: number[]): void {
   for (const w of wordPieceWords(text, opts)) {
     const word = "\u2581" + w;
     const n = word.length;
