@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { GgufValueType, parseGguf, type GgufValue } from "../src/gguf/index.js";
 import { Tokenizer, TokenizerError } from "../src/tokenizer/index.js";
 import { wordPieceWords } from "../src/tokenizer/wordpiece.js";
-import { fixturePath } from "./helpers/fixtures.js";
+import { join } from "node:path";
+import { FIXTURES, fixturePath } from "./helpers/fixtures.js";
 
 let bge: Tokenizer | undefined;
 /** bge-small's vocabulary (30,522 tokens), parsed once. */
@@ -45,6 +46,17 @@ describe("WordPiece with bge-small's vocabulary", () => {
     expect(t.tokenize("")).toEqual([101, 102]);
     expect(t.tokenText(101)).toBe("[CLS]");
     expect(t.tokenText(102)).toBe("[SEP]");
+  });
+
+  // archs/reference/synth-bert-*.e1/e2.json: the ids llama.cpp fed the synthetic BERT model.
+  it.each([
+    ["e1", "Hello world"],
+    ["e2", "The quick brown fox jumps over the lazy dog."],
+  ])("the synth-bert %s prompt %j tokenizes to the reference ids", (ref, text) => {
+    const want: { prompt: number[] } = JSON.parse(readFileSync(join(FIXTURES, "archs", "reference", `synth-bert-Q8_0.${ref}.json`), "utf8"));
+    const model = Tokenizer.fromGguf(parseGguf(readFileSync(join(FIXTURES, "archs", "models", "synth-bert-Q8_0.gguf"))));
+    expect(model.tokenize(text)).toEqual(want.prompt);
+    expect(bert().tokenize(text)).toEqual(want.prompt);
   });
 
   it("matches written special tokens only with parseSpecial, without stripping the spaces around them", () => {
