@@ -23,9 +23,9 @@ export interface TokenizeOptions {
 }
 
 export class Tokenizer {
-  /** "spm" (SentencePiece, tokenizer.ggml.model "llama"), "bpe" ("gpt2", "gemma4") or "wpm" (WordPiece, "bert"). */
+  /** "spm" (SentencePiece, tokenizer.ggml.model "llama"), "bpe" ("gpt2", "gemma4", "whitespace") or "wpm" (WordPiece, "bert"). */
   readonly kind: VocabKind;
-  /** The pre-tokenizer type (BPE), e.g. "llama3", "qwen2", "gpt2"; undefined for SPM. */
+  /** The pre-tokenizer type (BPE), e.g. "llama3", "qwen2", "gpt2", "gemma4"; undefined for SPM and WordPiece. */
   readonly preTokenizer: string | undefined;
   readonly nVocab: number;
   /** Beginning of sequence; for WordPiece (BERT) this is [CLS]. */
@@ -121,11 +121,13 @@ export class Tokenizer {
         spmTokenize(v, this.byteTokens, (b) => this.missingByte(b), piece.replaceAll(" ", "\u2581"), out);
       } else {
         if (v.escapeWhitespaces) piece = piece.replaceAll(" ", "\u2581");
-        if (!this.splitter) continue;
+        const splitter = this.splitter;
+        // loadVocab gives every BPE vocabulary a pre-tokenizer row; this only guards the types.
+        if (splitter === undefined) throw new TokenizerError("bad_vocab", "a BPE vocabulary without a pre-tokenizer");
         if (v.model === "whitespace") {
-          for (const segment of whitespaceSegments(piece, v.normalizer.lowercase)) bpeTokenize(v, this.splitter, this.byteTokens, segment, out, seen);
+          for (const segment of whitespaceSegments(piece, v.normalizer.lowercase)) bpeTokenize(v, splitter, this.byteTokens, segment, out, seen);
         } else {
-          bpeTokenize(v, this.splitter, this.byteTokens, piece, out, seen);
+          bpeTokenize(v, splitter, this.byteTokens, piece, out, seen);
         }
       }
       prevSpecial = false;
@@ -137,12 +139,13 @@ export class Tokenizer {
   /** llama.cpp's WPM branch of llama_tokenize: [CLS] and [SEP] around the text with addSpecial. */
   private tokenizeWordPiece(raw: string, addSpecial: boolean, parseSpecial: boolean): number[] {
     const v = this.vocab;
+    const wpm = { ids: v.ids, maxTokenUnits: v.maxTokenUnits, unk: v.special.unk };
     const out: number[] = [];
     // loadVocab refuses a WordPiece vocabulary without both ids.
     if (addSpecial && v.special.bos !== undefined) out.push(v.special.bos);
     for (const f of partition(v, raw, parseSpecial)) {
       if (f.kind === "token") out.push(f.id);
-      else wordPieceTokenize({ ids: v.ids, maxTokenUnits: v.maxTokenUnits, unk: v.special.unk }, v.normalizer, raw.slice(f.start, f.end), out);
+      else wordPieceTokenize(wpm, v.normalizer, raw.slice(f.start, f.end), out);
     }
     if (addSpecial && v.special.sep !== undefined) out.push(v.special.sep);
     return out;
