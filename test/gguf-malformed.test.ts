@@ -160,6 +160,16 @@ describe("header fields", () => {
     expectKind(ggufStart(0, 1).str(new Uint8Array([0xc3, 0x28])).u32(GgufValueType.UINT8).u8(0).build(), "bad_utf8");
     expectKind(ggufStart(0, 1).str("k").u32(GgufValueType.STRING).str(new Uint8Array([0xff])).build(), "bad_utf8", /"k"/);
   });
+  // String arrays are read by a fast path that leaves every unusual item to the named reader.
+  it("string array items: errors name the item", () => {
+    const arr = (): ReturnType<typeof ggufStart> => ggufStart(0, 1).str("k").u32(GgufValueType.ARRAY).u32(GgufValueType.STRING).u64(2).str("ok");
+    expectKind(arr().str(new Uint8Array([0xe2, 0x96])).build(), "bad_utf8", /item 1 of "k"/);
+    expectKind(arr().str(new Uint8Array([0xed, 0xa0, 0x80])).build(), "bad_utf8", /item 1 of "k"/); // a surrogate
+    expectKind(arr().u64(2n ** 40n).build(), "limit_exceeded", /length of item 1 of "k"/);
+    expectKind(arr().u64(9).raw([0x61]).build(), "truncated", /item 1 of "k"/);
+    const g = parseGguf(arr().str("\u2581\u{1F999}\ufeff").build());
+    expect(g.metadata.get("k")).toEqual({ type: GgufValueType.ARRAY, value: { itemType: GgufValueType.STRING, items: ["ok", "\u2581\u{1F999}\ufeff"] } });
+  });
   it("a leading byte-order mark survives", () => {
     const g = parseGguf(ggufStart(0, 1).str("k").u32(GgufValueType.STRING).str("\ufeffx").build());
     expect(g.getString("k")).toBe("\ufeffx");

@@ -110,7 +110,10 @@ function readArray(cur: Cursor, key: string, limits: GgufLimits, depth: number):
   switch (itemType) {
     case GgufValueType.STRING: {
       const items: string[] = [];
-      for (let i = 0; i < n; i++) items.push(cur.string(`item ${i} of "${key}"`, limits.maxStringBytes, "maxStringBytes"));
+      // The fast path allocates nothing but the string; the named read runs only when it declines.
+      for (let i = 0; i < n; i++) {
+        items.push(cur.stringFast(limits.maxStringBytes) ?? cur.string(`item ${i} of "${key}"`, limits.maxStringBytes, "maxStringBytes"));
+      }
       return { itemType, items };
     }
     case GgufValueType.ARRAY: {

@@ -7,7 +7,9 @@
 // members are \u escapes so that no editor or tool can normalize them (several are compatibility
 // characters, e.g. U+2126 OHM SIGN, that NFC would silently replace).
 
-import { AFMOE_DIGITS_REGEX, GPT2_REGEX, KIMI_K2_REGEX, LLAMA3_REGEX } from "./split-custom.js";
+import {
+  AFMOE_DIGITS_REGEX, GPT2_REGEX, KIMI_K2_REGEX, LINES_REGEX, LLAMA3_REGEX, QWEN2_REGEX, QWEN35_REGEX, TINY_AYA_DIGITS_REGEX,
+} from "./split-custom.js";
 
 /** How one pre-tokenizer type splits words and which vocabulary flags it changes. */
 export interface PreTokenizerRow {
@@ -28,11 +30,14 @@ export interface PreTokenizerRow {
   readonly rawBytes?: boolean;
   /** The type has no BOS by default (ChatGLM). */
   readonly noDefaultBos?: boolean;
+  /** Sets llama.cpp's add_sep (BERT-style BPE embedders) before the GGUF's add_sep_token is read. */
+  readonly addSep?: boolean;
+  /** The normalizer's lowercase default before tokenizer.ggml.normalizer.lowercase (false only for "whitespace"). */
+  readonly lowercase?: boolean;
 }
 
 const CONTRACTIONS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
 
-const QWEN2_REGEX = CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 const DEEPSEEK_LETTERS =
   "A-Za-z\\u00B5\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u01BA\\u01BC-\\u01BF\\u01C4-\\u0293\\u0295-\\u02AF" +
@@ -51,7 +56,7 @@ const CJK_HANGUL = "[\\u4E00-\\u9FA5\\u0800-\\u4E00\\uAC00-\\uD7FF]+";
 const CJK_KANA = "[\\u4E00-\\u9FA5\\u3040-\\u309F\\u30A0-\\u30FF]+";
 const ASCII_PUNCT_WORD = "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+";
 const NORDIC = " ?[^(\\s|.,!?\\u2026\\u3002\\uFF0C\\u3001\\u0964\\u06D4\\u060C)]+";
-const LINES = "[^\\n]+|[\\n]+";
+const LINES = LINES_REGEX;
 
 /** Cased words through lookaheads (Tekken, GPT-4o): an optional lead, "upper* lower+" or "upper+ lower*", then `suffix`. */
 function lookaheadWords(letters: string, suffix: string): string {
@@ -118,9 +123,11 @@ export const PRETOKENIZERS: readonly PreTokenizerRow[] = [
   {
     type: "gpt2",
     names: ["gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum", "modern-bert",
-      "exaone4", "jina-v1-en", "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais"],
+      "exaone4", "mpt", "olmo", "jais"],
     regexes: [GPT2_REGEX],
   },
+  // RoBERTa-style embedders: GPT-2 splitting, and llama.cpp marks them as wanting a trailing separator.
+  { type: "gpt2", names: ["jina-v1-en", "jina-v2-code", "roberta-bpe"], addSep: true, regexes: [GPT2_REGEX] },
   { type: "trillion", names: ["trillion", "granite-docling"], cleanSpaces: false, regexes: [GPT2_REGEX] },
   // llama.cpp maps "megrez" to qwen2 but, unlike "qwen2", leaves clean_spaces on.
   { type: "stablelm2", names: ["stablelm2", "megrez"], regexes: [QWEN2_REGEX] },
@@ -130,7 +137,7 @@ export const PRETOKENIZERS: readonly PreTokenizerRow[] = [
   },
   {
     type: "qwen35", names: ["qwen35"], cleanSpaces: false,
-    regexes: [CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*" + TAIL],
+    regexes: [QWEN35_REGEX],
   },
   { type: "bloom", names: ["bloom", "gpt3-finnish"], regexes: [NORDIC] },
   { type: "poro", names: ["poro-chat"], cleanSpaces: false, regexes: [NORDIC] },
@@ -154,7 +161,7 @@ export const PRETOKENIZERS: readonly PreTokenizerRow[] = [
   },
   {
     type: "tiny-aya", names: ["tiny_aya", "cohere2moe"], cleanSpaces: false,
-    regexes: ["\\d{1,3}(?=(?:\\d{3})*\\b)", CASED_WORDS + "|\\p{N}{1,3}" + PUNCT_SLASH_TAIL],
+    regexes: [TINY_AYA_DIGITS_REGEX, CASED_WORDS + "|\\p{N}{1,3}" + PUNCT_SLASH_TAIL],
   },
   { type: "kimi-k2", names: ["kimi-k2"], cleanSpaces: false, regexes: [KIMI_K2_REGEX] },
   { type: "superbpe", names: ["superbpe"], cleanSpaces: false, regexes: ["\\p{N}+", "(?=(\\d{3})+(?!\\d))"] },
@@ -172,10 +179,13 @@ export const PRETOKENIZERS: readonly PreTokenizerRow[] = [
     regexes: ["[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*" + TAIL],
   },
   {
+    // llama.cpp's source spells the CJK compatibility block's start as U+8C48, not U+F900: its literal
+    // 豈 went through NFC (U+F900 → U+8C48). The class therefore runs from U+8C48 to U+FAFF (taking in
+    // Hangul syllables, Yi, private use …), and that is what AFMoE token ids are made with.
     type: "afmoe", names: ["afmoe"], cleanSpaces: false,
     regexes: [
       AFMOE_DIGITS_REGEX,
-      "[\\u4E00-\\u9FFF\\u3400-\\u4DBF\\uF900-\\uFAFF\\u3040-\\u309F\\u30A0-\\u30FF\\uFF65-\\uFF9F\\u2F00-\\u2FDF\\u0E40-\\u0E7F" +
+      "[\\u4E00-\\u9FFF\\u3400-\\u4DBF\\u8C48-\\uFAFF\\u3040-\\u309F\\u30A0-\\u30FF\\uFF65-\\uFF9F\\u2F00-\\u2FDF\\u0E40-\\u0E7F" +
         "\\u0E80-\\u0EFF\\u1780-\\u17FF\\u1000-\\u109F\\uAA60-\\uAA7F\\uA9E0-\\uA9FF\\uAC00-\\uD7AF\\u1100-\\u11FF]+",
       ASCII_PUNCT_WORD + "|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*" + TAIL,
     ],
@@ -189,7 +199,7 @@ export const PRETOKENIZERS: readonly PreTokenizerRow[] = [
   { type: "gemma4", names: ["gemma4", "granite-embed-multi-311m"], escapeWhitespaces: true, rawBytes: true, regexes: [LINES] },
   { type: "sarvam-moe", names: ["sarvam-moe"], cleanSpaces: false, escapeWhitespaces: true, rawBytes: true, regexes: [LINES] },
   // jina-embeddings-v2-base-zh: words are runs of non-space, merged as raw UTF-8.
-  { type: "whitespace", names: ["whitespace"], rawBytes: true, regexes: ["\\S+"] },
+  { type: "whitespace", names: ["whitespace"], rawBytes: true, lowercase: false, regexes: ["\\S+"] },
   {
     type: "minicpm5", names: ["minicpm5"], ignoreMerges: true,
     regexes: ["\\p{N}{1,3}", CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*" + TAIL],

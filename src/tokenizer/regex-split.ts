@@ -3,13 +3,14 @@
 // every match is a word and so is every stretch between matches. How a regex runs depends on its text,
 // exactly as in llama.cpp:
 //
-//  1. A few exact texts (GPT-2, Llama 3, Kimi-K2, AFMoE) are hand-written matchers (split-custom.ts).
+//  1. A few exact texts (GPT-2, Llama 3, Qwen2, Qwen3.5, Kimi-K2, AFMoE and Tiny Aya digits, newline
+//     runs) are hand-written matchers (split-custom.ts).
 //  2. A regex using \p{N} \p{L} \p{P} \p{M} \p{S} (or \p{Lu} \p{Ll} \p{Lt} \p{Lm} \p{Lo}) runs on a
 //     "collapsed" text: every code point >= 128 is replaced by one marker character for its class
 //     (whitespace → \v, N → U+00D1, L → U+00D2, P → U+00D3, M → U+00D4, S → U+00D5, other → U+00D0),
 //     and each \p{X} becomes a class of its marker plus X's ASCII members. Consequences kept on
-//     purpose: non-ASCII upper and lower case look alike, and \p{S} lacks '~' (llama.cpp's ASCII
-//     symbol list omits it).
+//     purpose: non-ASCII upper and lower case look alike. (\p{S}'s ASCII list is $+<=>^`|~; older
+//     llama.cpp left out '~'.)
 //  3. Any other regex runs on the code points, with non-ASCII whitespace replaced by \v and \s read as
 //     ASCII whitespace (std::wregex's \s), so \s means llama.cpp's whitespace set in every mode.
 
@@ -36,7 +37,7 @@ const CATEGORIES: ReadonlyMap<string, Category> = (() => {
   const l: Category = { marker: MARKER.LETTER, ascii: "A-Za-z" };
   const p: Category = { marker: MARKER.PUNCTUATION, ascii: "!-#%-*,-/:-;?-@\\[-\\]_\\{\\}" };
   const m: Category = { marker: MARKER.ACCENT_MARK, ascii: "" };
-  const s: Category = { marker: MARKER.SYMBOL, ascii: "\\$\\+<->^`\\|" };
+  const s: Category = { marker: MARKER.SYMBOL, ascii: "\\$\\+<->^`\\|~" };
   return new Map<string, Category>([
     ["\\p{N}", n], ["\\p{L}", l], ["\\p{P}", p], ["\\p{M}", m], ["\\p{S}", s],
     ["\\p{Lu}", l], ["\\p{Ll}", l], ["\\p{Lt}", l], ["\\p{Lm}", l], ["\\p{Lo}", l],

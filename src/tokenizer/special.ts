@@ -57,7 +57,7 @@ const ALWAYS_RENDERED = ["<|channel|>", "<|message|>", "<|start|>", "<|constrain
 
 export interface TextRuleInput {
   readonly texts: readonly string[];
-  readonly ids: ReadonlyMap<string, number>;
+  readonly ids: { get(text: string): number | undefined };
   /** Mutated: tokens found by text become control, "unused" ones unused. */
   readonly attrs: Uint16Array;
   /** Mutated: EOT/EOM/FIM ids found by text are filled in. */

@@ -29,13 +29,26 @@ export const LLAMA3_REGEX =
 export const KIMI_K2_REGEX = "\\p{Han}+";
 /** AFMoE's digit grouping trigger. */
 export const AFMOE_DIGITS_REGEX = "\\p{AFMoE_digits}";
+/** Tiny Aya's digit grouping; llama.cpp runs it with the AFMoE matcher (\p{N}, not \d). */
+export const TINY_AYA_DIGITS_REGEX = "\\d{1,3}(?=(?:\\d{3})*\\b)";
+/** Qwen2's pattern (Llama 3's with single digits), case-insensitive group expanded. */
+export const QWEN2_REGEX =
+  "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** Qwen3.5's: Qwen2's with combining marks inside letter runs and outside punctuation runs. */
+export const QWEN35_REGEX =
+  "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** Runs of non-newlines and runs of newlines (Gemma 4, Sarvam, Laguna). */
+export const LINES_REGEX = "[^\\n]+|[\\n]+";
 
-/** The matcher llama.cpp uses for this exact regex text, if any. */
+/** The matcher llama.cpp uses for this exact regex text, if any (unicode_regex_split_custom). */
 export function customSplitter(regex: string): Splitter | undefined {
   if (regex === GPT2_REGEX) return splitGpt2;
   if (regex === LLAMA3_REGEX || regex === LLAMA3_REGEX_ORIGINAL) return splitLlama3;
+  if (regex === QWEN2_REGEX) return splitQwen2;
+  if (regex === QWEN35_REGEX) return splitQwen35;
   if (regex === KIMI_K2_REGEX) return splitKimiK2;
-  if (regex === AFMOE_DIGITS_REGEX) return splitAfmoe;
+  if (regex === AFMOE_DIGITS_REGEX || regex === TINY_AYA_DIGITS_REGEX) return splitAfmoe;
+  if (regex === LINES_REGEX) return splitLines;
   return undefined;
 }
 
@@ -149,34 +162,45 @@ export const splitGpt2: Splitter = (cps, pieces) =>
     }
   });
 
-/** (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
-export const splitLlama3: Splitter = (cps, pieces) =>
-  forEachPiece(cps, pieces, (p) => {
-    for (let pos = p.ini; pos < p.end; ) {
-      const cpt = p.cpt(pos);
-      const flags = p.flags(pos);
-      const c = contraction(p, pos, true);
-      if (c > 0) {
-        pos += p.add(pos + c);
-        continue;
+/**
+ * The Llama 3 family: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?WORD+|DIGITS| ?[^\s WORD \p{N}]+[\r\n]*|
+ * \s*[\r\n]+|\s+(?!\S)|\s+ where WORD is \p{L} (Llama 3, Qwen2) or [\p{L}\p{M}] (Qwen3.5) and DIGITS
+ * is \p{N}{1,3} (Llama 3) or \p{N} (Qwen2, Qwen3.5): llama.cpp's three matchers differ only there.
+ */
+function llamaFamily(word: number, maxDigits: 1 | 3): Splitter {
+  return (cps, pieces) =>
+    forEachPiece(cps, pieces, (p) => {
+      for (let pos = p.ini; pos < p.end; ) {
+        const cpt = p.cpt(pos);
+        const flags = p.flags(pos);
+        const c = contraction(p, pos, true);
+        if (c > 0) {
+          pos += p.add(pos + c);
+          continue;
+        }
+        if (!(cpt === CR || cpt === LF || isN(flags)) && (flags & word || p.flags(pos + 1) & word)) {
+          pos++;
+          while (p.flags(pos) & word) pos++;
+          p.add(pos);
+          continue;
+        }
+        if (isN(flags)) {
+          if (maxDigits === 3) pos = digitsUpTo3(p, pos);
+          else p.add(++pos);
+          continue;
+        }
+        if (otherRun(p, pos, cpt, flags, word)) {
+          pos = p.prevEnd;
+          continue;
+        }
+        pos = whitespaceTail(p, pos, true);
       }
-      if (!(cpt === CR || cpt === LF || isN(flags)) && (isL(flags) || isL(p.flags(pos + 1)))) {
-        pos++;
-        while (isL(p.flags(pos))) pos++;
-        p.add(pos);
-        continue;
-      }
-      if (isN(flags)) {
-        pos = digitsUpTo3(p, pos);
-        continue;
-      }
-      if (otherRun(p, pos, cpt, flags)) {
-        pos = p.prevEnd;
-        continue;
-      }
-      pos = whitespaceTail(p, pos, true);
-    }
-  });
+    });
+}
+
+export const splitLlama3: Splitter = llamaFamily(CP.LETTER, 3);
+export const splitQwen2: Splitter = llamaFamily(CP.LETTER, 1);
+export const splitQwen35: Splitter = llamaFamily(CP.LETTER | CP.ACCENT_MARK, 1);
 
 /** \p{N}{1,3}, repeated: digits in groups of three from the left. */
 function digitsUpTo3(p: Piece, pos: number): number {
@@ -191,12 +215,16 @@ function digitsUpTo3(p: Piece, pos: number): number {
   return pos;
 }
 
-/** " ?[^\s\p{L}\p{N}]+[\r\n]*"; llama.cpp tests the current character's flags for the entry check. */
-function otherRun(p: Piece, pos: number, cpt: number, flags: number): boolean {
+/**
+ * " ?[^\s\p{L}\p{N}]+[\r\n]*" (with `word` = \p{L}, or [\p{L}\p{M}] for Qwen3.5); llama.cpp tests the
+ * current character's flags for the entry check.
+ */
+function otherRun(p: Piece, pos: number, cpt: number, flags: number, word: number = CP.LETTER): boolean {
+  const stop = CP.WHITESPACE | CP.NUMBER | word;
   let f2 = cpt === SPACE ? p.flags(pos + 1) : flags;
-  if (!(!(f2 & (CP.WHITESPACE | CP.LETTER | CP.NUMBER)) && pos < p.end)) return false;
+  if (!(!(f2 & stop) && pos < p.end)) return false;
   pos += cpt === SPACE ? 1 : 0;
-  while (isOther(f2, pos < p.end)) f2 = p.flags(++pos);
+  while (pos < p.end && !(f2 & stop)) f2 = p.flags(++pos);
   let c2 = p.cpt(pos);
   while (c2 === CR || c2 === LF) c2 = p.cpt(++pos);
   p.add(pos);
@@ -276,3 +304,19 @@ export const splitAfmoe: Splitter = (cps, pieces) =>
     }
     if (p.prevEnd < p.end) p.add(p.end);
   });
+
+/** [^\n]+|[\n]+ : runs of newlines and runs of anything else. */
+export const splitLines: Splitter = (cps, pieces) => {
+  const out: number[] = [];
+  let pos = 0;
+  for (const len of pieces) {
+    const end = pos + len;
+    while (pos < end) {
+      const nl = cps[pos] === LF;
+      const start = pos;
+      while (pos < end && (cps[pos] === LF) === nl) pos++;
+      out.push(pos - start);
+    }
+  }
+  return out;
+};

@@ -8,22 +8,27 @@ import { TokenizerError } from "./errors.js";
 import { partition } from "./partition.js";
 import { RegexSplitter } from "./regex-split.js";
 import { spmTokenize } from "./spm.js";
-import { newUtf8Decoder, wellFormed } from "./unicode.js";
+import { CP, codePoints, cpClass, newUtf8Decoder, toLower, wellFormed } from "./unicode.js";
 import { Attr, loadVocab, type GgufMetadataSource, type Vocab, type VocabKind } from "./vocab.js";
+import { wordPieceTokenize } from "./wordpiece.js";
 
 export interface TokenizeOptions {
-  /** Add BOS/EOS as the model asks (tokenizer.ggml.add_bos_token / add_eos_token). Default true. */
+  /**
+   * Add BOS/EOS as the model asks (tokenizer.ggml.add_bos_token / add_eos_token); WordPiece (BERT)
+   * always wraps the text as [CLS] … [SEP]. Default true.
+   */
   readonly addSpecial?: boolean;
   /** Match control tokens written in the text (e.g. "<|im_start|>") as single ids. Default true. */
   readonly parseSpecial?: boolean;
 }
 
 export class Tokenizer {
-  /** "spm" (SentencePiece, tokenizer.ggml.model "llama") or "bpe" ("gpt2", "gemma4"). */
+  /** "spm" (SentencePiece, tokenizer.ggml.model "llama"), "bpe" ("gpt2", "gemma4", "whitespace") or "wpm" (WordPiece, "bert"). */
   readonly kind: VocabKind;
-  /** The pre-tokenizer type (BPE), e.g. "llama3", "qwen2", "gpt2"; undefined for SPM. */
+  /** The pre-tokenizer type (BPE), e.g. "llama3", "qwen2", "gpt2", "gemma4"; undefined for SPM and WordPiece. */
   readonly preTokenizer: string | undefined;
   readonly nVocab: number;
+  /** Beginning of sequence; for WordPiece (BERT) this is [CLS]. */
   readonly bos: number | undefined;
   readonly eos: number | undefined;
   /** End of turn (tokenizer.ggml.eot_token_id, else found by text such as <|eot_id|> or <|im_end|>). */
@@ -31,9 +36,12 @@ export class Tokenizer {
   readonly eom: number | undefined;
   readonly unk: number | undefined;
   readonly pad: number | undefined;
+  /** Separator, [SEP] for BERT (tokenizer.ggml.seperator_token_id). */
   readonly sep: number | undefined;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  /** The model expects [SEP] after the text (llama.cpp's add_sep; WordPiece adds it with addSpecial). */
+  readonly addSep: boolean;
 
   private readonly vocab: Vocab;
   private readonly splitter: RegexSplitter | undefined;
@@ -48,6 +56,7 @@ export class Tokenizer {
     ({ bos: this.bos, eos: this.eos, eot: this.eot, eom: this.eom, unk: this.unk, pad: this.pad, sep: this.sep } = vocab.special);
     this.addBos = vocab.addBos;
     this.addEos = vocab.addEos;
+    this.addSep = vocab.addSep;
     this.splitter = vocab.pre ? new RegexSplitter(vocab.pre.regexes) : undefined;
     this.byteTokens = new Int32Array(256).fill(-1);
     for (let b = 0; b < 256; b++) {
@@ -94,6 +103,7 @@ export class Tokenizer {
     const parseSpecial = options.parseSpecial ?? true;
     const v = this.vocab;
     const raw = wellFormed(text);
+    if (v.kind === "wpm") return this.tokenizeWordPiece(raw, addSpecial, parseSpecial);
     const out: number[] = [];
     if (addSpecial && v.addBos && v.special.bos !== undefined) out.push(v.special.bos);
     // SPM prefixes a space to the text at the start and after each special token.
@@ -111,11 +121,33 @@ export class Tokenizer {
         spmTokenize(v, this.byteTokens, (b) => this.missingByte(b), piece.replaceAll(" ", "\u2581"), out);
       } else {
         if (v.escapeWhitespaces) piece = piece.replaceAll(" ", "\u2581");
-        if (this.splitter) bpeTokenize(v, this.splitter, this.byteTokens, piece, out, seen);
+        const splitter = this.splitter;
+        // loadVocab gives every BPE vocabulary a pre-tokenizer row; this only guards the types.
+        if (splitter === undefined) throw new TokenizerError("bad_vocab", "a BPE vocabulary without a pre-tokenizer");
+        if (v.model === "whitespace") {
+          for (const segment of whitespaceSegments(piece, v.normalizer.lowercase)) bpeTokenize(v, splitter, this.byteTokens, segment, out, seen);
+        } else {
+          bpeTokenize(v, splitter, this.byteTokens, piece, out, seen);
+        }
       }
       prevSpecial = false;
     }
     if (addSpecial && v.addEos && v.special.eos !== undefined) out.push(v.special.eos);
+    return out;
+  }
+
+  /** llama.cpp's WPM branch of llama_tokenize: [CLS] and [SEP] around the text with addSpecial. */
+  private tokenizeWordPiece(raw: string, addSpecial: boolean, parseSpecial: boolean): number[] {
+    const v = this.vocab;
+    const wpm = { ids: v.ids, maxTokenUnits: v.maxTokenUnits, unk: v.special.unk };
+    const out: number[] = [];
+    // loadVocab refuses a WordPiece vocabulary without both ids.
+    if (addSpecial && v.special.bos !== undefined) out.push(v.special.bos);
+    for (const f of partition(v, raw, parseSpecial)) {
+      if (f.kind === "token") out.push(f.id);
+      else wordPieceTokenize(wpm, v.normalizer, raw.slice(f.start, f.end), out);
+    }
+    if (addSpecial && v.special.sep !== undefined) out.push(v.special.sep);
     return out;
   }
 
@@ -156,4 +188,24 @@ export class Tokenizer {
   private missingByte(b: number): number {
     throw new TokenizerError("bad_vocab", `the vocabulary has no token for byte 0x${b.toString(16).padStart(2, "0")} (<0x${b.toString(16).toUpperCase().padStart(2, "0")}>)`);
   }
+}
+
+/**
+ * llama.cpp's llm_tokenizer_whitespace_session (tokenizer.ggml.model "whitespace", e.g.
+ * jina-embeddings-v2-base-zh): whitespace separates segments and is dropped, letters are lower-cased
+ * if the normalizer says so, and each segment then goes through the BPE session on its own.
+ */
+function whitespaceSegments(text: string, lowercase: boolean): string[] {
+  const out: string[] = [];
+  let segment = "";
+  for (const cp of codePoints(text)) {
+    if (cpClass(cp) & CP.WHITESPACE) {
+      if (segment !== "") out.push(segment);
+      segment = "";
+    } else {
+      segment += String.fromCodePoint(lowercase ? toLower(cp) : cp);
+    }
+  }
+  if (segment !== "") out.push(segment);
+  return out;
 }

@@ -14,6 +14,7 @@ export const CP = {
   ACCENT_MARK: 0x08, // \p{M}
   SYMBOL: 0x10, // \p{S}
   WHITESPACE: 0x20, // llama.cpp's \s: the White_Space property (not JS's \s, which adds U+FEFF and drops U+0085)
+  CONTROL: 0x40, // \p{C} without unassigned code points (llama.cpp's is_control: Cc Cf Co Cs)
   COMPUTED: 0x80, // cache marker
 } as const;
 
@@ -37,6 +38,7 @@ const RE_NUMBER = /\p{N}/u;
 const RE_PUNCT = /\p{P}/u;
 const RE_MARK = /\p{M}/u;
 const RE_SYMBOL = /\p{S}/u;
+const RE_CONTROL = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/u;
 
 function computeClass(cp: number): number {
   const ch = String.fromCodePoint(cp);
@@ -46,6 +48,7 @@ function computeClass(cp: number): number {
   else if (RE_PUNCT.test(ch)) f = CP.PUNCTUATION;
   else if (RE_MARK.test(ch)) f = CP.ACCENT_MARK;
   else if (RE_SYMBOL.test(ch)) f = CP.SYMBOL;
+  else if (RE_CONTROL.test(ch)) f = CP.CONTROL;
   if (isWhitespace(cp)) f |= CP.WHITESPACE;
   return f;
 }
@@ -72,6 +75,26 @@ export const isNumber = (cp: number): boolean => (cpClass(cp) & CP.NUMBER) !== 0
 export function toLower(cp: number): number {
   if (cp < 0x80) return cp >= 0x41 && cp <= 0x5a ? cp + 0x20 : cp;
   return String.fromCodePoint(cp).toLowerCase().codePointAt(0) ?? cp;
+}
+
+// llama.cpp's unicode_cpts_normalize_nfd maps each code point to the FIRST code point of its NFD
+// (its table is built from Python's unicodedata.normalize('NFD', ch)[0]): "é" → "e", a Hangul
+// syllable → its leading jamo. BMP results are cached (0 = not computed yet; U+0000 maps to itself).
+const bmpNfd = new Uint16Array(0x10000);
+
+function computeNfdFirst(cp: number): number {
+  return String.fromCodePoint(cp).normalize("NFD").codePointAt(0) ?? cp;
+}
+
+/** llama.cpp's per-code-point NFD: the first code point of the canonical decomposition. */
+export function nfdFirst(cp: number): number {
+  if (cp >= 0x10000) return computeNfdFirst(cp);
+  let r = bmpNfd[cp];
+  if (r === 0 && cp !== 0) {
+    r = computeNfdFirst(cp);
+    bmpNfd[cp] = r;
+  }
+  return r;
 }
 
 /** llama.cpp's unicode_cpt_is_han: CJK ideograph blocks. */

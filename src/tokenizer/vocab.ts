@@ -8,6 +8,8 @@ import { GgufValueType, type GgufArray, type GgufValue } from "../gguf/types.js"
 import { TokenizerError } from "./errors.js";
 import { findPreTokenizer, type PreTokenizerRow } from "./pretokenizers.js";
 import { applyTextRules, type SpecialIds } from "./special.js";
+import { StringIndex } from "./string-index.js";
+import type { NormalizerOptions } from "./wordpiece.js";
 
 /** tokenizer.ggml.token_type values (llama_token_type). */
 export const TokenType = { UNDEFINED: 0, NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -41,7 +43,8 @@ export interface GgufMetadataSource {
   readonly metadata: ReadonlyMap<string, GgufValue>;
 }
 
-export type VocabKind = "spm" | "bpe";
+/** SentencePiece, byte-pair encoding, WordPiece (llama.cpp's LLAMA_VOCAB_TYPE_SPM, _BPE, _WPM). */
+export type VocabKind = "spm" | "bpe" | "wpm";
 
 export interface Vocab {
   readonly kind: VocabKind;
@@ -51,16 +54,26 @@ export interface Vocab {
   readonly pre: PreTokenizerRow | undefined;
   /** Token texts by id (empty texts renamed "[EMPTY_<id>]", as llama.cpp does). */
   readonly texts: readonly string[];
-  readonly ids: ReadonlyMap<string, number>;
+  readonly ids: StringIndex;
   readonly scores: Float32Array;
   /** Attribute bits by id (Attr). Read-only after loading. */
   readonly attrs: Uint16Array;
   /** BPE merges: "left right" → rank (first occurrence wins). */
-  readonly merges: ReadonlyMap<string, number>;
+  readonly merges: StringIndex;
   readonly special: SpecialIds;
   readonly eog: ReadonlySet<number>;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  /**
+   * llama.cpp's add_sep (BERT-style models and a few BPE embedders): the model expects [SEP]
+   * (tokenizer.ggml.seperator_token_id) at the end. WordPiece adds it with addSpecial; for BPE it
+   * is only reported, as in llama.cpp, whose tokenizer does not add it.
+   */
+  readonly addSep: boolean;
+  /** tokenizer.ggml.normalizer.lowercase / strip_accents: WordPiece's, and lowercase for "whitespace" BPE. */
+  readonly normalizer: NormalizerOptions;
+  /** Longest token text in UTF-16 units (WordPiece's search window). */
+  readonly maxTokenUnits: number;
   readonly addSpacePrefix: boolean;
   readonly cleanSpaces: boolean;
   readonly escapeWhitespaces: boolean;
@@ -72,17 +85,17 @@ export interface Vocab {
 }
 
 const KEY = "tokenizer.ggml.";
+const SUPPORTED = `supported: "llama" (SentencePiece), "gpt2", "gemma4" and "whitespace" (BPE), "bert" (WordPiece)`;
 
 /** Tokenizer models llama.cpp knows but Woolly does not implement. */
 const UNIMPLEMENTED_MODELS: Record<string, string> = {
-  bert: "WordPiece (WPM)",
   t5: "Unigram (UGM)",
   rwkv: "RWKV world",
   plamo2: "PLaMo-2",
   no_vocab: "no vocabulary",
   none: "no vocabulary",
   hybriddna: "hybrid DNA BPE",
-  whitespace: "whitespace BPE",
+  test: "llama.cpp's test vocabulary",
 };
 
 export function loadVocab(src: GgufMetadataSource): Vocab {
@@ -97,11 +110,15 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     bos: undefined, eos: undefined, eot: undefined, eom: undefined, unk: undefined, sep: undefined, pad: undefined,
     mask: undefined, fimPre: undefined, fimSuf: undefined, fimMid: undefined, fimPad: undefined, fimRep: undefined, fimSep: undefined,
   };
-  let merges: Map<string, number> = new Map();
+  let merges = NO_MERGES;
   if (model === "llama") {
     kind = "spm";
     Object.assign(special, { bos: 1, eos: 2, unk: 0 });
-  } else if (model === "gpt2" || model === "gemma4") {
+  } else if (model === "bert") {
+    // BOS is [CLS]; EOS is unset; SEP, PAD and MASK have BERT's usual ids until the GGUF says otherwise.
+    kind = "wpm";
+    Object.assign(special, { bos: 101, unk: 100, sep: 102, pad: 0, mask: 103 });
+  } else if (model === "gpt2" || model === "gemma4" || model === "whitespace") {
     kind = "bpe";
     if (model === "gemma4") preName = "gemma4";
     else Object.assign(special, { bos: 11, eos: 11 });
@@ -112,9 +129,9 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
       merges = parseMerges(stringArray(raw, KEY + "merges"));
     }
   } else if (Object.hasOwn(UNIMPLEMENTED_MODELS, model)) {
-    throw new TokenizerError("unsupported_tokenizer", `tokenizer.ggml.model "${model}" (${UNIMPLEMENTED_MODELS[model]}) is not supported by Woolly; supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE)`);
+    throw new TokenizerError("unsupported_tokenizer", `tokenizer.ggml.model "${model}" (${UNIMPLEMENTED_MODELS[model]}) is not supported by Woolly; ${SUPPORTED}`);
   } else {
-    throw new TokenizerError("unsupported_tokenizer", `unknown tokenizer.ggml.model "${model}"; supported: "llama" (SentencePiece), "gpt2" and "gemma4" (BPE)`);
+    throw new TokenizerError("unsupported_tokenizer", `unknown tokenizer.ggml.model "${model}"; ${SUPPORTED}`);
   }
 
   // 2. Flags: per type, then per pre-tokenizer (BPE), then the GGUF's own keys.
@@ -125,6 +142,7 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
   let cleanSpaces: boolean;
   let escapeWhitespaces = true;
   let ignoreMerges = false;
+  let addSep = false;
   if (kind === "bpe") {
     // llama.cpp warns and uses 'default' only when the key is absent or empty.
     pre = findPreTokenizer(preName === "" ? "default" : preName);
@@ -136,7 +154,14 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     cleanSpaces = pre.cleanSpaces ?? true;
     ignoreMerges = pre.ignoreMerges ?? false;
     addBos = pre.addBos ?? false;
+    addSep = pre.addSep ?? false;
     if (pre.noDefaultBos) special.bos = undefined;
+  } else if (kind === "wpm") {
+    // llama.cpp ignores tokenizer.ggml.pre for WordPiece (BERT files say e.g. "bert-bge").
+    addSpacePrefix = false;
+    cleanSpaces = true;
+    addBos = true;
+    addSep = true;
   } else {
     addSpacePrefix = true;
     cleanSpaces = false;
@@ -163,13 +188,11 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     if (items.length < n) throw new TokenizerError("bad_vocab", `${KEY}token_type has ${items.length} entries for ${n} tokens`);
     for (let i = 0; i < n; i++) attrs[i] = TYPE_TO_ATTR[items[i]] ?? Attr.UNDEFINED;
   }
-  const ids = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    if (texts[i] === "") texts[i] = `[EMPTY_${i}]`;
-    const prev = ids.get(texts[i]);
-    if (prev !== undefined) throw new TokenizerError("bad_vocab", `duplicate token in vocabulary: ${JSON.stringify(texts[i])} has ids ${prev} and ${i}`);
-    ids.set(texts[i], i);
-  }
+  for (let i = 0; i < n; i++) if (texts[i] === "") texts[i] = `[EMPTY_${i}]`;
+  // llama.cpp asserts that no two ids share a text; refuse such a vocabulary by name instead.
+  const ids = new StringIndex(texts, undefined, (prev, i) => {
+    throw new TokenizerError("bad_vocab", `duplicate token in vocabulary: ${JSON.stringify(texts[i])} has ids ${prev} and ${i}`);
+  });
 
   // 4. Special ids: defaults outside the vocabulary are dropped; a key outside it is ignored.
   for (const [field, key] of SPECIAL_ID_KEYS) {
@@ -178,11 +201,28 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
     const v = getInt(meta, KEY + key);
     if (v !== undefined && v >= 0 && v < n) special[field] = v;
   }
+  // llama.cpp reads no cls_token_id: BERT's [CLS] is its BOS (101 by default). Woolly takes the
+  // CLS key when the file names no BOS, so a BERT vocabulary with [CLS] elsewhere still works.
+  if (kind === "wpm" && meta.get(KEY + "bos_token_id") === undefined) {
+    const cls = getInt(meta, KEY + "cls_token_id");
+    if (cls !== undefined && cls >= 0 && cls < n) special.bos = cls;
+  }
   addBos = getBool(meta, KEY + "add_bos_token") ?? addBos;
   addEos = getBool(meta, KEY + "add_eos_token") ?? addEos;
+  addSep = getBool(meta, KEY + "add_sep_token") ?? addSep;
   if (pre?.type === "gemma4") addBos = true; // llama.cpp forces BOS for Gemma 4
   if (addBos && special.bos === undefined) throw new TokenizerError("bad_vocab", `${KEY}add_bos_token is true, but ${KEY}bos_token_id is not set`);
   if (addEos && special.eos === undefined) throw new TokenizerError("bad_vocab", `${KEY}add_eos_token is true, but ${KEY}eos_token_id is not set`);
+  // WordPiece wraps every addSpecial call in [CLS] … [SEP], whatever the flags say (as llama.cpp).
+  if (kind === "wpm" && (special.bos === undefined || special.sep === undefined)) {
+    throw new TokenizerError("bad_vocab", `WordPiece needs [CLS] and [SEP]: ${KEY}bos_token_id (or cls_token_id) and ${KEY}seperator_token_id must be ids of the vocabulary`);
+  }
+  // BertNormalizer options: lowercase by default (not for the "whitespace" pre-tokenizer); accents
+  // stripped when lowercasing, unless told.
+  const lowercase = getBool(meta, KEY + "normalizer.lowercase") ?? pre?.lowercase ?? true;
+  const normalizer: NormalizerOptions = { lowercase, stripAccents: getBool(meta, KEY + "normalizer.strip_accents") ?? lowercase };
+  let maxTokenUnits = 0;
+  for (let i = 0; i < n; i++) if (texts[i].length > maxTokenUnits) maxTokenUnits = texts[i].length;
 
   // 5. Tokens recognised by their text: EOT/EOM/FIM, unused, end-of-generation, strip flags.
   const generalName = getString(meta, "general.name") ?? "";
@@ -195,8 +235,10 @@ export function loadVocab(src: GgufMetadataSource): Vocab {
   applyStripRules({ texts, ids, attrs, specialTokens, preName, generalName, arch });
 
   return {
-    kind, model, pre, texts, ids, scores, attrs, merges, special, eog, addBos, addEos, addSpacePrefix, cleanSpaces,
-    escapeWhitespaces: kind === "spm" ? true : escapeWhitespaces,
+    kind, model, pre, texts, ids, scores, attrs, merges, special, eog, addBos, addEos, addSep, normalizer, maxTokenUnits,
+    addSpacePrefix, cleanSpaces,
+    // SPM and WordPiece tokens spell spaces as U+2581; BPE only with an SPM-style pre-tokenizer.
+    escapeWhitespaces: kind === "bpe" ? escapeWhitespaces : true,
     ignoreMerges,
     byteEncode: kind === "bpe" && !(pre?.rawBytes ?? false),
     specialTokens,
@@ -212,21 +254,20 @@ const SPECIAL_ID_KEYS: readonly [keyof SpecialIds, string][] = [
   ["fimPre", "prefix_token_id"], ["fimSuf", "suffix_token_id"], ["fimMid", "middle_token_id"],
 ];
 
-/** "a b" merge lines → rank; the split is at the first space after the first character. */
-function parseMerges(lines: readonly string[]): Map<string, number> {
-  const merges = new Map<string, number>();
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const pos = line.indexOf(" ", 1);
-    const key = pos === -1 ? " " : line;
-    if (!merges.has(key)) merges.set(key, i);
-  }
-  return merges;
+const NO_MERGES = new StringIndex([]);
+
+/**
+ * "a b" merge lines → rank (the line's index; the first of equal lines wins, as llama.cpp's emplace).
+ * llama.cpp splits a line at the first space after its first character; a line without one becomes
+ * the pair ("", ""), which no lookup of two non-empty symbols can meet, so such lines are left out.
+ */
+function parseMerges(lines: readonly string[]): StringIndex {
+  return new StringIndex(lines, (i) => lines[i].indexOf(" ", 1) !== -1);
 }
 
 /** LSTRIP/RSTRIP by model name, as llama.cpp sets them (the GGUF does not carry them). */
 function applyStripRules(v: {
-  texts: readonly string[]; ids: ReadonlyMap<string, number>; attrs: Uint16Array; specialTokens: readonly number[];
+  texts: readonly string[]; ids: StringIndex; attrs: Uint16Array; specialTokens: readonly number[];
   preName: string; generalName: string; arch: string;
 }): void {
   const name = v.generalName.toLowerCase();
