@@ -47,6 +47,14 @@ function literal(text: string): string {
   return '"' + text.replace(/[\r\n"\\]/g, (c) => ({ "\r": "\\r", "\n": "\\n", '"': '\\"', "\\": "\\\\" })[c] as string) + '"';
 }
 
+/** Keywords that only constrain instances of one type. */
+const KEYWORD_TYPE = new Map<string, string>([
+  ...["pattern", "format", "minLength", "maxLength", "contentEncoding", "contentMediaType"].map((k): [string, string] => [k, "string"]),
+  ...["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"].map((k): [string, string] => [k, "number"]),
+  ...["items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains", "minContains", "maxContains", "additionalItems", "unevaluatedItems"].map((k): [string, string] => [k, "array"]),
+  ...["properties", "required", "additionalProperties", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "dependencies", "unevaluatedProperties"].map((k): [string, string] => [k, "object"]),
+]);
+
 const isObj = (v: JsonValue | undefined): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 class Converter {
@@ -79,10 +87,16 @@ class Converter {
     return [...this.rules.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((k) => `${k} ::= ${this.rules.get(k)}\n`).join("");
   }
 
-  /** Refuses keywords outside `allowed` (and the annotations), naming the first one's path. */
-  private only(schema: Obj, path: string, allowed: readonly string[], what: string): void {
+  /**
+   * Refuses keywords outside `allowed` (and the annotations), naming the first one's path. For a
+   * schema of one type, keywords that only apply to other types are ignored, as JSON schema does
+   * (they arise from expanding "type": [...] too).
+   */
+  private only(schema: Obj, path: string, allowed: readonly string[], what: string, type?: string): void {
     for (const k of Object.keys(schema)) {
       if (ANNOTATIONS.has(k) || allowed.includes(k)) continue;
+      const owner = KEYWORD_TYPE.get(k);
+      if (type !== undefined && owner !== undefined && owner !== type && !(owner === "number" && type === "integer")) continue;
       const v = schema[k];
       const shown = k === "format" && typeof v === "string" ? `format ${JSON.stringify(v)}` : `keyword "${k}"`;
       throw new SchemaError("unsupported_schema", `${path}/${k}`, `${shown} is not supported${what ? ` for ${what}` : ""}`);
@@ -183,7 +197,7 @@ class Converter {
       case "number":
       case "boolean":
       case "null":
-        this.only(schema, path, ["type"], `type "${type}"`);
+        this.only(schema, path, ["type"], `type "${type}"`, type);
         return this.primitive(ruleName === "root" ? "root" : type, type);
       default:
         throw new SchemaError("invalid_schema", `${path}/type`, `unrecognized type ${JSON.stringify(type)}`);
@@ -191,7 +205,7 @@ class Converter {
   }
 
   private string(schema: Obj, ruleName: string, path: string): string {
-    this.only(schema, path, ["type", "pattern", "format", "minLength", "maxLength"], "a string");
+    this.only(schema, path, ["type", "pattern", "format", "minLength", "maxLength"], "a string", schema.type === "string" ? "string" : undefined);
     const { pattern, format } = schema;
     const hasLength = schema.minLength !== undefined || schema.maxLength !== undefined;
     if (pattern !== undefined) {
@@ -218,7 +232,7 @@ class Converter {
   }
 
   private integer(schema: Obj, ruleName: string, path: string): string {
-    this.only(schema, path, ["type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"], "an integer");
+    this.only(schema, path, ["type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"], "an integer", "integer");
     const bound = (key: string): number | undefined => {
       const v = schema[key];
       if (v === undefined) return undefined;
@@ -250,11 +264,11 @@ class Converter {
     const items = schema[key];
     if (Array.isArray(items)) {
       // a tuple: exactly these items, as llama.cpp
-      this.only(schema, path, ["type", key], "a tuple");
+      this.only(schema, path, ["type", key], "a tuple", schema.type === "array" ? "array" : undefined);
       const parts = items.map((it, i) => this.visit(it, `${subName}tuple-${i}`, `${path}/${key}/${i}`));
       return this.addRule(ruleName, `"[" space ${parts.join(' "," space ')} space "]"`);
     }
-    this.only(schema, path, ["type", "items", "prefixItems", "minItems", "maxItems"], "an array");
+    this.only(schema, path, ["type", "items", "prefixItems", "minItems", "maxItems"], "an array", schema.type === "array" ? "array" : undefined);
     const min = this.count(schema, "minItems", path, 0);
     const max = this.count(schema, "maxItems", path, -1);
     if (max >= 0 && max < min) throw new SchemaError("unsupported_schema", path, `maxItems ${max} is below minItems ${min}`);
@@ -267,7 +281,7 @@ class Converter {
   }
 
   private object(schema: Obj, name: string, ruleName: string, path: string): string {
-    this.only(schema, path, ["type", "properties", "required", "additionalProperties"], "an object");
+    this.only(schema, path, ["type", "properties", "required", "additionalProperties"], "an object", schema.type === "object" ? "object" : undefined);
     const props = schema.properties ?? {};
     if (!isObj(props)) throw new SchemaError("invalid_schema", `${path}/properties`, "properties must be an object");
     const required = this.requiredOf(schema, path, props);
