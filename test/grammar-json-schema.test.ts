@@ -64,6 +64,9 @@ describe("each feature accepts valid instances and rejects invalid ones", () => 
     check(s, ['{"id": 1}', '{"id":1,"name":"x","ok":true}', '{ "id": -5, "ok": false }', '{\n  "id": 0,\n  "name": "é\\n"\n}'], ['{}', '{"name": "x"}', '{"id": 1, "zz": 2}', '{"id": 1.5}', '{"id": 1, "ok": true, "name": "x"}']);
     check({ properties: { a: { type: "null" } }, additionalProperties: { type: "number" } }, ['{"a": null, "x": 1.5, "y": -2e3}', '{"q": 1}', "{}"], ['{"x": "s"}', '{"a": 1}']);
     check({ type: "object" }, ['{"any": [1, {"b": null}], "c": "d"}', "{}"], ["[]", '"s"']);
+    // extra keys are strings other than the declared names (as llama.cpp: nor their prefixes), and
+    // never start with a raw backslash (llama.cpp's bug)
+    check({ properties: { ab: { type: "integer" } }, additionalProperties: true }, ['{"ab": 1, "abc": 3, "b\\n": 4}'], ['{"ab": 1, "ab": 2}', '{"a": 1}', '{"\\q": 1}', '{"a\u0001": 1}']);
   });
 
   it("enum and const (any JSON values)", () => {

@@ -105,8 +105,8 @@ export class GrammarConstraint {
       const st = utf8Step(depthUtf8[d - 1], byte[i]);
       const rem = (st & 7) - 1;
       let next = DEAD;
-      if (rem === 0) next = m.step(set, st >>> 3);
-      else if (rem > 0 && m.matchesPartial(set, st >>> 3, rem)) next = set;
+      if (rem === 0) next = m.step(set, st >>> 4);
+      else if (rem > 0 && m.matchesPartial(set, st >>> 4, rem)) next = set;
       if (next === DEAD) {
         i = subtreeEnd[i];
         continue;

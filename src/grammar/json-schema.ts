@@ -428,7 +428,8 @@ class Converter {
           out.push(")");
         } else out.push(` ${char}+`);
       });
-      if (keys.length > 0) out.push(` | [^"${keys.map(cls).join("")}] ${char}*`);
+      // (llama.cpp's [^"…] here also lets a raw backslash or control character start a key: broken JSON)
+      if (keys.length > 0) out.push(` | [^"\\\\\\x7F\\x00-\\x1F${keys.map(cls).join("")}] ${char}*`);
     };
     visit(root);
     out.push(" )");

@@ -8,6 +8,8 @@
 // back to the same set, so after warm-up advancing costs one table lookup; that is what makes
 // walking a 150k-token trie per generated token affordable.
 
+import { PairTable } from "./pair-table.js";
+import { partialRange } from "./utf8.js";
 import {
   CHAR,
   CHAR_ALT,
@@ -50,8 +52,15 @@ export class Matcher {
 
   // transitions: ASCII in a dense table (-1 unknown), the rest and partial-character checks in maps
   private asciiNext = new Int32Array(256 * ASCII).fill(-1);
-  private readonly wideNext = new Map<number, number>();
-  private readonly partialOk = new Map<number, boolean>();
+  private readonly wideNext = new PairTable();
+  /** (set, packed partial UTF-8 state) → 1/0 */
+  private readonly partialOk = new PairTable();
+  /**
+   * (set, which of its stacks match) → set: every code point with the same match pattern leads to
+   * the same set, so a first-seen code point (there are tens of thousands of CJK ones in a vocabulary)
+   * costs a few character-set tests rather than building a set.
+   */
+  private readonly bySignature = new PairTable();
 
   // scratch for building a set: stamps instead of clearing
   private seen = new Int32Array(1024);
@@ -109,11 +118,30 @@ export class Matcher {
       const cached = this.asciiNext[set * ASCII + cp];
       if (cached >= 0) return cached;
     } else {
-      const cached = this.wideNext.get(set * 0x110000 + cp);
-      if (cached !== undefined) return cached;
+      const cached = this.wideNext.get(set, cp);
+      if (cached >= 0) return cached;
+    }
+    const { types, values } = this;
+    const start = this.setStart[set];
+    const n = this.setStart[set + 1] - start;
+    let signature = -1;
+    if (n <= 30) {
+      signature = 0;
+      for (let i = 0; i < n; i++) {
+        const s = this.setMembers[start + i];
+        if (s === EMPTY_STACK) continue;
+        const pos = this.top[s];
+        const t = types[pos];
+        if ((t === CHAR || t === CHAR_NOT || t === CHAR_ANY) && matchChar(types, values, pos, cp)) signature |= 1 << i;
+      }
+      const known = this.bySignature.get(set, signature);
+      if (known >= 0) {
+        if (cp < ASCII) this.asciiNext[set * ASCII + cp] = known;
+        else this.wideNext.set(set, cp, known);
+        return known;
+      }
     }
     this.begin();
-    const { types, values } = this;
     for (let i = this.setStart[set], e = this.setStart[set + 1]; i < e; i++) {
       const s = this.setMembers[i];
       if (s === EMPTY_STACK) continue;
@@ -127,7 +155,8 @@ export class Matcher {
     }
     const next = this.end();
     if (cp < ASCII) this.asciiNext[set * ASCII + cp] = next;
-    else this.wideNext.set(set * 0x110000 + cp, next);
+    else this.wideNext.set(set, cp, next);
+    if (signature >= 0) this.bySignature.set(set, signature, next);
     return next;
   }
 
@@ -137,15 +166,15 @@ export class Matcher {
    * llama_grammar_match_partial_char over the set. Cached.
    */
   matchesPartial(set: number, value: number, remaining: number): boolean {
-    const key = set * 0x80000 + remaining * 0x20000 + value;
-    const cached = this.partialOk.get(key);
-    if (cached !== undefined) return cached;
+    const key = remaining * 0x400000 + value;
+    const cached = this.partialOk.get(set, key);
+    if (cached >= 0) return cached === 1;
     let ok = false;
     for (let i = this.setStart[set], e = this.setStart[set + 1]; i < e && !ok; i++) {
       const s = this.setMembers[i];
       if (s !== EMPTY_STACK) ok = this.stackMatchesPartial(this.top[s], value, remaining);
     }
-    this.partialOk.set(key, ok);
+    this.partialOk.set(set, key, ok ? 1 : 0);
     return ok;
   }
 
@@ -193,31 +222,51 @@ export class Matcher {
     return out;
   }
 
+  /**
+   * Whether the character set at `pos` contains some code point the partial character can complete
+   * to. Exact for negated sets too (llama.cpp refuses a negated set as soon as one member falls in
+   * the range).
+   */
   private stackMatchesPartial(pos: number, value: number, remaining: number): boolean {
     const { types, values } = this;
     const t = types[pos];
     if (t !== CHAR && t !== CHAR_NOT && t !== CHAR_ANY) return false;
-    if (remaining < 0 || (remaining === 1 && value < 2)) return false; // invalid, or an overlong 2-byte form
+    if (remaining <= 0) return false;
+    const [low, high] = partialRange(value, remaining);
+    if (low > high) return false;
     const positive = t !== CHAR_NOT;
-    let low = value << (remaining * 6);
-    const high = low | ((1 << (remaining * 6)) - 1);
-    if (low === 0) {
-      if (remaining === 2) low = 1 << 11;
-      else if (remaining === 3) low = 1 << 16;
-    }
+    const covered: [number, number][] = [];
     let p = pos;
     do {
+      let a: number;
+      let b: number;
       if (types[p + 1] === CHAR_RNG_UPPER) {
-        if (values[p] <= high && low <= values[p + 1]) return positive;
+        a = values[p];
+        b = values[p + 1];
         p += 2;
       } else if (types[p] === CHAR_ANY) {
-        return true;
+        a = 0;
+        b = 0x7fffffff;
+        p += 1;
       } else {
-        if (low <= values[p] && values[p] <= high) return positive;
+        a = b = values[p];
         p += 1;
       }
+      if (a <= high && low <= b) {
+        if (positive) return true;
+        covered.push([Math.max(a, low), Math.min(b, high)]);
+      }
     } while (types[p] === CHAR_ALT);
-    return !positive;
+    if (positive) return false;
+    // negated: some code point of [low, high] outside every member
+    covered.sort((x, y) => x[0] - y[0]);
+    let next = low;
+    for (const [a, b] of covered) {
+      if (a > next) return true;
+      next = Math.max(next, b + 1);
+      if (next > high) return false;
+    }
+    return next <= high;
   }
 
   private push(below: number, pos: number): number {
