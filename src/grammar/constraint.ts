@@ -92,30 +92,7 @@ export class GrammarConstraint {
 
     // One preorder scan of the trie: each node's state derives from its parent's (one level up);
     // a subtree is skipped as soon as no stack can match its prefix.
-    const { byte, depth, subtreeEnd, tokenStart, order } = v;
-    const depthSet = this.depthSet;
-    const depthUtf8 = this.depthUtf8;
-    depthSet[0] = this.set;
-    depthUtf8[0] = this.utf8;
-    const nNodes = byte.length;
-    let i = 1;
-    while (i < nNodes) {
-      const d = depth[i];
-      const set = depthSet[d - 1];
-      const st = utf8Step(depthUtf8[d - 1], byte[i]);
-      const rem = (st & 7) - 1;
-      let next = DEAD;
-      if (rem === 0) next = m.step(set, st >>> 4);
-      else if (rem > 0 && m.matchesPartial(set, st >>> 4, rem)) next = set;
-      if (next === DEAD) {
-        i = subtreeEnd[i];
-        continue;
-      }
-      depthSet[d] = next;
-      depthUtf8[d] = st;
-      for (let k = tokenStart[i], e = tokenStart[i + 1]; k < e; k++) out[order[k]] = 1;
-      i++;
-    }
+    this.walk(out);
 
     // Token elements (<[id]>, !<[id]>) match whole tokens by id, from a character boundary.
     if (m.hasTokenElements(this.set) && utf8Remaining(this.utf8) === 0) {
@@ -130,6 +107,57 @@ export class GrammarConstraint {
       }
     }
     return out;
+  }
+
+  /**
+   * Marks the tokens the stacks allow, by a preorder scan of the trie. When the carried UTF-8 state
+   * is at a character boundary (the common case) the trie's precomputed per-node decoder states and
+   * classes apply: a node whose character's class leads back to the parent's set costs two array
+   * reads, and a subtree whose classes all do is marked in one go (free text inside a string).
+   */
+  private walk(out: Uint8Array): void {
+    const v = this.vocab;
+    const m = this.matcher;
+    const { byte, depth, subtreeEnd, tokenStart, order, subtreeClasses, nodeClass, nodeState } = v;
+    const depthSet = this.depthSet;
+    const depthUtf8 = this.depthUtf8;
+    const fromBoundary = utf8Remaining(this.utf8) === 0;
+    depthSet[0] = this.set;
+    depthUtf8[0] = this.utf8;
+    const nNodes = byte.length;
+    let i = 1;
+    while (i < nNodes) {
+      const d = depth[i];
+      const set = depthSet[d - 1];
+      let next = DEAD;
+      let st: number;
+      if (fromBoundary) {
+        st = nodeState[i];
+        const own = nodeClass[i];
+        if ((m.absorbedClasses(set) & own) === own) next = set;
+      } else st = utf8Step(depthUtf8[d - 1], byte[i]);
+      const rem = (st & 7) - 1;
+      if (next === DEAD) {
+        if (rem === 0) next = m.step(set, st >>> 4);
+        else if (rem > 0 && m.matchesPartial(set, st >>> 4, rem)) next = set;
+        if (next === DEAD) {
+          i = subtreeEnd[i];
+          continue;
+        }
+      }
+      if (fromBoundary && rem === 0) {
+        const below = subtreeClasses[i];
+        if (below !== 0 && (m.absorbedClasses(next) & below) === below) {
+          for (let k = tokenStart[i], e = tokenStart[subtreeEnd[i]]; k < e; k++) out[order[k]] = 1;
+          i = subtreeEnd[i];
+          continue;
+        }
+      }
+      depthSet[d] = next;
+      depthUtf8[d] = st;
+      for (let k = tokenStart[i], e = tokenStart[i + 1]; k < e; k++) out[order[k]] = 1;
+      i++;
+    }
   }
 
   /** Whether the grammar allows token `id` now (checked on its own, without the trie). */

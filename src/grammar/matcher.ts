@@ -9,6 +9,7 @@
 // walking a 150k-token trie per generated token affordable.
 
 import { PairTable } from "./pair-table.js";
+import { CLASS_RANGES } from "./classes.js";
 import { partialRange } from "./utf8.js";
 import {
   CHAR,
@@ -49,6 +50,8 @@ export class Matcher {
   private readonly setIds = new Map<string, number>();
   /** set id → flags: 1 has the empty stack, 2 has a stack on a token element, 4 has a stack on a character set */
   private setFlags = new Uint8Array(256);
+  /** set id → the classes (classes.ts) whose every code point leads back to the set; -1: not computed */
+  private absorbed = new Int32Array(256).fill(-1);
 
   // transitions: ASCII in a dense table (-1 unknown), the rest and partial-character checks in maps
   private asciiNext = new Int32Array(256 * ASCII).fill(-1);
@@ -110,6 +113,37 @@ export class Matcher {
   /** Whether some stack in the set rests on a token element (<[id]> or !<[id]>). */
   hasTokenElements(set: number): boolean {
     return (this.setFlags[set] & 2) !== 0;
+  }
+
+  /**
+   * The classes (classes.ts bits) whose every code point leads from `set` back to `set`: for each
+   * range of the class, every stack's character set must contain all of it or none of it (so all
+   * its code points step alike), and one of them must step back to the set. Cached.
+   */
+  absorbedClasses(set: number): number {
+    const known = this.absorbed[set];
+    if (known !== -1) return known;
+    const { types, values } = this;
+    let mask = 0;
+    for (let k = 0; k < CLASS_RANGES.length; k++) {
+      let ok = true;
+      for (const [lo, hi] of CLASS_RANGES[k]) {
+        for (let i = this.setStart[set], e = this.setStart[set + 1]; i < e && ok; i++) {
+          const s = this.setMembers[i];
+          if (s === EMPTY_STACK) continue;
+          const pos = this.top[s];
+          const t = types[pos];
+          if (t === CHAR || t === CHAR_NOT || t === CHAR_ANY) ok = coverage(types, values, pos, lo, hi) !== 1;
+        }
+        if (!ok || this.step(set, lo) !== set) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) mask |= 1 << k;
+    }
+    this.absorbed[set] = mask;
+    return mask;
   }
 
   /** The set after code point `cp`, DEAD if no stack accepts it. Cached. */
@@ -333,6 +367,9 @@ export class Matcher {
       const cap = this.setStart.length * 2;
       this.setStart = grow(this.setStart, cap);
       this.setFlags = grow(this.setFlags, cap);
+      const absorbed = new Int32Array(cap).fill(-1);
+      absorbed.set(this.absorbed);
+      this.absorbed = absorbed;
       const next = new Int32Array(cap * ASCII).fill(-1);
       next.set(this.asciiNext);
       this.asciiNext = next;
@@ -373,6 +410,40 @@ function matchChar(types: Uint8Array, values: Int32Array, pos: number, cp: numbe
     }
   } while (types[p] === CHAR_ALT);
   return found === positive;
+}
+
+/**
+ * How the members of the character set at `pos` (its ranges, ignoring negation) cover [lo, hi]:
+ * 0 none of it, 2 all of it, 1 part of it.
+ */
+function coverage(types: Uint8Array, values: Int32Array, pos: number, lo: number, hi: number): number {
+  const hits: [number, number][] = [];
+  let p = pos;
+  do {
+    let a: number;
+    let b: number;
+    if (types[p + 1] === CHAR_RNG_UPPER) {
+      a = values[p];
+      b = values[p + 1];
+      p += 2;
+    } else if (types[p] === CHAR_ANY) {
+      a = 0;
+      b = 0x7fffffff;
+      p += 1;
+    } else {
+      a = b = values[p];
+      p += 1;
+    }
+    if (a <= hi && lo <= b) hits.push([Math.max(a, lo), Math.min(b, hi)]);
+  } while (types[p] === CHAR_ALT);
+  if (hits.length === 0) return 0;
+  hits.sort((x, y) => x[0] - y[0]);
+  let next = lo;
+  for (const [a, b] of hits) {
+    if (a > next) return 1;
+    next = Math.max(next, b + 1);
+  }
+  return next > hi ? 2 : 1;
 }
 
 /** The position after the character set starting at `pos`. */

@@ -2,6 +2,7 @@
 // linear scan that jumps over rejected subtrees. Built once per vocabulary and shared by every
 // constraint over it.
 
+import { classOf, classOfPartial, INVALID_CLASS } from "./classes.js";
 import { utf8Remaining, utf8Step, UTF8_START } from "./utf8.js";
 
 export class TokenTrie {
@@ -30,6 +31,12 @@ export class TokenTrie {
   /** token ids in trie order (sorted by bytes) */
   readonly order: Int32Array;
   readonly maxDepth: number;
+  /** node → the code point classes (classes.ts bits) of the characters strictly below it, decoded from a character boundary */
+  readonly subtreeClasses: Int32Array;
+  /** node → the class of its own character or partial character (INVALID_CLASS if the bytes are not UTF-8) */
+  readonly nodeClass: Int32Array;
+  /** node → the packed UTF-8 decoder state (utf8.ts) after its bytes, decoded from a character boundary */
+  readonly nodeState: Int32Array;
   private readonly pieces: readonly Uint8Array[];
 
   /** `pieces[id]` is token id's bytes as generation emits them; `eogIds` the end-of-generation tokens. */
@@ -96,6 +103,31 @@ export class TokenTrie {
     this.tokenStart = tokenStart.slice(0, nNodes + 1);
     this.order = order;
     this.maxDepth = maxDepth;
+
+    // Classes below each node: each node's own character (or partial character) class, ORed up
+    // into its ancestors in reverse preorder.
+    const own = new Int32Array(nNodes);
+    const parent = new Int32Array(nNodes);
+    const path = new Int32Array(maxDepth + 1);
+    const state = new Int32Array(maxDepth + 1);
+    state[0] = UTF8_START;
+    const nodeState = new Int32Array(nNodes);
+    nodeState[0] = UTF8_START;
+    for (let i = 1; i < nNodes; i++) {
+      const d = depth[i];
+      parent[i] = path[d - 1];
+      path[d] = i;
+      const st = utf8Step(state[d - 1], byte[i]);
+      state[d] = st;
+      nodeState[i] = st;
+      const rem = utf8Remaining(st);
+      own[i] = rem < 0 ? INVALID_CLASS : rem === 0 ? classOf(st >>> 4) : classOfPartial(st >>> 4, rem);
+    }
+    const sub = new Int32Array(nNodes);
+    for (let i = nNodes - 1; i >= 1; i--) sub[parent[i]] |= sub[i] | own[i];
+    this.subtreeClasses = sub;
+    this.nodeClass = own;
+    this.nodeState = nodeState;
   }
 
   /** Number of trie nodes (root included). */
