@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseGguf } from "../src/gguf/index.js";
-import { compileGrammar, compileJsonGrammar, GrammarConstraint, jsonSchemaToGbnf, tokenTrieFromTokenizer, type Grammar, type JsonValue, type TokenTrie } from "../src/grammar/index.js";
+import { compileGrammar, compileJsonGrammar, GrammarConstraint, jsonSchemaToGbnf, tokenResolver, tokenTrieFromTokenizer, type Grammar, type JsonValue, type TokenTrie } from "../src/grammar/index.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
 import { fixturePath } from "./helpers/fixtures.js";
 import { rng, utf8 } from "./helpers/grammar.js";
@@ -63,9 +63,23 @@ function compareAt(grammar: Grammar, prefix: Uint8Array, referenceText?: string)
 }
 
 describe("the trie mask equals brute force on the qwen2 vocabulary", () => {
-  it("has every token", () => {
+  it("has every token; control tokens have no bytes unless asked", () => {
     expect(trie.nVocab).toBe(151936);
-    expect(trie.eog[tokenizer.tokenId("<|im_end|>") as number]).toBe(1);
+    const imEnd = tokenizer.tokenId("<|im_end|>") as number;
+    const imStart = tokenizer.tokenId("<|im_start|>") as number;
+    expect(trie.eog[imEnd]).toBe(1);
+    expect(trie.usable[imStart]).toBe(0);
+    const withText = tokenTrieFromTokenizer(tokenizer, { unparseSpecial: true });
+    expect(new TextDecoder().decode(withText.piece(imStart))).toBe("<|im_start|>");
+    expect(withText.usable[imStart]).toBe(1);
+  });
+
+  it("<name> tokens resolve through the tokenizer", () => {
+    const g = compileGrammar('root ::= <|im_start|> "x" !<|im_end|>', { resolveToken: tokenResolver(tokenizer) });
+    const imStart = tokenizer.tokenId("<|im_start|>") as number;
+    const imEnd = tokenizer.tokenId("<|im_end|>") as number;
+    expect(g.toString()).toBe(`root ::= <[${imStart}]> [x] !<[${imEnd}]>\n`);
+    expect(() => compileGrammar('root ::= <not a token>', { resolveToken: tokenResolver(tokenizer) })).toThrow(expect.objectContaining({ kind: "unknown_token" }));
   });
 
   it("a JSON schema grammar at several states", () => {
