@@ -9,6 +9,17 @@ import { TOKEN } from "./rules.js";
 import type { TokenTrie } from "./trie.js";
 import { UTF8_START, utf8Remaining, utf8Step, utf8Value } from "./utf8.js";
 
+const matchers = new WeakMap<Grammar, Matcher>();
+
+function matcherFor(grammar: Grammar): Matcher {
+  let m = matchers.get(grammar);
+  if (!m) {
+    m = new Matcher(grammar.rules);
+    matchers.set(grammar, m);
+  }
+  return m;
+}
+
 export class GrammarConstraint {
   readonly grammar: Grammar;
   readonly vocab: TokenTrie;
@@ -31,8 +42,9 @@ export class GrammarConstraint {
   constructor(grammar: Grammar, vocab: TokenTrie, shared?: Matcher) {
     this.grammar = grammar;
     this.vocab = vocab;
-    // The matcher's caches depend on the grammar only; clones share it.
-    this.matcher = shared ?? new Matcher(grammar.rules);
+    // The matcher's caches depend on the grammar only, so every constraint over the same Grammar
+    // object shares one (a server reusing a compiled grammar starts warm).
+    this.matcher = shared ?? matcherFor(grammar);
     this.set = this.matcher.initial;
     this.utf8 = UTF8_START;
     this.allowedBuf = new Uint8Array(vocab.nVocab);

@@ -120,8 +120,8 @@ class Converter {
       const alts = schema[key];
       if (alts === undefined) continue;
       if (!Array.isArray(alts) || alts.length === 0) throw new SchemaError("invalid_schema", `${path}/${key}`, `${key} must be a non-empty array of schemas`);
-      this.only(schema, path, [key], key);
-      const rules = alts.map((alt, i) => this.visit(alt, `${name}${name === "" ? "alternative-" : "-"}${i}`, `${path}/${key}/${i}`));
+      this.only(schema, path, [key, "type"], key);
+      const rules = alts.map((alt, i) => this.visit(this.withType(alt, schema.type, `${path}/${key}/${i}`), `${name}${name === "" ? "alternative-" : "-"}${i}`, `${path}/${key}/${i}`));
       return this.addRule(ruleName, rules.join(" | "));
     }
     const type = schema.type;
@@ -168,6 +168,29 @@ class Converter {
       default:
         throw new SchemaError("invalid_schema", `${path}/type`, `unrecognized type ${JSON.stringify(type)}`);
     }
+  }
+
+  /**
+   * An anyOf/oneOf alternative with the parent's "type" applied (llama.cpp ignores it): added where
+   * the alternative has none, checked where it (or its $ref target) has one.
+   */
+  private withType(alt: JsonValue, type: JsonValue | undefined, path: string): JsonValue {
+    if (type === undefined) return alt;
+    if (typeof type !== "string") throw new SchemaError("unsupported_schema", path, "a type list beside anyOf/oneOf is not supported");
+    let target = alt;
+    let at = path;
+    while (isObj(target) && typeof target.$ref === "string") {
+      at = target.$ref;
+      target = this.resolve(target.$ref, path);
+    }
+    if (!isObj(target)) throw new SchemaError("unsupported_schema", path, `an alternative under "type": ${JSON.stringify(type)} must be a schema object`);
+    const own = target.type;
+    if (own === undefined) {
+      if (target !== alt) throw new SchemaError("unsupported_schema", at, `the $ref target has no type to check against the parent's ${JSON.stringify(type)}`);
+      return { ...target, type };
+    }
+    if (own === type || (type === "number" && own === "integer")) return alt;
+    throw new SchemaError("unsupported_schema", `${at}/type`, `type ${JSON.stringify(own)} conflicts with the parent's ${JSON.stringify(type)}`);
   }
 
   private string(schema: Obj, ruleName: string, path: string): string {
