@@ -109,7 +109,7 @@ describe("each feature accepts valid instances and rejects invalid ones", () => 
     check({ anyOf: [{ type: "integer" }, { type: "string", maxLength: 1 }] }, ["12", '"x"'], ['"xy"', "1.5"]);
     check({ type: ["string", "null"], maxLength: 2 }, ['"ab"', "null"], ['"abc"']);
     // a "type" beside anyOf applies to every alternative (llama.cpp drops it)
-    check({ type: "object", anyOf: [{ properties: { a: { type: "integer" } }, required: ["a"] }, { $ref: "#/$defs/b" }], $defs: { b: { type: "object", properties: { b: { const: 1 } }, required: ["b"] } } }, ['{"a": 1}', '{"b": 1}'], ["{}", "1"]);
+    check({ type: "object", anyOf: [{ properties: { a: { type: "integer" } }, required: ["a"] }, { $ref: "#/$defs/b" }], $defs: { b: { properties: { b: { const: 1 } }, required: ["b"] } } }, ['{"a": 1}', '{"b": 1}'], ["{}", "1"]);
     check({ allOf: [{ properties: { a: { type: "integer" } }, required: ["a"] }, { $ref: "#/$defs/b" }], $defs: { b: { type: "object", properties: { b: { type: "boolean" } } } } }, ['{"a": 1}', '{"a": 1, "b": true}'], ['{"b": true}']);
     check({ allOf: [{ enum: [1, 2, 3] }, { enum: [2, 3, 4] }] }, ["2", "3"], ["1", "4"]);
     const tree = { $ref: "#/$defs/node", $defs: { node: { type: "object", properties: { v: { type: "integer" }, kids: { type: "array", items: { $ref: "#/$defs/node" } } }, required: ["v"] } } };

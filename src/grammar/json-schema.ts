@@ -185,6 +185,11 @@ class Converter {
     }
     if (!isObj(target)) throw new SchemaError("unsupported_schema", path, `an alternative under "type": ${JSON.stringify(type)} must be a schema object`);
     const own = target.type;
+    if (own === undefined && target !== alt) {
+      // a $ref target without a type: fine when its keywords already make it one of that type
+      const implied: Record<string, string[]> = { object: ["properties", "additionalProperties"], array: ["items", "prefixItems"], string: ["pattern", "format", "minLength", "maxLength"] };
+      if ((implied[type] ?? []).some((k) => (target as Obj)[k] !== undefined)) return alt;
+    }
     if (own === undefined) {
       if (target !== alt) throw new SchemaError("unsupported_schema", at, `the $ref target has no type to check against the parent's ${JSON.stringify(type)}`);
       return { ...target, type };
