@@ -39,12 +39,13 @@ export class GrammarConstraint {
   private nextSet = DEAD;
   private nextUtf8 = UTF8_START;
 
-  constructor(grammar: Grammar, vocab: TokenTrie, shared?: Matcher) {
+  /** A constraint at the grammar's start. Allocates the per-vocabulary buffers once. */
+  constructor(grammar: Grammar, vocab: TokenTrie) {
     this.grammar = grammar;
     this.vocab = vocab;
     // The matcher's caches depend on the grammar only, so every constraint over the same Grammar
-    // object shares one (a server reusing a compiled grammar starts warm).
-    this.matcher = shared ?? matcherFor(grammar);
+    // object (clones, and a server reusing a compiled grammar) shares one and starts warm.
+    this.matcher = matcherFor(grammar);
     this.set = this.matcher.initial;
     this.utf8 = UTF8_START;
     this.allowedBuf = new Uint8Array(vocab.nVocab);
@@ -61,7 +62,7 @@ export class GrammarConstraint {
 
   /** An independent copy of the current state (sharing the grammar's caches). */
   clone(): GrammarConstraint {
-    const c = new GrammarConstraint(this.grammar, this.vocab, this.matcher);
+    const c = new GrammarConstraint(this.grammar, this.vocab);
     c.set = this.set;
     c.utf8 = this.utf8;
     c.ended = this.ended;
