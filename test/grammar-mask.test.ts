@@ -108,6 +108,28 @@ describe("the trie mask equals brute force on the qwen2 vocabulary", () => {
   });
 });
 
+describe("an SPM vocabulary (llama, 32k tokens with byte-fallback tokens <0xNN>)", () => {
+  it("the trie mask equals per-token checks, inside and between characters", () => {
+    const spm = Tokenizer.fromGguf(parseGguf(new Uint8Array(readFileSync(fixturePath("tokenizer", "ggml-vocab-llama-spm.gguf")))));
+    const v = tokenTrieFromTokenizer(spm);
+    const byte = spm.tokenId("<0xE8>") as number;
+    expect(Array.from(v.piece(byte))).toEqual([0xe8]);
+    expect(new TextDecoder().decode(v.piece(spm.tokenId("\u2581the") as number))).toBe(" the");
+    const g = compileGrammar('root ::= "「" [^」]* "」"');
+    for (const prefix of [utf8(""), utf8("「"), utf8("「语言 the"), utf8("「语").subarray(0, 4)]) {
+      const c = new GrammarConstraint(g, v);
+      c.acceptBytes(prefix);
+      const mask = c.allowed().slice();
+      let allowed = 0;
+      for (let id = 0; id < v.nVocab; id++) {
+        if (mask[id]) allowed++;
+        if ((mask[id] === 1) !== c.allows(id)) expect.fail(`token ${id} ${spm.tokenText(id)} after ${prefix.length} bytes`);
+      }
+      expect(allowed).toBeGreaterThan(0);
+    }
+  });
+});
+
 /** Samples under the constraint until EOG: random logits, with a coin flip that favours tokens ending structures so outputs stay short. */
 function sample(grammar: Grammar, seed: number, maxTokens = 400): string {
   const rand = rng(seed);
