@@ -152,6 +152,24 @@ describe("the constraint API", () => {
     expect([c.isComplete(), c.canContinue()]).toEqual([true, false]);
   });
 
+  it("llama.cpp's 'simple grammar with tokens' case", () => {
+    // ids 0–9 are letters, 10–15 special tokens with text (as llama.cpp's grammar sees them)
+    const pieces = [..."abcdefghij"].map((c) => utf8(c));
+    for (let id = 10; id <= 15; id++) pieces.push(utf8(`<t${id}>`));
+    const v = new TokenTrie(pieces, []);
+    const g = compileGrammar("root ::= <[10]> content <[11]>\ncontent ::= (!<[11]>)*");
+    const run = (ids: number[]): boolean => {
+      const c = new GrammarConstraint(g, v);
+      for (const id of ids) {
+        if (!c.allowed()[id]) return false;
+        c.accept(id);
+      }
+      return c.isComplete();
+    };
+    expect([[10, 7, 8, 11], [10, 0, 12, 1, 13, 11], [10, 11], [10, 12, 13, 14, 15, 11]].map(run)).toEqual([true, true, true, true]);
+    expect([[10, 0, 1], [10], [0, 11], [10, 11, 11], [11, 0, 10]].map(run)).toEqual([false, false, false, false, false]);
+  });
+
   it("token elements match by id, their negation any other usable token", () => {
     const g = compileGrammar("root ::= <[0]> think <[1]> [ab]\nthink ::= !<[1]>*");
     const c = new GrammarConstraint(g, vocab);
