@@ -190,6 +190,8 @@ describe("errors carry kind, line, column and what was expected", () => {
     expectError('root ::= "a"{2 3}', "syntax", 1, 16, "',' or '}'");
     expectError('root ::= "a"{3,2}', "syntax", 1, 13, "an upper bound of at least 3");
     expectError('\n\n  ::= "a"', "syntax", 3, 3, "a rule name");
+    expectError("root ::= " + "(".repeat(1001) + '"a"' + ")".repeat(1001), "syntax", 1, 1010, "at most 1000 nested groups");
+    expect(matches(compileGrammar("root ::= " + "(".repeat(200) + '"a"' + ")".repeat(200)), "a")).toBe(true);
   });
 
   it("undefined rules point at their first use", () => {

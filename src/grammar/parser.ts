@@ -7,6 +7,8 @@ import { ALT, CHAR, CHAR_ALT, CHAR_ANY, CHAR_NOT, CHAR_RNG_UPPER, END, RULE_REF,
 
 /** llama.cpp's MAX_REPETITION_THRESHOLD. */
 const MAX_REPETITION = 2000;
+/** Woolly's limit on nested groups (llama.cpp recurses without one). */
+const MAX_NESTING = 1000;
 
 /** Turns the text of a `<name>` token (brackets included) into its id, or undefined. */
 export type TokenResolver = (text: string) => number | undefined;
@@ -26,6 +28,8 @@ const isWordChar = (c: number): boolean =>
 
 class Parser {
   private pos = 0;
+  /** open groups: bounded so a hostile grammar fails with a GrammarError, not a stack overflow */
+  private depth = 0;
   readonly names: string[] = [];
   readonly rules: (RuleBody | undefined)[] = [];
   readonly firstUse: number[] = [];
@@ -262,6 +266,7 @@ class Parser {
         prevRules = 1;
         body.push(RULE_REF, id);
       } else if (c === 40 /* ( */) {
+        if (++this.depth > MAX_NESTING) this.fail(`at most ${MAX_NESTING} nested groups`);
         this.pos++;
         this.skipSpace(true);
         const before = this.names.length;
@@ -271,6 +276,7 @@ class Parser {
         lastStart = body.length;
         body.push(RULE_REF, sub);
         if (this.code() !== 41) this.fail("a closing ')'");
+        this.depth--;
         this.pos++;
         this.skipSpace(nested);
       } else if (c === 46 /* . */) {
