@@ -77,6 +77,7 @@ describe("each feature accepts valid instances and rejects invalid ones", () => 
   it("arrays: items, minItems, maxItems, tuples", () => {
     check({ type: "array", items: { type: "integer" }, minItems: 1, maxItems: 3 }, ["[1]", "[1, 2, 3]", "[ 4,5 ]"], ["[]", "[1,2,3,4]", '["1"]', "[4 , 5]"]);
     check({ type: "array", prefixItems: [{ type: "string" }, { type: "number" }] }, ['["a", 1.5]'], ['["a"]', '["a", 1, 2]', '[1, "a"]']);
+    check({ type: "array", prefixItems: [{ type: "boolean" }], items: false }, ["[true]"], ["[]", "[true, false]"]);
     check({ type: "array" }, ['[1, "x", null, [], {}]', "[]"], ["{}"]);
   });
 

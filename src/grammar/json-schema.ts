@@ -251,6 +251,11 @@ class Converter {
   }
 
   private array(schema: Obj, subName: string, ruleName: string, path: string): string {
+    if (schema.prefixItems !== undefined && schema.items === false) {
+      // a closed tuple (2020-12 style): the tuple rule is exact already
+      const { items: _closed, ...rest } = schema;
+      return this.array(rest, subName, ruleName, path);
+    }
     if (schema.items !== undefined && schema.prefixItems !== undefined) {
       throw new SchemaError("unsupported_schema", `${path}/prefixItems`, "prefixItems together with items is not supported");
     }
