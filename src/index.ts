@@ -32,3 +32,22 @@ export { writeGguf, ggufChunks, ggufLayout } from "./gguf/writer.js";
 export { GGML_TYPES, GgmlType, ggmlType, ggmlTypeByName, type GgmlTypeInfo } from "./quant/types.js";
 export { bestFlavour, detectFeatures, type SimdFlavour } from "./wasm/features.js";
 export { createWorkerModel, WorkerModel, type WorkerModelOptions, type WorkerGeneration, type WorkerModelInfo, type WorkerModelSource } from "./browser/worker-client.js";
+export {
+  compileGrammar,
+  compileJsonGrammar,
+  jsonSchemaToGbnf,
+  Grammar,
+  GrammarConstraint,
+  TokenTrie,
+  tokenTrieFromTokenizer,
+  tokenResolver,
+  GrammarError,
+  SchemaError,
+  type GrammarOptions,
+  type GrammarErrorKind,
+  type SchemaErrorKind,
+  type JsonFormat,
+  type JsonValue,
+  type TokenResolver,
+  type TokenTrieOptions,
+} from "./grammar/index.js";
