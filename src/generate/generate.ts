@@ -8,6 +8,8 @@ import type { Tokenizer } from "../tokenizer/index.js";
 import { checkMaxTokens, type FinishReason, type GenerateOptions, type Generation, type GenerationResult } from "./options.js";
 import type { SequenceState } from "./sequence.js";
 import { StopMatcher } from "./stop.js";
+import { constraintFor } from "./constrain.js";
+import type { GrammarConstraint } from "../grammar/index.js";
 
 /** How often (ms) a long generation returns to the event loop so I/O and timers run. */
 const YIELD_EVERY_MS = 30;
@@ -159,6 +161,7 @@ async function* run(r: Runner, prompt: string | readonly number[], options: Gene
     const maxTokens = checkMaxTokens(options.maxTokens);
     const stop = new StopMatcher(options.stop ?? []);
     const sampler = new Sampler(r.nVocab, options);
+    const constraint = constraintFor(r.tokenizer, options);
     const ids = promptIds(r, prompt, options);
     release = await r.acquire();
 
@@ -168,7 +171,7 @@ async function* run(r: Runner, prompt: string | readonly number[], options: Gene
     const t1 = performance.now();
 
     const out: Produced = { tokens: [], text: "", finish: "length", forwards: 0 };
-    yield* decode(r, logits, sampler, stop, maxTokens, options, out);
+    yield* decode(r, logits, sampler, constraint, stop, maxTokens, options, out);
     const t2 = performance.now();
 
     const prefillTokens = ids.length - reused;
@@ -197,13 +200,15 @@ async function* run(r: Runner, prompt: string | readonly number[], options: Gene
 
 /**
  * Sample a token from `logits`, emit its text, decode it; repeat until end of generation, a stop
- * string, maxTokens, a full context or an abort. Then flush the text held back. Allocates nothing
- * per token of its own: one reused token array and logits view.
+ * string, maxTokens, a full context, a completed grammar or an abort. Then flush the text held back.
+ * Allocates nothing per token of its own: one reused token array and logits view. A grammar masks the
+ * logits before sampling (tokens it forbids get -Infinity; end-of-generation only where it may end).
  */
 async function* decode(
   r: Runner,
   firstLogits: number,
   sampler: Sampler,
+  constraint: GrammarConstraint | null,
   stop: StopMatcher,
   maxTokens: number,
   options: GenerateOptions,
@@ -214,16 +219,20 @@ async function* decode(
   const one = new Int32Array(1);
   let logits = firstLogits;
   let lastYield = performance.now();
+  let grammarDone = false;
   for (;;) {
     if (options.signal?.aborted) {
       out.finish = "aborted";
       break;
     }
-    const token = sampler.sample(view.at(logits));
+    const l = view.at(logits);
+    constraint?.mask(l);
+    const token = sampler.sample(l);
     if (!options.ignoreEos && r.tokenizer.isEog(token)) {
       out.finish = "eos";
       break;
     }
+    constraint?.accept(token);
     sampler.accept(token);
     out.tokens.push(token);
     const { emit, stopped } = stop.push(decoder.push(token));
@@ -233,6 +242,12 @@ async function* decode(
     }
     if (stopped) {
       out.finish = "stop";
+      break;
+    }
+    // A grammar that is complete and admits nothing more ends the text (finish "stop", text flushed).
+    if (constraint !== null && constraint.isComplete() && !constraint.canContinue()) {
+      out.finish = "stop";
+      grammarDone = true;
       break;
     }
     if (out.tokens.length >= maxTokens) {
@@ -250,7 +265,7 @@ async function* decode(
       lastYield = performance.now();
     }
   }
-  if (out.finish !== "stop") {
+  if (out.finish !== "stop" || grammarDone) {
     // Text held back by the decoder (an incomplete character) or by the stop matcher.
     const tail = stop.push(decoder.flush());
     let rest = tail.emit;

@@ -4,8 +4,9 @@ import { ParameterError } from "../errors.js";
 import type { GgufFile } from "../gguf/index.js";
 import type { SamplingOptions } from "../sampling/index.js";
 import type { Tokenizer } from "../tokenizer/index.js";
+import type { ConstraintOptions } from "./constrain.js";
 
-export interface GenerateOptions extends SamplingOptions {
+export interface GenerateOptions extends SamplingOptions, ConstraintOptions {
   /** Most tokens to generate (default: until the context is full). Integer ≥ 1. */
   maxTokens?: number;
   /** Strings that end generation; the stop string itself is not returned. */
