@@ -3,9 +3,9 @@
 // until something ends it, flush held-back text, and report timings. Model.generate() hands it the
 // model's parts (a Runner); calls are serialized by Runner.acquire.
 import { ModelError } from "../errors.js";
-import { Sampler } from "../sampling/index.js";
+import { LogprobsRecorder, Sampler, type SampledLogprobs } from "../sampling/index.js";
 import type { Tokenizer } from "../tokenizer/index.js";
-import { checkMaxTokens, type FinishReason, type GenerateOptions, type Generation, type GenerationResult } from "./options.js";
+import { checkLogprobs, checkMaxTokens, type FinishReason, type GenerateOptions, type Generation, type GenerationResult } from "./options.js";
 import type { SequenceState } from "./sequence.js";
 import { StopMatcher } from "./stop.js";
 import { constraintFor } from "./constrain.js";
@@ -153,12 +153,15 @@ interface Produced {
   finish: FinishReason;
   /** Decode forward passes: the first token comes from the prefill's logits. */
   forwards: number;
+  /** Per generated token, when asked for. */
+  readonly logprobs: SampledLogprobs[] | null;
 }
 
 async function* run(r: Runner, prompt: string | readonly number[], options: GenerateOptions, settle: Settle): AsyncGenerator<string, void, undefined> {
   let release: () => void = () => undefined;
   try {
     const maxTokens = checkMaxTokens(options.maxTokens);
+    const topLogprobs = checkLogprobs(options.logprobs);
     const stop = new StopMatcher(options.stop ?? []);
     const sampler = new Sampler(r.nVocab, options);
     const constraint = constraintFor(r.tokenizer, options);
@@ -170,8 +173,9 @@ async function* run(r: Runner, prompt: string | readonly number[], options: Gene
     for (const id of ids) sampler.accept(id);
     const t1 = performance.now();
 
-    const out: Produced = { tokens: [], text: "", finish: "length", forwards: 0 };
-    yield* decode(r, logits, sampler, constraint, stop, maxTokens, options, out);
+    const out: Produced = { tokens: [], text: "", finish: "length", forwards: 0, logprobs: topLogprobs === undefined ? null : [] };
+    const recorder = topLogprobs === undefined ? null : new LogprobsRecorder(r.nVocab, topLogprobs);
+    yield* decode(r, logits, sampler, constraint, recorder, stop, maxTokens, options, out);
     const t2 = performance.now();
 
     const prefillTokens = ids.length - reused;
@@ -181,6 +185,7 @@ async function* run(r: Runner, prompt: string | readonly number[], options: Gene
       finishReason: out.finish,
       promptTokens: ids.length,
       cachedTokens: reused,
+      ...(out.logprobs ? { logprobs: out.logprobs } : {}),
       timings: {
         prefillTokens,
         prefillMs: t1 - t0,
@@ -209,6 +214,7 @@ async function* decode(
   firstLogits: number,
   sampler: Sampler,
   constraint: GrammarConstraint | null,
+  recorder: LogprobsRecorder | null,
   stop: StopMatcher,
   maxTokens: number,
   options: GenerateOptions,
@@ -227,11 +233,12 @@ async function* decode(
     }
     const l = view.at(logits);
     constraint?.mask(l);
-    const token = sampler.sample(l);
+    const token = sampler.sample(l, recorder ?? undefined);
     if (!options.ignoreEos && r.tokenizer.isEog(token)) {
       out.finish = "eos";
       break;
     }
+    if (recorder) out.logprobs?.push(recorder.result(token));
     constraint?.accept(token);
     sampler.accept(token);
     out.tokens.push(token);

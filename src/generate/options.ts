@@ -2,7 +2,7 @@
 // generates (what chat builds on).
 import { ParameterError } from "../errors.js";
 import type { GgufFile } from "../gguf/index.js";
-import type { SamplingOptions } from "../sampling/index.js";
+import { MAX_TOP_LOGPROBS, type SamplingOptions, type SampledLogprobs } from "../sampling/index.js";
 import type { Tokenizer } from "../tokenizer/index.js";
 import type { ConstraintOptions } from "./constrain.js";
 
@@ -19,6 +19,12 @@ export interface GenerateOptions extends SamplingOptions, ConstraintOptions {
   addSpecial?: boolean;
   /** Recognize special tokens such as `<|im_start|>` written in the prompt text (default true). */
   parseSpecial?: boolean;
+  /**
+   * Report each generated token's log-probability and the `logprobs` most likely alternatives (integer in
+   * [0, 20]) in `result.logprobs`: log-softmax of the logits the sampler saw (after penalties and a
+   * grammar's mask, before truncation and temperature).
+   */
+  logprobs?: number;
 }
 
 /**
@@ -48,6 +54,8 @@ export interface GenerationResult {
   readonly promptTokens: number;
   readonly cachedTokens: number;
   readonly timings: Timings;
+  /** Per generated token, when `logprobs` was asked for. */
+  readonly logprobs?: readonly SampledLogprobs[];
 }
 
 /** Streamed text pieces; `result` resolves when the stream ends (or rejects with its error). */
@@ -73,4 +81,13 @@ export function checkMaxTokens(maxTokens: number | undefined): number {
     throw new ParameterError("maxTokens", "an integer ≥ 1", maxTokens);
   }
   return maxTokens;
+}
+
+/** Validate `logprobs`: undefined, or an integer in [0, 20]. */
+export function checkLogprobs(k: number | undefined): number | undefined {
+  if (k === undefined) return undefined;
+  if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > MAX_TOP_LOGPROBS) {
+    throw new ParameterError("logprobs", `an integer in [0, ${MAX_TOP_LOGPROBS}]`, k);
+  }
+  return k;
 }

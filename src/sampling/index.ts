@@ -10,6 +10,9 @@ import { type PenaltyParams, PenaltyWindow, penaltiesActive, penalize } from "./
 import { Xoshiro128 } from "./prng.js";
 import { draw, greedy, minP, temperature, topK, topP } from "./transforms.js";
 import { type ResolvedSamplingOptions, type SamplingOptions, resolveSamplingOptions } from "./options.js";
+import type { LogprobsRecorder } from "./logprobs.js";
+
+export { LogprobsRecorder, MAX_TOP_LOGPROBS, type SampledLogprobs, type TokenLogprob } from "./logprobs.js";
 
 export { resolveSamplingOptions, SAMPLING_DEFAULTS, MAX_REPEAT_LAST_N } from "./options.js";
 export type { ResolvedSamplingOptions, SamplingOptions } from "./options.js";
@@ -51,12 +54,16 @@ export class Sampler {
     this.rng = Xoshiro128.fromSeed(o.seed);
   }
 
-  /** The next token for `logits` (length nVocab, left unmodified). −Infinity masks a token. */
-  sample(logits: Float32Array): number {
+  /**
+   * The next token for `logits` (length nVocab, left unmodified). −Infinity masks a token. `logprobs`
+   * records the distribution after the penalties, before truncation (OpenAI's logprobs).
+   */
+  sample(logits: Float32Array, logprobs?: LogprobsRecorder): number {
     const c = this.candidates;
     const o = this.options;
     fillCandidates(c, logits);
     if (penaltiesActive(this.penalties, this.window)) penalize(c, this.window, this.penalties);
+    logprobs?.record(c);
     if (o.temperature === 0) return greedy(c);
     topK(c, o.topK);
     topP(c, o.topP);
