@@ -3,6 +3,7 @@ import { WoollyError } from "../errors.js";
 import { chatCommand } from "./chat.js";
 import { inspectCommand } from "./inspect.js";
 import { serveCommand } from "./serve.js";
+import { templateCommand } from "./template.js";
 import { logitsCommand, runCommand, tokenizeCommand, type CliIo } from "./run.js";
 
 const HELP = `woolly — LLM inference in WebAssembly
@@ -14,6 +15,7 @@ usage:
   woolly tokenize MODEL.gguf "text" [--no-special]
   woolly logits MODEL.gguf (--tokens 1,403,407 | -p "text") [--json]
   woolly inspect MODEL.gguf [--json]
+  woolly template TEMPLATE.jinja|MODEL.gguf --conversation FILE.json [--index N | --name K] [--bos S] [--eos S] [--now DATE]
 `;
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -33,6 +35,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await chatCommand(rest, io, abort.signal);
       case "serve":
         return await serveCommand(rest, io, abort.signal);
+      case "template":
+        return await templateCommand(rest, io);
       case "inspect":
         return await inspectCommand(rest, (line) => io.out(line + "\n"));
       case undefined:

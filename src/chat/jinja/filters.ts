@@ -16,6 +16,7 @@ import {
   isNone,
   isStr,
   isUndef,
+  entriesOf,
   keysOf,
   markup,
   str,
@@ -174,7 +175,7 @@ export const FILTERS: ReadonlyMap<string, Filter> = new Map<string, Filter>([
   ["first", (v) => iterate(v)[0] ?? undef()],
   ["last", (v) => iterate(v).at(-1) ?? undef()],
   ["reverse", (v) => (isStr(v) ? str([...v.value].reverse().join("")) : arr(iterate(v).slice().reverse()))],
-  ["items", (v) => (isUndef(v) ? arr([]) : isDict(v) ? arr(keysOf(v).map((k, i) => tuple([k, [...v.value.values()][i]]))) : badItems(v))],
+  ["items", (v) => (isUndef(v) ? arr([]) : isDict(v) ? arr(entriesOf(v).map((e) => tuple(e))) : badItems(v))],
   [
     "dictsort",
     (v, args, kwargs) => {
@@ -182,9 +183,9 @@ export const FILTERS: ReadonlyMap<string, Filter> = new Map<string, Filter>([
       const caseSensitive = truthy(arg(args, kwargs, 0, "case_sensitive", bool(false)));
       const by = pyStr(arg(args, kwargs, 1, "by", str("key")));
       if (by !== "key" && by !== "value") throw new TemplateRuntimeError("You can only sort by either 'key' or 'value'");
-      const values = [...v.value.values()];
-      const pairs = keysOf(v).map((k, i) => tuple([k, values[i]]));
-      return arr(sorted(pairs, truthy(arg(args, kwargs, 2, "reverse", bool(false))), caseSensitive, (p) => (p as typeof pairs[number]).value[by === "key" ? 0 : 1]));
+      const pairs = entriesOf(v).map((e) => tuple(e));
+      const part = by === "key" ? 0 : 1;
+      return arr(sorted(pairs, truthy(arg(args, kwargs, 2, "reverse", bool(false))), caseSensitive, (p) => (isArr(p) ? p.value[part] : p)));
     },
   ],
   [

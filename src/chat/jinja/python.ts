@@ -13,7 +13,9 @@ import {
   isStr,
   isTuple,
   isUndef,
+  entriesOf,
   keysOf,
+  viewKind,
   type MapValue,
   type Value,
 } from "./values.js";
@@ -52,6 +54,8 @@ export function pyRepr(v: Value): string {
   if (isUndef(v)) return "Undefined";
   if (isArr(v)) {
     const items = v.value.map(pyRepr);
+    const kind = viewKind(v);
+    if (kind !== undefined) return `${kind}([${items.join(", ")}])`;
     if (!isTuple(v)) return `[${items.join(", ")}]`;
     return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
   }
@@ -62,9 +66,7 @@ export function pyRepr(v: Value): string {
 }
 
 function dictRepr(d: MapValue): string {
-  const keys = keysOf(d);
-  const values = [...d.value.values()];
-  return `{${keys.map((k, i) => `${pyRepr(k)}: ${pyRepr(values[i])}`).join(", ")}}`;
+  return `{${entriesOf(d).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(", ")}}`;
 }
 
 /** repr(str): single quotes unless the text has ' and no ", escapes for the unprintable. */
@@ -112,7 +114,7 @@ export function jsonDumps(v: Value, options: JsonOptions): string {
       parts = x.value.map((item) => dump(item, depth + 1));
       [open, close] = ["[", "]"];
     } else if (isDict(x)) {
-      let entries = keysOf(x).map((k, i): [string, Value] => [jsonKey(k), [...x.value.values()][i]]);
+      let entries = entriesOf(x).map(([k, item]): [string, Value] => [jsonKey(k), item]);
       if (options.sortKeys) entries = entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       parts = entries.map(([k, item]) => text(k) + keySep + dump(item, depth + 1));
       [open, close] = ["{", "}"];

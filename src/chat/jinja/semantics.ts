@@ -17,12 +17,14 @@ import {
   isNum,
   isStr,
   isUndef,
+  entriesOf,
   keysOf,
   keyText,
   none,
   str,
   tuple,
   undef,
+  view,
   type MapValue,
   type StrValue,
   type Value,
@@ -172,11 +174,11 @@ function dictMethod(d: MapValue, name: string): Value | undefined {
     case "get":
       return method((args, kwargs) => itemOf(d, args[0] ?? none()) ?? arg(args, kwargs, 1, "default", none()));
     case "items":
-      return method(() => arr(keysOf(d).map((k, i) => tuple([k, [...d.value.values()][i]]))));
+      return method(() => view("dict_items", entriesOf(d).map((e) => tuple(e))));
     case "keys":
-      return method(() => arr(keysOf(d)));
+      return method(() => view("dict_keys", keysOf(d)));
     case "values":
-      return method(() => arr([...d.value.values()]));
+      return method(() => view("dict_values", [...d.value.values()]));
     default:
       return undefined;
   }

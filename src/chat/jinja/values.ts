@@ -73,6 +73,16 @@ const markups = new WeakSet<Value>();
 /** The original keys of dicts whose keys are not all strings (`{0: 0, 512: 128}`), by their text. */
 const dictKeys = new WeakMap<Value, Map<string, Value>>();
 
+/** dict.items()/keys()/values() results, which print as `dict_items([…])` etc. */
+const views = new WeakMap<Value, string>();
+
+export function view(kind: "dict_items" | "dict_keys" | "dict_values", items: Value[]): ArrValue {
+  const v = arr(items);
+  views.set(v, kind);
+  return v;
+}
+export const viewKind = (v: Value): string | undefined => views.get(v);
+
 export function tuple(items: Value[]): ArrValue {
   const t = arr(items);
   tuples.add(t);
@@ -112,6 +122,12 @@ export function dict(entries: readonly (readonly [Value, Value])[]): MapValue {
 export function keysOf(d: MapValue): Value[] {
   const originals = dictKeys.get(d);
   return [...d.value.keys()].map((k) => originals?.get(k) ?? str(k));
+}
+
+/** The (key, value) pairs of a dict, keys as keysOf gives them. */
+export function entriesOf(d: MapValue): [Value, Value][] {
+  const values = [...d.value.values()];
+  return keysOf(d).map((k, i) => [k, values[i]]);
 }
 
 /** Converts plain JSON-like data (messages, tools, variables) into runtime values. */
