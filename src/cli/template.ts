@@ -75,7 +75,7 @@ function parseJson(text: string, path: string): unknown {
 
 /** The template's text, and the BOS/EOS texts it is rendered with by default. */
 async function loadTemplate(path: string): Promise<{ text: string; bos: string; eos: string }> {
-  if (!path.endsWith(".gguf")) return { text: await readText(path, "TEMPLATE"), bos: "", eos: "" };
+  if (!path.toLowerCase().endsWith(".gguf")) return { text: await readText(path, "TEMPLATE"), bos: "", eos: "" };
   const gguf = await readGgufFile(path);
   const text = gguf.getString(CHAT_TEMPLATE_KEY, undefined);
   if (text === undefined) throw new ChatError("no_template", `${path} has no chat template (no ${CHAT_TEMPLATE_KEY})`);

@@ -1,7 +1,7 @@
 // jinja2's filters with Python's semantics, for the filters chat templates use. A filter not listed
 // here falls back to the library's own.
 import { escapeHtml, jsonDumps, pyStr, TemplateRuntimeError, typeName } from "./python.js";
-import { arg, getAttr, getItem, iterate, pyCompare, pyLen, runTest, splitlines, strip } from "./semantics.js";
+import { arg, getItem, iterate, pyCompare, pyLen, runTest, splitlines, strip } from "./semantics.js";
 import {
   arr,
   bool,
@@ -17,7 +17,6 @@ import {
   isStr,
   isUndef,
   entriesOf,
-  keysOf,
   markup,
   str,
   tuple,

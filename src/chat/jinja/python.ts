@@ -14,7 +14,6 @@ import {
   isTuple,
   isUndef,
   entriesOf,
-  keysOf,
   viewKind,
   type MapValue,
   type Value,
