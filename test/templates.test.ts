@@ -96,8 +96,21 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
     ["{{ 'a\nb\n'|indent(2) }}|{{ ['b','A','a']|unique|list }}|{{ [{'n':'x'},{'m':1}]|selectattr('n','defined')|list }}|{{ ['a','B']|map('upper')|list }}", "a\n  b\n|['b', 'A']|[{'n': 'x'}]|['A', 'B']"],
     ["{{ d.items() }}|{{ d.get('zz', 5) }}|{{ d.keys()|list }}|{{ 'héllo😀'|length }}|{{ {'k': none}|string }}|{{ [\"it's\", 'a\"b'] }}", "dict_items([('a', 1), ('b', 'two')])|5|['a', 'b']|6|{'k': None}|[\"it's\", 'a\"b']"],
     ["{{ strftime_now('%A %a %d %B %Y %H:%M:%S %I %p %j %y') }}", "Thursday Thu 15 January 2026 09:30:00 09 AM 015 26"],
+    ["{{ -7 % 3 }}|{{ 7 % -3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|{{ 1 / 2 }}|{{ range(100000)|length }}", "2|-2|0.5|-4|0.5|100000"],
   ])("%s", (source, text) => {
     expect(render(source, d)).toBe(text);
+  });
+
+  it.each([
+    ["{{ range(100001)|length }}", "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000)."],
+    ["{{ 1 / 0 }}", "division by zero"],
+    ["{{ none + 'a' }}", "unsupported operand type(s) for +: 'NoneType' and 'str'"],
+    ["{{ x.y }}", "cannot read 'y' of an undefined value"],
+  ])("%s fails as in jinja2's sandbox", (source, message) => {
+    const err = raisedBy(() => render(source));
+    expect(err.kind).toBe("template_render");
+    expect(err.raised).toBeUndefined();
+    expect(err.message).toContain(message);
   });
 
   it("{% generation %} renders its body", () => {

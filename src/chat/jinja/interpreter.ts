@@ -7,7 +7,7 @@ import { Environment, Interpreter } from "@huggingface/jinja";
 import { FILTERS, type ApplyFilter } from "./filters.js";
 import { pyStr, TemplateRuntimeError, typeName } from "./python.js";
 import { getAttr, getItem, iterate, markupConcat, pyCompare, pyContains, pyEquals, runTest } from "./semantics.js";
-import { arr, bool, dict, int, isArr, isInt, isMarkup, isNone, isStr, markup, str, tuple, type Node, type Value } from "./values.js";
+import { arr, bool, dict, float, int, isArr, isFloat, isInt, isMarkup, isNone, isStr, markup, str, tuple, type Node, type NumValue, type Value } from "./values.js";
 
 /** The library's private methods this layer replaces or calls (present at run time on the prototype). */
 interface Internals {
@@ -155,11 +155,17 @@ export function createInterpreter(env: Environment): Interpreter {
         const [seq, n] = isInt(right) ? [left, right] : [right, left];
         if (isInt(n) && (isStr(seq) || isArr(seq))) {
           const times = Math.max(0, n.value);
+          if (times * seq.value.length > MAX_ITEMS) throw new TemplateRuntimeError(`a repetition of more than ${MAX_ITEMS} items`);
           if (isStr(seq)) return str(seq.value.repeat(times));
           return arr(Array.from({ length: times }, () => seq.value).flat());
         }
         break;
       }
+      case "/":
+      case "//":
+      case "%":
+        if (isNumber(left) && isNumber(right)) return divide(op, left, right);
+        break;
     }
     if (isStr(left) !== isStr(right) && (op === "+" || op === "-")) {
       throw new TemplateRuntimeError(`unsupported operand type(s) for ${op}: '${typeName(left)}' and '${typeName(right)}'`);
@@ -168,4 +174,22 @@ export function createInterpreter(env: Environment): Interpreter {
   }
 
   return interpreter;
+}
+
+/** The most items a template may make at once (jinja2's sandbox allows range() up to 100000). */
+export const MAX_ITEMS = 100_000;
+
+const isNumber = (v: Value): v is NumValue => isInt(v) || isFloat(v);
+
+/** Python's division family: ZeroDivisionError, and // and % rounding toward negative infinity. */
+function divide(op: string, a: NumValue, b: NumValue): Value {
+  const ints = isInt(a) && isInt(b);
+  if (b.value === 0) {
+    throw new TemplateRuntimeError(op === "/" ? "division by zero" : op === "//" ? "integer division or modulo by zero" : "integer modulo by zero");
+  }
+  if (op === "/") return float(a.value / b.value);
+  const q = Math.floor(a.value / b.value);
+  const r = a.value - q * b.value;
+  const v = op === "//" ? q : r;
+  return ints ? int(v) : float(v);
 }

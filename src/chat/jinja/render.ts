@@ -4,7 +4,7 @@
 // with json.dumps semantics. The engine is @huggingface/jinja; ./interpreter.ts holds the
 // differences from jinja2 it corrects.
 import { Environment, parse, tokenize } from "@huggingface/jinja";
-import { createInterpreter } from "./interpreter.js";
+import { createInterpreter, MAX_ITEMS } from "./interpreter.js";
 import { pyStr, strftime, TemplateRuntimeError, typeName } from "./python.js";
 import { arr, fn, int, isInt, isKwargs, none, obj, str, toValue, type Value } from "./values.js";
 
@@ -64,6 +64,9 @@ function globals(now: Date): Record<string, Value> {
       const ints = args.map((a) => (isInt(a) ? a.value : badRange(a)));
       const [start, stop, step] = ints.length === 1 ? [0, ints[0], 1] : [ints[0], ints[1], ints[2] ?? 1];
       if (step === 0) throw new TemplateRuntimeError("range() arg 3 must not be zero");
+      if (Math.ceil((stop - start) / step) > MAX_ITEMS) {
+        throw new TemplateRuntimeError(`Range too big. The sandbox blocks ranges larger than MAX_RANGE (${MAX_ITEMS}).`);
+      }
       const out: Value[] = [];
       for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(int(i));
       return arr(out);
