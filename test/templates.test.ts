@@ -96,6 +96,10 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
     ["{{ 'a\nb\n'|indent(2) }}|{{ ['b','A','a']|unique|list }}|{{ [{'n':'x'},{'m':1}]|selectattr('n','defined')|list }}|{{ ['a','B']|map('upper')|list }}", "a\n  b\n|['b', 'A']|[{'n': 'x'}]|['A', 'B']"],
     ["{{ d.items() }}|{{ d.get('zz', 5) }}|{{ d.keys()|list }}|{{ 'héllo😀'|length }}|{{ {'k': none}|string }}|{{ [\"it's\", 'a\"b'] }}", "dict_items([('a', 1), ('b', 'two')])|5|['a', 'b']|6|{'k': None}|[\"it's\", 'a\"b']"],
     ["{{ strftime_now('%A %a %d %B %Y %H:%M:%S %I %p %j %y') }}", "Thursday Thu 15 January 2026 09:30:00 09 AM 015 26"],
+    [
+      "{% for x in [1,2,3] %}{{ loop.cycle('a','b') }}{% endfor %}|{{ '%s=%d|%05.1f|%-4s|%r|%x|%%' % ('k', 3.9, 2.25, 'ab', 'q', 255) }}|{{ 'v%s'|format(2) }}|{{ [1,2,3]|sum }}|{{ 'a b c'.rsplit(' ', 1) }}",
+      "aba|k=3|002.2|ab  |'q'|ff|%|v2|6|['a b', 'c']",
+    ],
     ["{{ -7 % 3 }}|{{ 7 % -3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|{{ 1 / 2 }}|{{ range(100000)|length }}", "2|-2|0.5|-4|0.5|100000"],
   ])("%s", (source, text) => {
     expect(render(source, d)).toBe(text);

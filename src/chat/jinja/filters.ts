@@ -1,6 +1,6 @@
 // jinja2's filters with Python's semantics, for the filters chat templates use. A filter not listed
 // here falls back to the library's own.
-import { escapeHtml, jsonDumps, pyStr, TemplateRuntimeError, typeName } from "./python.js";
+import { escapeHtml, jsonDumps, percentFormat, pyStr, TemplateRuntimeError, typeName } from "./python.js";
 import { arg, getItem, iterate, pyCompare, pyLen, runTest, splitlines, strip } from "./semantics.js";
 import {
   arr,
@@ -18,6 +18,7 @@ import {
   isUndef,
   entriesOf,
   markup,
+  obj,
   str,
   tuple,
   undef,
@@ -254,6 +255,29 @@ export const FILTERS: ReadonlyMap<string, Filter> = new Map<string, Filter>([
     },
   ],
   ["indent", indent],
+  [
+    "format",
+    (v, args, kwargs) => {
+      if (args.length > 0 && kwargs.size > 0) throw new TemplateRuntimeError("can't handle positional and keyword arguments at the same time");
+      return str(percentFormat(pyStr(v), kwargs.size > 0 ? obj(new Map(kwargs)) : tuple(args)));
+    },
+  ],
+  [
+    "sum",
+    (v, args, kwargs) => {
+      const attr = arg(args, kwargs, 0, "attribute", undef());
+      let total = arg(args, kwargs, 1, "start", int(0));
+      for (const x of iterate(v)) {
+        const item = isUndef(attr) ? x : attribute(x, attr);
+        if (!(isInt(item) || isFloat(item) || isBool(item)) || !(isInt(total) || isFloat(total))) {
+          throw new TemplateRuntimeError(`unsupported operand type(s) for +: '${typeName(total)}' and '${typeName(item)}'`);
+        }
+        const n = Number(total.value) + Number(item.value);
+        total = isFloat(total) || isFloat(item) ? float(n) : int(n);
+      }
+      return total;
+    },
+  ],
   ["int", toInt],
   ["float", toFloat],
   ["bool", (v) => bool(truthy(v))],

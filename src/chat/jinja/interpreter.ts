@@ -5,9 +5,9 @@
 // library; values already computed are handed back as `precomputed` nodes, never evaluated twice.
 import { Environment, Interpreter } from "@huggingface/jinja";
 import { FILTERS, type ApplyFilter } from "./filters.js";
-import { pyStr, TemplateRuntimeError, typeName } from "./python.js";
+import { percentFormat, pyStr, TemplateRuntimeError, typeName } from "./python.js";
 import { getAttr, getItem, iterate, markupConcat, pyCompare, pyContains, pyEquals, runTest } from "./semantics.js";
-import { arr, bool, dict, float, int, isArr, isFloat, isInt, isMarkup, isNone, isStr, markup, str, tuple, type Node, type NumValue, type Value } from "./values.js";
+import { arr, bool, dict, float, fn, int, isArr, isDict, isFloat, isInt, isMarkup, isNone, isStr, markup, str, tuple, undef, type Node, type NumValue, type Value } from "./values.js";
 
 /** The library's private methods this layer replaces or calls (present at run time on the prototype). */
 interface Internals {
@@ -48,6 +48,7 @@ export function createInterpreter(env: Environment): Interpreter {
     evaluateArguments: self.evaluateArguments.bind(interpreter),
   };
   const evaluate = (node: Node, scope: Environment): Value => self.evaluate(node, scope);
+  const loops = new WeakSet<Value>();
 
   const applyNamed: ApplyFilter = (name, operand, args, kwargs) => {
     const filter = FILTERS.get(name);
@@ -97,6 +98,12 @@ export function createInterpreter(env: Environment): Interpreter {
       }
       case "For":
         return forLoop(node, scope);
+      case "Identifier": {
+        // The library's loop object lacks jinja2's loop.cycle and loop.depth: remember which it is.
+        const v = base.evaluate(node, scope);
+        if (as<Ident>(node).value === "loop" && isDict(v)) loops.add(v);
+        return v;
+      }
       case "BinaryExpression":
         return binary(as<BinaryNode>(node), scope);
       default:
@@ -111,7 +118,13 @@ export function createInterpreter(env: Environment): Interpreter {
     }
     if (m.computed) return getItem(object, evaluate(m.property, scope));
     if (m.property.type === "IntegerLiteral") return getItem(object, int(as<{ value: number }>(m.property).value));
-    return getAttr(object, as<Ident>(m.property).value);
+    const name = as<Ident>(m.property).value;
+    if (loops.has(object) && isDict(object)) {
+      const index0 = object.value.get("index0") as Value;
+      if (name === "cycle") return fn((args) => args[Number(index0.value) % Math.max(1, args.length)] ?? undef());
+      if (name === "depth" || name === "depth0") return int(name === "depth" ? 1 : 0);
+    }
+    return getAttr(object, name);
   }
 
   // Loops visit what Python iterates (dict keys as they were made, characters, nothing for
@@ -164,6 +177,7 @@ export function createInterpreter(env: Environment): Interpreter {
       case "/":
       case "//":
       case "%":
+        if (op === "%" && isStr(left)) return str(percentFormat(left.value, right));
         if (isNumber(left) && isNumber(right)) return divide(op, left, right);
         break;
     }

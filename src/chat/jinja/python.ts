@@ -173,6 +173,75 @@ export function strFormat(template: string, args: readonly Value[], kwargs: Read
   });
 }
 
+/** Python's printf-style `text % args` (and jinja2's `|format`): %s %r %d %i %f %e %x %o %c %%, flags, width, precision. */
+export function percentFormat(template: string, args: Value): string {
+  const positional = isArr(args) && isTuple(args) ? args.value : [args];
+  const mapping = isDict(args) ? args : undefined;
+  let next = 0;
+  const out = template.replace(/%(?:\((\w+)\))?([#0\- +]*)(\d+)?(?:\.(\d+))?([diouxXeEfFgGcrsa%])/g, (_w, key: string | undefined, flags: string, width: string | undefined, precision: string | undefined, conv: string) => {
+    if (conv === "%") return "%";
+    let v: Value | undefined;
+    if (key !== undefined) {
+      if (!mapping) throw new TemplateRuntimeError("format requires a mapping");
+      v = mapping.value.get(key);
+      if (v === undefined) throw new TemplateRuntimeError(`'${key}'`);
+    } else {
+      v = positional[next++];
+      if (v === undefined) throw new TemplateRuntimeError("not enough arguments for format string");
+    }
+    const prec = precision === undefined ? undefined : Number(precision);
+    const num = (): number => {
+      if (isInt(v as Value) || isFloat(v as Value) || isBool(v as Value)) return Number((v as Value).value);
+      throw new TemplateRuntimeError(`%${conv} format: a real number is required, not ${typeName(v as Value)}`);
+    };
+    let body: string;
+    switch (conv) {
+      case "s": body = pyStr(v); break;
+      case "r":
+      case "a": body = pyRepr(v); break;
+      case "c": body = isStr(v) ? v.value : String.fromCodePoint(num()); break;
+      case "d":
+      case "i":
+      case "u": body = String(Math.trunc(num())); break;
+      case "x": body = Math.trunc(num()).toString(16); break;
+      case "X": body = Math.trunc(num()).toString(16).toUpperCase(); break;
+      case "o": body = Math.trunc(num()).toString(8); break;
+      case "e":
+      case "E": {
+        const [m, e] = num().toExponential(prec ?? 6).split("e");
+        body = `${m}e${e.startsWith("-") ? "-" : "+"}${e.replace(/^[+-]/, "").padStart(2, "0")}`;
+        if (conv === "E") body = body.toUpperCase();
+        break;
+      }
+      default: body = fixed(num(), prec ?? 6); // f F g G (g as f: rare in templates)
+    }
+    if (flags.includes("+") && /^[0-9]/.test(body) && conv !== "s" && conv !== "r") body = "+" + body;
+    else if (flags.includes(" ") && /^[0-9]/.test(body) && conv !== "s" && conv !== "r") body = " " + body;
+    const w = width === undefined ? 0 : Number(width);
+    if (body.length >= w) return body;
+    if (flags.includes("-")) return body.padEnd(w);
+    if (flags.includes("0") && conv !== "s" && conv !== "r") {
+      const sign = /^[+\- ]/.test(body) ? body[0] : "";
+      return sign + body.slice(sign.length).padStart(w - sign.length, "0");
+    }
+    return body.padStart(w);
+  });
+  if (!mapping && next < positional.length) {
+    throw new TemplateRuntimeError("not all arguments converted during string formatting");
+  }
+  return out;
+}
+
+/** x with `digits` decimals, an exact tie rounded half to even as Python does (toFixed rounds it up). */
+function fixed(x: number, digits: number): string {
+  const s = x.toFixed(digits);
+  if (digits > 75 || Math.abs(x) >= 1e21) return s;
+  const longer = x.toFixed(digits + 25);
+  if (longer.slice(-25) !== "5" + "0".repeat(24)) return s;
+  const down = longer.slice(0, -25).replace(/\.$/, "");
+  return Number(down.at(-1)) % 2 === 0 ? down : s;
+}
+
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 

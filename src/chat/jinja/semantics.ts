@@ -206,6 +206,17 @@ function stringMethod(s: StrValue, name: string): Value | undefined {
     case "replace":
     case "title":
       return own();
+    case "rsplit":
+      return method((args, kwargs) => {
+        const sep = arg(args, kwargs, 0, "sep", none());
+        const max = arg(args, kwargs, 1, "maxsplit", int(-1));
+        const parts = isStr(sep) ? text.split(sep.value) : text.trim().split(/\s+/).filter((p) => p !== "");
+        const n = isInt(max) ? max.value : -1;
+        if (n < 0 || parts.length - 1 <= n) return arr(parts.map(str));
+        // The leftmost parts stay joined: by the separator, or by the whitespace between them.
+        const head = isStr(sep) ? parts.slice(0, parts.length - n).join(sep.value) : rsplitHead(text, n);
+        return arr([head, ...parts.slice(parts.length - n)].map(str));
+      });
     case "capitalize":
       return method(() => str(text.charAt(0).toUpperCase() + text.slice(1).toLowerCase()));
     case "format":
@@ -251,6 +262,13 @@ function stringMethod(s: StrValue, name: string): Value | undefined {
     default:
       return undefined;
   }
+}
+
+/** What rsplit(None, n) leaves unsplit at the left: the text before the last n words, right-trimmed. */
+function rsplitHead(text: string, n: number): string {
+  let rest = text.trimEnd();
+  for (let i = 0; i < n; i++) rest = rest.replace(/\S+$/, "").trimEnd();
+  return rest;
 }
 
 function badJoin(x: Value): never {
