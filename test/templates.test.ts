@@ -100,6 +100,10 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
       "{% for x in [1,2,3] %}{{ loop.cycle('a','b') }}{% endfor %}|{{ '%s=%d|%05.1f|%-4s|%r|%x|%%' % ('k', 3.9, 2.25, 'ab', 'q', 255) }}|{{ 'v%s'|format(2) }}|{{ [1,2,3]|sum }}|{{ 'a b c'.rsplit(' ', 1) }}",
       "aba|k=3|002.2|ab  |'q'|ff|%|v2|6|['a b', 'c']",
     ],
+    [
+      "{{ 3 is divisibleby 3 }}|{{ 3 is divisibleby(2) }}|{{ 'a' is in ['a'] }}|{{ x is sameas false }}|{{ 1 is not eq 2 }}|{{ [1]|first is sameas 1 }}|{{ 'a' if none is not none else 'b' }}|{{ d.a is in [1, 2] }}|{{ 4 is not divisibleby 3 }}",
+      "True|False|True|False|True|True|b|True|True",
+    ],
     ["{{ -7 % 3 }}|{{ 7 % -3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|{{ 1 / 2 }}|{{ range(100000)|length }}", "2|-2|0.5|-4|0.5|100000"],
   ])("%s", (source, text) => {
     expect(render(source, d)).toBe(text);

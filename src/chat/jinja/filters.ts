@@ -1,6 +1,7 @@
 // jinja2's filters with Python's semantics, for the filters chat templates use. A filter not listed
 // here falls back to the library's own.
 import { escapeHtml, jsonDumps, percentFormat, pyStr, TemplateRuntimeError, typeName } from "./python.js";
+import { NEGATED_TEST_FILTER, TEST_FILTER } from "./tokens.js";
 import { arg, getItem, iterate, pyCompare, pyLen, runTest, splitlines, strip } from "./semantics.js";
 import {
   arr,
@@ -255,6 +256,8 @@ export const FILTERS: ReadonlyMap<string, Filter> = new Map<string, Filter>([
     },
   ],
   ["indent", indent],
+  [TEST_FILTER, (v, args) => bool(test(v, args))],
+  [NEGATED_TEST_FILTER, (v, args) => bool(!test(v, args))],
   [
     "format",
     (v, args, kwargs) => {
@@ -283,6 +286,13 @@ export const FILTERS: ReadonlyMap<string, Filter> = new Map<string, Filter>([
   ["bool", (v) => bool(truthy(v))],
   ["abs", (v) => (isInt(v) ? int(Math.abs(v.value)) : isFloat(v) ? float(Math.abs(v.value)) : badNumber("abs", v))],
 ]);
+
+/** A test with arguments, which ./tokens.ts turned into a filter call: `(name, ...args)`. */
+function test(v: Value, [name, ...args]: Value[]): boolean {
+  const result = runTest(pyStr(name ?? str("")), v, args);
+  if (result === undefined) throw new TemplateRuntimeError(`No test named '${pyStr(name ?? str(""))}'.`);
+  return result;
+}
 
 function badItems(v: Value): never {
   throw new TemplateRuntimeError(`Can only get item pairs from a mapping, not ${typeName(v)}`);

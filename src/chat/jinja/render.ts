@@ -5,6 +5,7 @@
 // differences from jinja2 it corrects.
 import { Environment, parse, tokenize } from "@huggingface/jinja";
 import { createInterpreter, MAX_ITEMS } from "./interpreter.js";
+import { dropGenerationTags, rewriteTestArguments } from "./tokens.js";
 import { pyStr, strftime, TemplateRuntimeError, typeName } from "./python.js";
 import { arr, fn, int, isInt, isKwargs, none, obj, str, toValue, type Value } from "./values.js";
 
@@ -14,27 +15,13 @@ export type CompiledTemplate = ReturnType<typeof parse>;
 /** The template's own `raise_exception(message)`: `message` is exactly the template's text. */
 export class TemplateRaised extends Error {}
 
-type Token = ReturnType<typeof tokenize>[number];
-
 /**
- * Parses a template. `{% generation %}…{% endgeneration %}` (transformers' marker for assistant
- * tokens) renders its body, so its two tags are dropped from the token stream; the whitespace
- * control around them has already been applied by the lexer.
+ * Parses a template: the library's lexer with jinja2's trim_blocks and lstrip_blocks, then the
+ * token-level corrections of ./tokens.ts, then the library's parser.
  */
 export function compileTemplate(source: string): CompiledTemplate {
   const tokens = tokenize(source, { lstrip_blocks: true, trim_blocks: true });
-  const kept: Token[] = [];
-  for (let i = 0; i < tokens.length; i++) {
-    const [open, name, close] = [tokens[i], tokens[i + 1], tokens[i + 2]];
-    const generationTag =
-      open.type === "OpenStatement" &&
-      name?.type === "Identifier" &&
-      (name.value === "generation" || name.value === "endgeneration") &&
-      close?.type === "CloseStatement";
-    if (generationTag) i += 2;
-    else kept.push(open);
-  }
-  return parse(kept);
+  return parse(rewriteTestArguments(dropGenerationTags(tokens)));
 }
 
 /** Renders `variables` (plain JSON-like data) through a compiled template at the time `now`. */

@@ -312,6 +312,12 @@ export function runTest(name: string, v: Value, args: readonly Value[]): boolean
     case "even":
       if (!isInt(v)) throw new TemplateRuntimeError(`unsupported operand type(s) for %: '${typeName(v)}' and 'int'`);
       return (Math.abs(v.value) % 2 === 1) === (name === "odd");
+    case "divisibleby": {
+      const n = args[0] ?? undef();
+      if (!isNum(v) || !isNum(n)) throw new TemplateRuntimeError(`unsupported operand type(s) for %: '${typeName(v)}' and '${typeName(n)}'`);
+      if (n.value === 0) throw new TemplateRuntimeError("integer modulo by zero");
+      return v.value % n.value === 0;
+    }
     case "lower":
       return runTest("string", v, args) && pyStr(v) === pyStr(v).toLowerCase();
     case "upper":
@@ -325,8 +331,14 @@ export function runTest(name: string, v: Value, args: readonly Value[]): boolean
       return !pyEquals(v, args[0] ?? undef());
     case "in":
       return pyContains(args[0] ?? undef(), v);
-    case "sameas":
-      return v === args[0] || (isNone(v) && isNone(args[0] ?? undef())) || (isBool(v) && isBool(args[0] ?? undef()) && v.value === args[0]?.value);
+    case "sameas": {
+      // Python's `is`: identity; None, the bools and small ints (-5 to 256) are single objects in CPython.
+      const a = args[0] ?? undef();
+      if (isNone(v) || isNone(a)) return isNone(v) && isNone(a);
+      if (isBool(v) || isBool(a)) return isBool(v) && isBool(a) && v.value === a.value;
+      if (isInt(v) && isInt(a)) return v.value === a.value && v.value >= -5 && v.value <= 256;
+      return v === a;
+    }
     case "gt":
     case ">":
       return pyCompare(v, args[0] ?? undef(), ">") > 0;

@@ -138,6 +138,7 @@ export function toValue(x: unknown): Value {
   if (typeof x === "boolean") return bool(x);
   if (typeof x === "number") return Number.isInteger(x) ? int(x) : float(x);
   if (Array.isArray(x)) return arr(x.map(toValue));
-  if (typeof x === "object") return obj(new Map(Object.entries(x).map(([k, v]) => [k, toValue(v)])));
+  // A property set to undefined is absent, as it would be in JSON (`'k' in d` is false).
+  if (typeof x === "object") return obj(new Map(Object.entries(x).flatMap(([k, v]) => (v === undefined ? [] : [[k, toValue(v)] as const]))));
   throw new TypeError(`a template variable cannot be a ${typeof x}`);
 }

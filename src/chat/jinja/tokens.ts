@@ -1,0 +1,102 @@
+// PATCH LAYER over @huggingface/jinja's parser (see ./README.md), working on its token stream:
+// syntax jinja2 accepts that the library's parser does not, rewritten into syntax it does.
+import type { tokenize } from "@huggingface/jinja";
+
+export type Token = ReturnType<typeof tokenize>[number];
+
+/** The filter name a test with arguments becomes (`x is divisibleby(3)` → `x|<prefix>divisibleby(3)`). */
+export const TEST_FILTER = "__woolly_test__";
+export const NEGATED_TEST_FILTER = "__woolly_test_not__";
+
+const token = (type: string, value: string): Token => ({ type, value }) as Token;
+
+/**
+ * `{% generation %}…{% endgeneration %}` (transformers' marker for assistant tokens) renders its
+ * body: its two tags are dropped (the lexer has already applied the whitespace control around them).
+ */
+export function dropGenerationTags(tokens: readonly Token[]): Token[] {
+  const kept: Token[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const [open, name, close] = [tokens[i], tokens[i + 1], tokens[i + 2]];
+    const tag =
+      open.type === "OpenStatement" &&
+      name?.type === "Identifier" &&
+      (name.value === "generation" || name.value === "endgeneration") &&
+      close?.type === "CloseStatement";
+    if (tag) i += 2;
+    else kept.push(open);
+  }
+  return kept;
+}
+
+const OPEN = new Set(["OpenParen", "OpenSquareBracket", "OpenCurlyBracket"]);
+const CLOSE = new Set(["CloseParen", "CloseSquareBracket", "CloseCurlyBracket"]);
+/** Names after a test that are not its argument (jinja2 excludes else, or, and). */
+const NOT_ARGUMENTS = new Set(["else", "or", "and", "if", "is", "not", "in"]);
+
+/** The index just past the bracket group opening at `i`. */
+function pastGroup(tokens: readonly Token[], i: number): number {
+  let depth = 0;
+  for (let j = i; j < tokens.length; j++) {
+    if (OPEN.has(tokens[j].type)) depth++;
+    else if (CLOSE.has(tokens[j].type) && --depth === 0) return j + 1;
+  }
+  return tokens.length;
+}
+
+/** The index just past a single test argument written without parentheses (`is sameas foo.bar[0]`). */
+function pastArgument(tokens: readonly Token[], i: number): number {
+  const t = tokens[i];
+  let j: number;
+  if (t.type === "OpenSquareBracket" || t.type === "OpenCurlyBracket") j = pastGroup(tokens, i);
+  else if (t.type === "NumericLiteral" || t.type === "StringLiteral" || (t.type === "Identifier" && !NOT_ARGUMENTS.has(t.value))) j = i + 1;
+  else return i;
+  // Postfix: .name, [index], (call)
+  for (;;) {
+    const n = tokens[j];
+    if (n?.type === "Dot" && tokens[j + 1]?.type === "Identifier") j += 2;
+    else if (n?.type === "OpenSquareBracket" || n?.type === "OpenParen") j = pastGroup(tokens, j);
+    else return j;
+  }
+}
+
+/**
+ * Tests with arguments — `x is divisibleby(3)`, `x is sameas false`, `x is not in list` — which the
+ * library cannot parse, become calls of a filter that runs the test (a test and a filter bind the
+ * same operand, so the meaning is kept).
+ */
+export function rewriteTestArguments(tokens: readonly Token[]): Token[] {
+  const out: Token[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (!(t.type === "Identifier" && t.value === "is")) {
+      out.push(t);
+      continue;
+    }
+    const negate = tokens[i + 1]?.type === "Identifier" && tokens[i + 1].value === "not";
+    const nameAt = i + (negate ? 2 : 1);
+    const name = tokens[nameAt];
+    const next = tokens[nameAt + 1];
+    if (name?.type !== "Identifier" || next === undefined) {
+      out.push(t);
+      continue;
+    }
+    const filter = [token("Pipe", "|"), token("Identifier", negate ? NEGATED_TEST_FILTER : TEST_FILTER), token("OpenParen", "("), token("StringLiteral", name.value)];
+    if (next.type === "OpenParen") {
+      // is name(a, b) → |test('name', a, b)
+      const end = pastGroup(tokens, nameAt + 1);
+      const inner = tokens.slice(nameAt + 2, end - 1);
+      out.push(...filter, ...(inner.length > 0 ? [token("Comma", ","), ...inner] : []), token("CloseParen", ")"));
+      i = end - 1;
+      continue;
+    }
+    const end = pastArgument(tokens, nameAt + 1);
+    if (end === nameAt + 1) {
+      out.push(t); // a test without arguments: the library parses it
+      continue;
+    }
+    out.push(...filter, token("Comma", ","), ...tokens.slice(nameAt + 1, end), token("CloseParen", ")"));
+    i = end - 1;
+  }
+  return out;
+}
