@@ -121,6 +121,10 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
     expect(err.message).toContain(message);
   });
 
+  it("reads \\r\\n line ends as \\n, trim_blocks and lstrip_blocks included", () => {
+    expect(render("line1\r\n  {% if true %}\r\n  in\r\n  {% endif %}\r\nline2")).toBe("line1\n  in\nline2");
+  });
+
   it("{% generation %} renders its body", () => {
     expect(render("{% for m in messages %}{% generation %}[{{ m.content }}]{% endgeneration %}{% endfor %}")).toBe("[hi]");
   });

@@ -20,7 +20,8 @@ export class TemplateRaised extends Error {}
  * token-level corrections of ./tokens.ts, then the library's parser.
  */
 export function compileTemplate(source: string): CompiledTemplate {
-  const tokens = tokenize(source, { lstrip_blocks: true, trim_blocks: true });
+  // jinja2 reads \r\n and \r as \n (its newline_sequence), also for trim_blocks and lstrip_blocks.
+  const tokens = tokenize(source.replace(/\r\n?/g, "\n"), { lstrip_blocks: true, trim_blocks: true });
   return parse(rewriteTestArguments(dropGenerationTags(tokens)));
 }
 
