@@ -104,6 +104,7 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
       "{{ 3 is divisibleby 3 }}|{{ 3 is divisibleby(2) }}|{{ 'a' is in ['a'] }}|{{ x is sameas false }}|{{ 1 is not eq 2 }}|{{ [1]|first is sameas 1 }}|{{ 'a' if none is not none else 'b' }}|{{ d.a is in [1, 2] }}|{{ 4 is not divisibleby 3 }}",
       "True|False|True|False|True|True|b|True|True",
     ],
+    ["{{ '\x1c a \x85'.strip()|length }}|{{ '\ufeffx'.strip()|length }}|{{ 'xyhixy'.strip('yx') }}|{{ '😀a😀'.strip('😀') }}", "1|2|hi|a"],
     ["{{ -7 % 3 }}|{{ 7 % -3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|{{ 1 / 2 }}|{{ range(100000)|length }}", "2|-2|0.5|-4|0.5|100000"],
   ])("%s", (source, text) => {
     expect(render(source, d)).toBe(text);

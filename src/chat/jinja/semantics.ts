@@ -64,11 +64,27 @@ export function pyCompare(a: Value, b: Value, op = "<"): number {
 
 /** len(x); Python counts code points, not UTF-16 units. Undefined has length 0 in jinja2. */
 export function pyLen(v: Value): number {
-  if (isStr(v)) return [...v.value].length;
+  if (isStr(v)) return codePoints(v.value);
   if (isArr(v)) return v.value.length;
   if (isDict(v)) return v.value.size;
   if (isUndef(v)) return 0;
   throw new TemplateRuntimeError(`object of type '${typeName(v)}' has no len()`);
+}
+
+/** len(str): UTF-16 units less one per surrogate pair, without splitting the text. */
+export function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }
 
 /** The items `for x in v` visits: list items, dict keys, characters; nothing for Undefined. */
@@ -144,16 +160,32 @@ function method(body: (args: Value[], kwargs: Map<string, Value>) => Value): Val
   return fn((all) => body(...splitKwargs(all)));
 }
 
+/** Python's str.isspace() for one UTF-16 unit (JavaScript's \\s differs: \\x1c-\\x1f, \\x85, \\ufeff). */
+function isPySpace(c: number): boolean {
+  return (
+    (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c === 0x85 || c === 0xa0 || c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
+  );
+}
+
 /** Python's str.strip family: whitespace, or the given characters. */
 export function strip(s: string, chars: Value, left: boolean, right: boolean): string {
-  const set = isStr(chars) ? new Set(chars.value) : undefined;
-  const strippable = (c: string): boolean => (set ? set.has(c) : /\s/u.test(c));
-  const cs = [...s];
+  if (isStr(chars) && /[\ud800-\udfff]/.test(chars.value)) {
+    // Characters beyond the BMP: by code point (rare, and slower).
+    const set = new Set(chars.value);
+    const cs = [...s];
+    let i = 0;
+    let j = cs.length;
+    if (left) while (i < j && set.has(cs[i])) i++;
+    if (right) while (j > i && set.has(cs[j - 1])) j--;
+    return cs.slice(i, j).join("");
+  }
+  const strippable = isStr(chars) ? (c: number): boolean => chars.value.includes(String.fromCharCode(c)) : isPySpace;
   let i = 0;
-  let j = cs.length;
-  if (left) while (i < j && strippable(cs[i])) i++;
-  if (right) while (j > i && strippable(cs[j - 1])) j--;
-  return cs.slice(i, j).join("");
+  let j = s.length;
+  if (left) while (i < j && strippable(s.charCodeAt(i))) i++;
+  if (right) while (j > i && strippable(s.charCodeAt(j - 1))) j--;
+  return s.slice(i, j);
 }
 
 /** str.splitlines(): every Python line boundary, ends dropped. */
@@ -226,14 +258,14 @@ function stringMethod(s: StrValue, name: string): Value | undefined {
     case "count":
       return method((args, kwargs) => {
         const sub = text1(args, kwargs, 0, "sub");
-        return int(sub === "" ? [...text].length + 1 : text.split(sub).length - 1);
+        return int(sub === "" ? codePoints(text) + 1 : text.split(sub).length - 1);
       });
     case "find":
     case "rfind":
       return method((args, kwargs) => {
         const sub = text1(args, kwargs, 0, "sub");
         const at = name === "find" ? text.indexOf(sub) : text.lastIndexOf(sub);
-        return int(at < 0 ? -1 : [...text.slice(0, at)].length);
+        return int(at < 0 ? -1 : codePoints(text.slice(0, at)));
       });
     case "removeprefix":
       return method((args, kwargs) => {
