@@ -105,6 +105,7 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
       "True|False|True|False|True|True|b|True|True",
     ],
     ["{{ '\x1c a \x85'.strip()|length }}|{{ '\ufeffx'.strip()|length }}|{{ 'xyhixy'.strip('yx') }}|{{ '😀a😀'.strip('😀') }}", "1|2|hi|a"],
+    ["{{ ('x',) }}|{{ (1, 2,) }}|{{ 'ab'.startswith(('a',)) }}|{{ [(1,), (2,)] }}|{{ 'ab'.replace('a', 'c',) }}", "('x',)|(1, 2)|True|[(1,), (2,)]|cb"],
     ["{{ -7 % 3 }}|{{ 7 % -3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|{{ 1 / 2 }}|{{ range(100000)|length }}", "2|-2|0.5|-4|0.5|100000"],
   ])("%s", (source, text) => {
     expect(render(source, d)).toBe(text);

@@ -5,6 +5,7 @@
 // library; values already computed are handed back as `precomputed` nodes, never evaluated twice.
 import { Environment, Interpreter } from "@huggingface/jinja";
 import { FILTERS, type ApplyFilter } from "./filters.js";
+import { ONE_TUPLE_MARK } from "./tokens.js";
 import { percentFormat, pyStr, TemplateRuntimeError, typeName } from "./python.js";
 import { getAttr, getItem, iterate, markupConcat, pyCompare, pyContains, pyEquals, runTest } from "./semantics.js";
 import { arr, bool, dict, float, fn, int, isArr, isDict, isFloat, isInt, isMarkup, isNone, isStr, markup, str, tuple, undef, type Node, type NumValue, type Value } from "./values.js";
@@ -83,8 +84,10 @@ export function createInterpreter(env: Environment): Interpreter {
     switch (node?.type) {
       case PRECOMPUTED:
         return as<PrecomputedNode>(node).value;
-      case "TupleLiteral":
-        return tuple(as<ListNode>(node).value.map((x) => evaluate(x, scope)));
+      case "TupleLiteral": {
+        const items = as<ListNode>(node).value.filter((x) => !(x.type === "Identifier" && as<Ident>(x).value === ONE_TUPLE_MARK));
+        return tuple(items.map((x) => evaluate(x, scope)));
+      }
       case "ObjectLiteral":
         // Keys may be ints ({0: 0, 512: 128}); the library allows only strings.
         return dict([...as<MapNode>(node).value].map(([k, v]) => [evaluate(k, scope), evaluate(v, scope)] as const));

@@ -5,7 +5,7 @@
 // differences from jinja2 it corrects.
 import { Environment, parse, tokenize } from "@huggingface/jinja";
 import { createInterpreter, MAX_ITEMS } from "./interpreter.js";
-import { dropGenerationTags, rewriteTestArguments } from "./tokens.js";
+import { dropGenerationTags, fixTrailingCommas, rewriteTestArguments } from "./tokens.js";
 import { pyStr, strftime, TemplateRuntimeError, typeName } from "./python.js";
 import { arr, fn, int, isInt, isKwargs, none, obj, str, toValue, type Value } from "./values.js";
 
@@ -22,7 +22,7 @@ export class TemplateRaised extends Error {}
 export function compileTemplate(source: string): CompiledTemplate {
   // jinja2 reads \r\n and \r as \n (its newline_sequence), also for trim_blocks and lstrip_blocks.
   const tokens = tokenize(source.replace(/\r\n?/g, "\n"), { lstrip_blocks: true, trim_blocks: true });
-  return parse(rewriteTestArguments(dropGenerationTags(tokens)));
+  return parse(fixTrailingCommas(rewriteTestArguments(dropGenerationTags(tokens))));
 }
 
 /** Renders `variables` (plain JSON-like data) through a compiled template at the time `now`. */

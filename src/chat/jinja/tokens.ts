@@ -44,6 +44,50 @@ function pastGroup(tokens: readonly Token[], i: number): number {
   return tokens.length;
 }
 
+/** The element the parser is given to make `(x,)` a tuple; the interpreter leaves it out. */
+export const ONE_TUPLE_MARK = "__woolly_one_tuple__";
+
+const KEYWORDS = new Set(["in", "and", "or", "not", "if", "else", "is"]);
+
+/**
+ * A trailing comma before `)`: dropped in a call (`f(a,)`) and in a tuple of several (`(a, b,)`);
+ * in `(x,)`, a one-item tuple, it becomes `(x, <mark>)` so that the parser makes a tuple.
+ */
+export function fixTrailingCommas(tokens: readonly Token[]): Token[] {
+  const out: Token[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (!(t.type === "Comma" && tokens[i + 1]?.type === "CloseParen")) {
+      out.push(t);
+      continue;
+    }
+    // Find the group's opening parenthesis and count its own commas.
+    let depth = 0;
+    let commas = 0;
+    let open = -1;
+    for (let j = out.length - 1; j >= 0; j--) {
+      const u = out[j];
+      if (CLOSE.has(u.type)) depth++;
+      else if (OPEN.has(u.type)) {
+        if (depth === 0) {
+          open = j;
+          break;
+        }
+        depth--;
+      } else if (depth === 0 && u.type === "Comma") commas++;
+    }
+    const before = out[open - 1];
+    const isCall =
+      before !== undefined &&
+      ((before.type === "Identifier" && !KEYWORDS.has(before.value)) || before.type === "CloseParen" || before.type === "CloseSquareBracket");
+    if (open >= 0 && out[open].type === "OpenParen" && !isCall && commas === 0) {
+      out.push(t, token("Identifier", ONE_TUPLE_MARK));
+    }
+    // Otherwise the comma is dropped.
+  }
+  return out;
+}
+
 /** The index just past a single test argument written without parentheses (`is sameas foo.bar[0]`). */
 function pastArgument(tokens: readonly Token[], i: number): number {
   const t = tokens[i];
