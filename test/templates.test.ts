@@ -127,6 +127,15 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
     expect(render("line1\r\n  {% if true %}\r\n  in\r\n  {% endif %}\r\nline2")).toBe("line1\n  in\nline2");
   });
 
+  it.each([
+    ["a\n  {% raw %}\nX{{y}}\n  {% endraw %}\nb", "a\n\nX{{y}}\nb"],
+    ["a {%- raw -%}  X  {%- endraw -%} b", "aXb"],
+    ["{% raw %}{% if %}'\"\\{# c #}%}{% endraw %}|{{ 1 }}", "{% if %}'\"\\{# c #}%}|1"],
+    ["a\n  {% if true +%}\nb\n  {%+ endif %}\nc", "a\n\nb\n  c"],
+  ])("whitespace and raw blocks as jinja2: %j", (source, text) => {
+    expect(render(source)).toBe(text);
+  });
+
   it("{% generation %} renders its body", () => {
     expect(render("{% for m in messages %}{% generation %}[{{ m.content }}]{% endgeneration %}{% endfor %}")).toBe("[hi]");
   });

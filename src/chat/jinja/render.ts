@@ -1,11 +1,11 @@
 // Chat templates compiled and rendered as Hugging Face transformers' apply_chat_template does
 // with Python's jinja2: trim_blocks, lstrip_blocks, loop controls, `{% generation %}` rendering
-// its body, and the globals raise_exception, strftime_now (on a clock the caller gives) and tojson
+// its body (the library's lexer does that), and the globals raise_exception, strftime_now (on a clock the caller gives) and tojson
 // with json.dumps semantics. The engine is @huggingface/jinja; ./interpreter.ts holds the
 // differences from jinja2 it corrects.
 import { Environment, parse, tokenize } from "@huggingface/jinja";
 import { createInterpreter, MAX_ITEMS } from "./interpreter.js";
-import { dropGenerationTags, fixTrailingCommas, rewriteTestArguments } from "./tokens.js";
+import { fixTrailingCommas, rewritePlusModifiers, rewriteRawBlocks, rewriteTestArguments } from "./tokens.js";
 import { pyStr, strftime, TemplateRuntimeError, typeName } from "./python.js";
 import { arr, fn, int, isInt, isKwargs, none, obj, str, toValue, type Value } from "./values.js";
 
@@ -16,13 +16,15 @@ export type CompiledTemplate = ReturnType<typeof parse>;
 export class TemplateRaised extends Error {}
 
 /**
- * Parses a template: the library's lexer with jinja2's trim_blocks and lstrip_blocks, then the
- * token-level corrections of ./tokens.ts, then the library's parser.
+ * Parses a template: `{% raw %}`, `{%+` and `+%}` rewritten (./tokens.ts), the library's lexer with jinja2's
+ * trim_blocks and lstrip_blocks (it also drops transformers' `{% generation %}` tags, rendering
+ * their body), the token-level corrections of ./tokens.ts, then the library's parser.
  */
 export function compileTemplate(source: string): CompiledTemplate {
   // jinja2 reads \r\n and \r as \n (its newline_sequence), also for trim_blocks and lstrip_blocks.
-  const tokens = tokenize(source.replace(/\r\n?/g, "\n"), { lstrip_blocks: true, trim_blocks: true });
-  return parse(fixTrailingCommas(rewriteTestArguments(dropGenerationTags(tokens))));
+  const normalized = rewritePlusModifiers(rewriteRawBlocks(source.replace(/\r\n?/g, "\n")));
+  const tokens = tokenize(normalized, { lstrip_blocks: true, trim_blocks: true });
+  return parse(fixTrailingCommas(rewriteTestArguments(tokens)));
 }
 
 /** Renders `variables` (plain JSON-like data) through a compiled template at the time `now`. */

@@ -1,5 +1,6 @@
-// PATCH LAYER over @huggingface/jinja's parser (see ./README.md), working on its token stream:
-// syntax jinja2 accepts that the library's parser does not, rewritten into syntax it does.
+// PATCH LAYER over @huggingface/jinja's lexer and parser (see ./README.md): syntax jinja2 accepts
+// that the library does not, rewritten into syntax it does — in the source before the lexer, or
+// in its token stream before the parser.
 import type { tokenize } from "@huggingface/jinja";
 
 export type Token = ReturnType<typeof tokenize>[number];
@@ -11,23 +12,48 @@ export const NEGATED_TEST_FILTER = "__woolly_test_not__";
 const token = (type: string, value: string): Token => ({ type, value }) as Token;
 
 /**
- * `{% generation %}…{% endgeneration %}` (transformers' marker for assistant tokens) renders its
- * body: its two tags are dropped (the lexer has already applied the whitespace control around them).
+ * `{% raw %}…{% endraw %}`: the body becomes a string literal, `{% if true %}{{ '…' }}{% endif %}`,
+ * with jinja2's whitespace rules for the two tags applied to the body here (a newline right after
+ * `{% raw %}` stays; lstrip_blocks takes the indent before `{% endraw %}`; `-` strips the body's
+ * edge). Braces, `%` and `#` are escaped so that the lexer's own preprocessing cannot touch them.
  */
-export function dropGenerationTags(tokens: readonly Token[]): Token[] {
-  const kept: Token[] = [];
-  for (let i = 0; i < tokens.length; i++) {
-    const [open, name, close] = [tokens[i], tokens[i + 1], tokens[i + 2]];
-    const tag =
-      open.type === "OpenStatement" &&
-      name?.type === "Identifier" &&
-      (name.value === "generation" || name.value === "endgeneration") &&
-      close?.type === "CloseStatement";
-    if (tag) i += 2;
-    else kept.push(open);
-  }
-  return kept;
+export function rewriteRawBlocks(source: string): string {
+  return source.replace(
+    /\{%([-+]?)\s*raw\s*(-?)%\}([\s\S]*?)\{%([-+]?)\s*endraw\s*([-+]?)%\}/g,
+    (_whole, before: string, afterOpen: string, body: string, beforeClose: string, after: string) => {
+      let text = afterOpen === "-" ? body.replace(/^\s+/, "") : body;
+      if (beforeClose === "-") text = text.replace(/\s+$/, "");
+      else if (beforeClose === "") text = text.replace(/\n[ \t]+$/, "\n");
+      const literal = text.replace(/[\\'\n\r\t{}%#]/g, (c) => ESCAPES[c] ?? c);
+      const open = before === "+" ? `${KEEP}{%` : before === "-" ? "{%-" : "{%";
+      const close = after === "+" ? `%}${KEEP}` : after === "-" ? "-%}" : "%}";
+      return `${open} if true %}{{ '${literal}' }}{% endif ${close}`;
+    },
+  );
 }
+
+/** Renders nothing, and stands between a tag and the whitespace the lexer's regexes would strip. */
+const KEEP = "{{ '' }}";
+
+/**
+ * `{%+ …` keeps the indent before the tag (no lstrip_blocks) and `… +%}` the newline after it (no
+ * trim_blocks); the library's lexer knows neither, so an empty output is put between.
+ */
+export function rewritePlusModifiers(source: string): string {
+  return source.replace(/\{%\+/g, `${KEEP}{%`).replace(/\+%\}/g, `%}${KEEP}`);
+}
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  "'": "\\'",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "{": "\\x7b",
+  "}": "\\x7d",
+  "%": "\\x25",
+  "#": "\\x23",
+};
 
 const OPEN = new Set(["OpenParen", "OpenSquareBracket", "OpenCurlyBracket"]);
 const CLOSE = new Set(["CloseParen", "CloseSquareBracket", "CloseCurlyBracket"]);
