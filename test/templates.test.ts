@@ -106,6 +106,7 @@ describe("jinja2 semantics beyond the fixtures (expected values from jinja2 3.1.
     ],
     ["{{ '\x1c a \x85'.strip()|length }}|{{ '\ufeffx'.strip()|length }}|{{ 'xyhixy'.strip('yx') }}|{{ '😀a😀'.strip('😀') }}", "1|2|hi|a"],
     ["{{ ('x',) }}|{{ (1, 2,) }}|{{ 'ab'.startswith(('a',)) }}|{{ [(1,), (2,)] }}|{{ 'ab'.replace('a', 'c',) }}", "('x',)|(1, 2)|True|[(1,), (2,)]|cb"],
+    ["{{ 1e3 }}|{{ 1.5e-3 }}|{{ 2E+2 }}|{{ 1e20 }}|{{ 3 - 1 }}|{{ [1e2, 5] }}", "1000.0|0.0015|200.0|1e+20|2|[100.0, 5]"],
     ["{{ -7 % 3 }}|{{ 7 % -3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|{{ 1 / 2 }}|{{ range(100000)|length }}", "2|-2|0.5|-4|0.5|100000"],
   ])("%s", (source, text) => {
     expect(render(source, d)).toBe(text);

@@ -5,7 +5,7 @@
 // differences from jinja2 it corrects.
 import { Environment, parse, tokenize } from "@huggingface/jinja";
 import { createInterpreter, MAX_ITEMS } from "./interpreter.js";
-import { fixTrailingCommas, rewritePlusModifiers, rewriteRawBlocks, rewriteTestArguments } from "./tokens.js";
+import { fixTrailingCommas, joinExponents, rewritePlusModifiers, rewriteRawBlocks, rewriteTestArguments } from "./tokens.js";
 import { pyStr, strftime, TemplateRuntimeError, typeName } from "./python.js";
 import { arr, fn, int, isInt, isKwargs, none, obj, str, toValue, type Value } from "./values.js";
 
@@ -24,7 +24,7 @@ export function compileTemplate(source: string): CompiledTemplate {
   // jinja2 reads \r\n and \r as \n (its newline_sequence), also for trim_blocks and lstrip_blocks.
   const normalized = rewritePlusModifiers(rewriteRawBlocks(source.replace(/\r\n?/g, "\n")));
   const tokens = tokenize(normalized, { lstrip_blocks: true, trim_blocks: true });
-  return parse(fixTrailingCommas(rewriteTestArguments(tokens)));
+  return parse(joinExponents(fixTrailingCommas(rewriteTestArguments(tokens))));
 }
 
 /** Renders `variables` (plain JSON-like data) through a compiled template at the time `now`. */

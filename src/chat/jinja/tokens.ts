@@ -114,6 +114,32 @@ export function fixTrailingCommas(tokens: readonly Token[]): Token[] {
   return out;
 }
 
+/**
+ * Float literals with an exponent (`1e20`, `2.5e-3`), which the lexer splits into a number, a name
+ * and maybe a sign and a number, are joined again; the mantissa gets a `.` so the parser makes a float.
+ */
+export function joinExponents(tokens: readonly Token[]): Token[] {
+  const out: Token[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const [t, e, sign, digits] = [tokens[i], tokens[i + 1], tokens[i + 2], tokens[i + 3]];
+    if (t.type === "NumericLiteral" && e?.type === "Identifier" && /^[eE]\d*$/.test(e.value)) {
+      const mantissa = t.value.includes(".") ? t.value : t.value + ".0";
+      if (e.value.length > 1) {
+        out.push(token("NumericLiteral", `${mantissa}${e.value}`));
+        i += 1;
+        continue;
+      }
+      if (sign?.type === "AdditiveBinaryOperator" && (sign.value === "+" || sign.value === "-") && digits?.type === "NumericLiteral" && /^\d+$/.test(digits.value)) {
+        out.push(token("NumericLiteral", `${mantissa}e${sign.value}${digits.value}`));
+        i += 3;
+        continue;
+      }
+    }
+    out.push(t);
+  }
+  return out;
+}
+
 /** The index just past a single test argument written without parentheses (`is sameas foo.bar[0]`). */
 function pastArgument(tokens: readonly Token[], i: number): number {
   const t = tokens[i];
