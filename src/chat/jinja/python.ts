@@ -14,6 +14,7 @@ import {
   isTuple,
   isUndef,
   entriesOf,
+  str,
   viewKind,
   type MapValue,
   type Value,
@@ -163,14 +164,73 @@ export function strFormat(template: string, args: readonly Value[], kwargs: Read
     if (whole === "{{") return "{";
     if (whole === "}}") return "}";
     const m = /^([^!:]*)(?:!([rs]))?(?::(.*))?$/.exec(field as string);
-    if (!m || (m[3] !== undefined && m[3] !== "")) throw new TemplateRuntimeError(`unsupported format field {${field}}`);
+    if (!m) throw new TemplateRuntimeError(`unsupported format field {${field}}`);
     const name = m[1];
     const value = name === "" ? args[auto++] : /^\d+$/.test(name) ? args[Number(name)] : kwargs.get(name);
     if (value === undefined) {
       throw new TemplateRuntimeError(/^\d*$/.test(name) ? "Replacement index out of range for positional args tuple" : `'${name}'`);
     }
-    return m[2] === "r" ? pyRepr(value) : pyStr(value);
+    if (m[2] !== undefined) return formatSpec(str(m[2] === "r" ? pyRepr(value) : pyStr(value)), m[3] ?? "");
+    return formatSpec(value, m[3] ?? "");
   });
+}
+
+/** format(value, spec): [[fill]align][sign][0][width][,|_][.precision][type] for str, int and float. */
+export function formatSpec(value: Value, spec: string): string {
+  if (spec === "") return pyStr(value);
+  const m = /^(?:(.)?([<>^=]))?([+\- ])?(#)?(0)?(\d+)?([,_])?(?:\.(\d+))?([bcdeEfFgGnosxX%])?$/su.exec(spec);
+  if (!m) throw new TemplateRuntimeError(`Invalid format specifier '${spec}'`);
+  const [, fillChar, alignChar, sign = "-", , zero, widthText, grouping, precisionText, type] = m;
+  const precision = precisionText === undefined ? undefined : Number(precisionText);
+  const numeric = isInt(value) || isFloat(value) || isBool(value);
+  let body: string;
+  if (isStr(value)) {
+    if (type !== undefined && type !== "s") throw new TemplateRuntimeError(`Unknown format code '${type}' for object of type 'str'`);
+    body = precision === undefined ? value.value : [...value.value].slice(0, precision).join("");
+  } else if (numeric) {
+    const x = Number(value.value);
+    const t = type ?? (isFloat(value) ? "" : "d");
+    const abs = Math.abs(x);
+    switch (t) {
+      case "d": case "n": body = String(Math.trunc(abs)); break;
+      case "b": body = Math.trunc(abs).toString(2); break;
+      case "o": body = Math.trunc(abs).toString(8); break;
+      case "x": body = Math.trunc(abs).toString(16); break;
+      case "X": body = Math.trunc(abs).toString(16).toUpperCase(); break;
+      case "c": body = String.fromCodePoint(x); break;
+      case "e": case "E": {
+        const [mant, exp] = abs.toExponential(precision ?? 6).split("e");
+        body = `${mant}e${exp.startsWith("-") ? "-" : "+"}${exp.replace(/^[+-]/, "").padStart(2, "0")}`;
+        if (t === "E") body = body.toUpperCase();
+        break;
+      }
+      case "%": body = fixed(abs * 100, precision ?? 6) + "%"; break;
+      case "": body = precision === undefined ? floatRepr(abs) : String(Number(abs.toPrecision(precision))); break;
+      default: body = fixed(abs, precision ?? 6); // f F g G (g as f: rare in templates)
+    }
+    if (grouping !== undefined) {
+      const [whole, frac] = body.split(".");
+      body = whole.replace(/\B(?=(\d{3})+(?!\d))/g, grouping) + (frac === undefined ? "" : "." + frac);
+    }
+    body = (x < 0 || Object.is(x, -0) ? "-" : sign === "+" ? "+" : sign === " " ? " " : "") + body;
+  } else {
+    if (type !== undefined) throw new TemplateRuntimeError(`Unknown format code '${type}' for object of type '${typeName(value)}'`);
+    body = pyStr(value);
+  }
+  const width = widthText === undefined ? 0 : Number(widthText);
+  if ([...body].length >= width) return body;
+  const fill = fillChar ?? (zero && numeric ? "0" : " ");
+  const align = alignChar ?? (zero && numeric ? "=" : numeric ? ">" : "<");
+  const pad = width - [...body].length;
+  switch (align) {
+    case "<": return body + fill.repeat(pad);
+    case ">": return fill.repeat(pad) + body;
+    case "^": return fill.repeat(Math.floor(pad / 2)) + body + fill.repeat(pad - Math.floor(pad / 2));
+    default: {
+      const signed = /^[+\- ]/.test(body) ? 1 : 0;
+      return body.slice(0, signed) + fill.repeat(pad) + body.slice(signed);
+    }
+  }
 }
 
 /** Python's printf-style `text % args` (and jinja2's `|format`): %s %r %d %i %f %e %x %o %c %%, flags, width, precision. */
