@@ -99,7 +99,7 @@ describe("rendering", () => {
       expect(() => chatPrompt(plain, m as ChatMessage[])).toThrow(re);
     };
     bad([], /non-empty array/);
-    bad([{ role: "tool", content: "x" }], /messages\[0\]\.role/);
+    bad([{ role: "robot", content: "x" }], /messages\[0\]\.role/);
     bad([{ role: "user", content: "x" }, { role: "user", content: 3 }], /messages\[1\]\.content must be a string/);
     bad([null], /messages\[0\] must be an object/);
   });

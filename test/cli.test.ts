@@ -11,6 +11,7 @@ import { LOGITS_COMMAND, RUN_COMMAND, TOKENIZE_COMMAND } from "../src/cli/run.js
 import { CHAT_COMMAND } from "../src/cli/chat.js";
 import { SERVE_COMMAND } from "../src/cli/serve.js";
 import { INSPECT_COMMAND } from "../src/cli/inspect.js";
+import { TEMPLATE_COMMAND } from "../src/cli/template.js";
 import { loadModelFile } from "../src/node.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
@@ -33,7 +34,7 @@ async function cliOn(errIsTTY: boolean, ...argv: string[]): Promise<{ code: numb
 }
 
 const MODEL_COMMANDS = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, LOGITS_COMMAND];
-const ALL_COMMANDS = [...MODEL_COMMANDS, TOKENIZE_COMMAND, INSPECT_COMMAND];
+const ALL_COMMANDS = [...MODEL_COMMANDS, TOKENIZE_COMMAND, INSPECT_COMMAND, TEMPLATE_COMMAND];
 
 describe("woolly CLI", () => {
   it("run streams the prompt and its greedy continuation, then speeds", async () => {

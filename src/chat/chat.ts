@@ -17,6 +17,7 @@ import {
   ChatTemplate,
   type ChatMessage,
   type ChatTemplateKind,
+  type ChatTool,
 } from "./template.js";
 
 export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parseSpecial"> {
@@ -27,6 +28,13 @@ export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parse
   template?: "auto" | "model" | "chatml";
   /** Extra variables for the template, e.g. `{ enable_thinking: false }` for templates that read it. */
   templateVariables?: Readonly<Record<string, unknown>>;
+  /** Tool definitions the template offers the model (its `tools` variable). */
+  tools?: readonly ChatTool[];
+  /**
+   * The clock of the template's `strftime_now` (templates that print today's date); default: the
+   * current time. A server or a test fixes it to make prompts reproducible.
+   */
+  now?: Date;
 }
 
 /** A reply streaming like generate()'s, with what the model was actually given. */
@@ -75,13 +83,13 @@ function templateFor(model: TextGenerator, choice: ChatOptions["template"]): Cha
 export function chatPrompt(
   model: TextGenerator,
   messages: readonly ChatMessage[],
-  options: Pick<ChatOptions, "template" | "templateVariables"> = {},
+  options: Pick<ChatOptions, "template" | "templateVariables" | "tools" | "now"> = {},
 ): ChatPrompt {
   const template = templateFor(model, options.template);
   const tk = model.tokenizer;
   const bos = tk.bos !== undefined ? tk.tokenText(tk.bos) : "";
   const eos = tk.eos !== undefined ? tk.tokenText(tk.eos) : "";
-  let text = template.render(messages, { bos, eos }, { variables: options.templateVariables });
+  let text = template.render(messages, { bos, eos }, { variables: options.templateVariables, tools: options.tools, now: options.now });
   if (tk.addBos && bos !== "" && text.startsWith(bos)) text = text.slice(bos.length);
   if (tk.addEos && eos !== "" && text.endsWith(eos)) text = text.slice(0, -eos.length);
   const tokens = tk.tokenize(text, { addSpecial: true, parseSpecial: true });
@@ -93,7 +101,7 @@ export function chatPrompt(
 /** Stream the assistant's reply to `messages`; see Model.chat. */
 export function chat(model: TextGenerator, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
   const prompt = chatPrompt(model, messages, options);
-  const { template: _template, templateVariables: _variables, ...generateOptions } = options;
+  const { template: _template, templateVariables: _variables, tools: _tools, now: _now, ...generateOptions } = options;
   let stop = options.stop;
   // Without an <|im_end|> token that ends generation, ChatML's end of turn is plain text: stop on it.
   const endIsToken = (() => {

@@ -6,8 +6,13 @@ export {
   CHATML_TEMPLATE,
   CHAT_TEMPLATE_KEY,
   checkMessages,
+  checkTools,
+  type ChatContent,
   type ChatErrorKind,
   type ChatMessage,
   type ChatRole,
   type ChatTemplateKind,
+  type ChatTool,
+  type ChatToolCall,
+  type RenderOptions,
 } from "./template.js";

@@ -1,32 +1,15 @@
 // Chat messages rendered to prompt text with a Jinja chat template: the model's own
-// (`tokenizer.chat_template` in the GGUF), or ChatML when the model has none.
-import { Template } from "@huggingface/jinja";
-import { WoollyError } from "../errors.js";
+// (`tokenizer.chat_template` in the GGUF), or ChatML when the model has none. Rendering follows
+// Python's jinja2 as Hugging Face transformers sets it up (./jinja/render.ts).
+import { ChatError } from "./errors.js";
+import { compileTemplate, renderTemplate, TemplateRaised, type CompiledTemplate } from "./jinja/render.js";
+import { checkMessages, checkTools, type ChatMessage, type ChatTool } from "./messages.js";
 
-export type ChatRole = "system" | "user" | "assistant";
-
-export interface ChatMessage {
-  readonly role: ChatRole;
-  readonly content: string;
-}
+export { ChatError, type ChatErrorKind } from "./errors.js";
+export { checkMessages, checkTools, type ChatContent, type ChatMessage, type ChatRole, type ChatTool, type ChatToolCall } from "./messages.js";
 
 /** Which template rendered a conversation: the model's own, or the ChatML fallback. */
 export type ChatTemplateKind = "model" | "chatml";
-
-/**
- * `bad_messages`: the messages are not a non-empty array of `{ role, content }`;
- * `no_template`: the model's template was asked for and the model has none;
- * `template_syntax`: the template does not parse;
- * `template_render`: it parses but fails on these messages (including its own `raise_exception`).
- */
-export type ChatErrorKind = "bad_messages" | "no_template" | "template_syntax" | "template_render";
-
-export class ChatError extends WoollyError {
-  declare readonly kind: ChatErrorKind;
-  constructor(kind: ChatErrorKind, message: string, options?: { cause?: unknown }) {
-    super(kind, message, options);
-  }
-}
 
 /** The GGUF key that holds a model's Jinja chat template. */
 export const CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
@@ -42,37 +25,16 @@ export const CHATML_TEMPLATE =
 /** ChatML's end-of-turn marker: a stop string when the vocabulary has no such end-of-generation token. */
 export const CHATML_END = "<|im_end|>";
 
-const ROLES: readonly string[] = ["system", "user", "assistant"];
-
-/** Checks the shape of `messages` (they may come straight from JSON), naming the first fault. */
-export function checkMessages(messages: unknown): asserts messages is readonly ChatMessage[] {
-  if (!Array.isArray(messages) || messages.length === 0) {
-    throw new ChatError("bad_messages", "messages must be a non-empty array of { role, content }");
-  }
-  messages.forEach((m: unknown, i) => {
-    if (typeof m !== "object" || m === null || Array.isArray(m)) {
-      throw new ChatError("bad_messages", `messages[${i}] must be an object { role, content }`);
-    }
-    const { role, content } = m as { role?: unknown; content?: unknown };
-    if (typeof role !== "string" || !ROLES.includes(role)) {
-      throw new ChatError("bad_messages", `messages[${i}].role must be one of ${ROLES.join(", ")}; got ${JSON.stringify(role) ?? "nothing"}`);
-    }
-    if (typeof content !== "string") {
-      throw new ChatError("bad_messages", `messages[${i}].content must be a string; got ${content === null ? "null" : typeof content}`);
-    }
-  });
-}
-
 /** A parsed template; parsing is the slow part, so a model keeps its own (see chat.ts). */
 export class ChatTemplate {
-  private readonly template: Template;
+  private readonly template: CompiledTemplate;
 
   constructor(
     readonly source: string,
     readonly kind: ChatTemplateKind,
   ) {
     try {
-      this.template = new Template(source);
+      this.template = compileTemplate(source);
     } catch (e) {
       throw new ChatError("template_syntax", `the ${kind === "model" ? "model's" : "ChatML"} chat template does not parse: ${errorText(e)}`, {
         cause: e,
@@ -82,34 +44,43 @@ export class ChatTemplate {
 
   /**
    * The prompt text for `messages`, ending with the assistant's turn opened when
-   * `addGenerationPrompt` (default true). `variables` are extra template variables (e.g. a
-   * template's own switches such as `enable_thinking`).
+   * `addGenerationPrompt` (default true). `tools` are the tool definitions offered (left undefined
+   * for the template when absent, as transformers does); `variables` are extra template variables
+   * (a template's own switches such as `enable_thinking`); `now` is the clock `strftime_now`
+   * reads (default: the current time).
    */
-  render(
-    messages: readonly ChatMessage[],
-    tokens: { readonly bos: string; readonly eos: string },
-    options: { readonly addGenerationPrompt?: boolean; readonly variables?: Readonly<Record<string, unknown>> } = {},
-  ): string {
+  render(messages: readonly ChatMessage[], tokens: { readonly bos: string; readonly eos: string }, options: RenderOptions = {}): string {
     checkMessages(messages);
+    if (options.tools !== undefined) checkTools(options.tools);
     try {
-      const out = this.template.render({
-        ...options.variables,
-        // Copies: the interpreter must not see (or keep) the caller's objects.
-        messages: messages.map((m) => ({ role: m.role, content: m.content })),
-        bos_token: tokens.bos,
-        eos_token: tokens.eos,
-        add_generation_prompt: options.addGenerationPrompt ?? true,
-      });
-      if (typeof out !== "string") throw new Error(`it produced ${typeof out}, not text`);
-      return out;
+      return renderTemplate(
+        this.template,
+        {
+          ...options.variables,
+          messages,
+          tools: options.tools,
+          bos_token: tokens.bos,
+          eos_token: tokens.eos,
+          add_generation_prompt: options.addGenerationPrompt ?? true,
+        },
+        options.now ?? new Date(),
+      );
     } catch (e) {
-      // Includes the template's own raise_exception('Conversation roles must alternate …'), whose
-      // text is the message of the error the interpreter throws.
-      throw new ChatError("template_render", `the ${this.kind === "model" ? "model's" : "ChatML"} chat template cannot render these messages: ${errorText(e)}`, {
-        cause: e,
-      });
+      const which = this.kind === "model" ? "model's" : "ChatML";
+      if (e instanceof TemplateRaised) {
+        // The template's own raise_exception('Conversation roles must alternate …').
+        throw new ChatError("template_render", `the ${which} chat template refuses these messages: ${e.message}`, { cause: e, raised: e.message });
+      }
+      throw new ChatError("template_render", `the ${which} chat template cannot render these messages: ${errorText(e)}`, { cause: e });
     }
   }
+}
+
+export interface RenderOptions {
+  readonly addGenerationPrompt?: boolean;
+  readonly tools?: readonly ChatTool[];
+  readonly variables?: Readonly<Record<string, unknown>>;
+  readonly now?: Date;
 }
 
 function errorText(e: unknown): string {
