@@ -91,3 +91,22 @@ export class ModelError extends WoollyError {
     super(kind, message);
   }
 }
+
+/**
+ * A saved session that cannot be restored: `bad_magic` not a Woolly session, `unsupported_version`,
+ * `truncated` or `corrupt` (the checksum does not match: flipped or cut bytes), `other_model` (its
+ * fingerprint is another model's), `does_not_fit` (more positions than this model's context).
+ * `offset` is the byte where the problem was found (-1 if none). The model is left as it was.
+ */
+export type SessionErrorKind = "bad_magic" | "unsupported_version" | "truncated" | "corrupt" | "other_model" | "does_not_fit";
+
+export class SessionError extends WoollyError {
+  declare readonly kind: SessionErrorKind;
+  constructor(
+    kind: SessionErrorKind,
+    message: string,
+    readonly offset = -1,
+  ) {
+    super(kind, message);
+  }
+}

@@ -6,7 +6,7 @@ export { Model, ModelError, type Generation } from "./model/model.js";
 export { chat, chatPrompt, ChatError, ChatTemplate, CHATML_TEMPLATE, type ChatMessage, type ChatRole, type ChatTool, type ChatToolCall, type ChatOptions, type ChatGeneration, type ChatPrompt, type ChatTemplateKind, type ChatErrorKind } from "./chat/index.js";
 export type { ModelConfig, Architecture, RopeConfig } from "./model/config.js";
 export type { GenerateOptions, GenerationResult, FinishReason, Timings } from "./generate/options.js";
-export type { SamplingOptions } from "./sampling/index.js";
+export type { SamplingOptions, SampledLogprobs, TokenLogprob } from "./sampling/index.js";
 export { Sampler } from "./sampling/index.js";
 export { Tokenizer } from "./tokenizer/index.js";
 export {
@@ -15,6 +15,8 @@ export {
   WasmError,
   LoadError,
   ParameterError,
+  SessionError,
+  type SessionErrorKind,
   type GgufErrorKind,
   type WasmErrorKind,
   type LoadErrorKind,

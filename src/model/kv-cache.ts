@@ -36,6 +36,17 @@ interface LayerCache {
   readonly stateBytes: number;
 }
 
+/** One layer's part of a saved session (see KvCache.snapshot). */
+export interface SavedLayer {
+  readonly kind: "attention" | "conv";
+  /** First position whose rows are saved (attention layers). */
+  readonly first: number;
+  /** K rows (f16), or the conv state (f32). */
+  readonly k: Uint8Array;
+  /** V rows (f16); empty for a conv layer. */
+  readonly v: Uint8Array;
+}
+
 export class KvCache {
   /** (nHeads, longest span) f32 scratch for the attention kernel. */
   readonly scores: number;
@@ -115,6 +126,57 @@ export class KvCache {
     a.kCache = L.k + row;
     a.vCache = L.v + row;
     a.nPos = pos - first + 1;
+  }
+
+  /**
+   * What positions 0..n-1 left in each layer, for a saved session: a full layer's rows 0..n-1, a window
+   * layer's last window-1 rows (all a continuation needs), a conv layer's state. Copies, not views.
+   */
+  snapshot(n: number): SavedLayer[] {
+    const u8 = this.engine.u8();
+    return this.layers.map((L, l) => {
+      if (L.state) return { kind: "conv", first: 0, k: u8.slice(L.state, L.state + L.stateBytes), v: new Uint8Array(0) };
+      const first = L.window > 0 ? Math.max(this.base[l], n - L.window + 1, 0) : 0;
+      const from = (first - this.base[l]) * L.rowBytes;
+      const bytes = (n - first) * L.rowBytes;
+      return { kind: "attention", first, k: u8.slice(L.k + from, L.k + from + bytes), v: u8.slice(L.v + from, L.v + from + bytes) };
+    });
+  }
+
+  /** Why `saved` cannot be restored for n positions into this cache, or null when it can. */
+  misfit(n: number, saved: readonly SavedLayer[]): string | null {
+    if (saved.length !== this.layers.length) return `it has ${saved.length} layers, this model ${this.layers.length}`;
+    for (let l = 0; l < saved.length; l++) {
+      const L = this.layers[l];
+      const s = saved[l];
+      if ((s.kind === "conv") !== (L.state !== 0)) return `layer ${l} is ${s.kind}, not ${L.state ? "conv" : "attention"}`;
+      if (s.kind === "conv") {
+        if (s.k.length !== L.stateBytes) return `layer ${l}'s state has ${s.k.length} bytes, not ${L.stateBytes}`;
+        continue;
+      }
+      const rows = n - s.first;
+      if (s.first < 0 || rows < 0 || s.k.length !== rows * L.rowBytes || s.v.length !== rows * L.rowBytes) {
+        return `layer ${l} holds ${s.k.length} bytes of keys from position ${s.first}, not ${rows} rows of ${L.rowBytes} bytes`;
+      }
+      if (rows > L.capacity) return `layer ${l} needs ${rows} cached positions; this model's context holds ${L.capacity}`;
+      if (L.window === 0 && s.first !== 0) return `layer ${l} sees every position but the session starts it at ${s.first}`;
+    }
+    return null;
+  }
+
+  /** Put a snapshot back (check misfit() first): rows at their positions, window bases, conv states. */
+  restore(saved: readonly SavedLayer[]): void {
+    const u8 = this.engine.u8();
+    saved.forEach((s, l) => {
+      const L = this.layers[l];
+      if (s.kind === "conv") {
+        u8.set(s.k, L.state);
+        return;
+      }
+      this.base[l] = s.first;
+      u8.set(s.k, L.k);
+      u8.set(s.v, L.v);
+    });
   }
 
   /** Layer l's short-convolution state. */

@@ -3,7 +3,9 @@
 // generation loop itself is in src/generate/generate.ts; this class holds what outlives a call
 // (the sequence state, the lock, the threads) and delegates.
 import { chat, type ChatGeneration, type ChatMessage, type ChatOptions } from "../chat/index.js";
-import { ModelError } from "../errors.js";
+import { ModelError, SessionError } from "../errors.js";
+import { checkTokens } from "../generate/generate.js";
+import { decodeSession, encodeSession, fingerprint } from "./session.js";
 import type { GgufFile } from "../gguf/index.js";
 import { evaluate, generate, type Runner } from "../generate/generate.js";
 import type { GenerateOptions, Generation, GenerationResult, TextGenerator } from "../generate/options.js";
@@ -107,6 +109,47 @@ export class Model implements TextGenerator {
       // the pieces are collected into result.text
     }
     return g.result;
+  }
+
+  /**
+   * The session as bytes: the tokens in the KV cache and what they left there (and lfm2's conv state),
+   * with a version, this model's fingerprint and a checksum. Waits for running calls to finish.
+   */
+  async saveSession(): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      const n = this.sequence.length;
+      return encodeSession(this.fingerprint(), { tokens: this.sequence.tokens, layers: this.net.cache.snapshot(n) });
+    });
+  }
+
+  /**
+   * Restore a session saveSession() gave (this model's, or one of the same file): the next generate()
+   * or chat() continues from it as if never interrupted. A snapshot of another model, a truncated or
+   * altered one, or one that does not fit this context is refused with a SessionError, and the model
+   * keeps the state it had.
+   */
+  async loadSession(bytes: Uint8Array): Promise<void> {
+    return this.exclusive(async () => {
+      const s = decodeSession(bytes, this.fingerprint());
+      if (s.tokens.length > this.net.nCtx) {
+        throw new SessionError("does_not_fit", `the session holds ${s.tokens.length} positions; this model's context holds ${this.net.nCtx}`);
+      }
+      try {
+        checkTokens(s.tokens, this.config.nVocab);
+      } catch (e) {
+        throw new SessionError("corrupt", `the session's tokens are not this model's: ${(e as Error).message}`);
+      }
+      const why = this.net.cache.misfit(s.tokens.length, s.layers);
+      if (why) throw new SessionError("does_not_fit", `the session does not fit this model's cache: ${why}`);
+      this.net.cache.restore(s.layers);
+      this.sequence.truncate(0);
+      this.sequence.append(s.tokens);
+    });
+  }
+
+  private fp: Uint8Array | null = null;
+  private fingerprint(): Uint8Array {
+    return (this.fp ??= fingerprint(this.config, this.file));
   }
 
   /** Free the model's memory. Later calls throw ModelError('disposed'). */
