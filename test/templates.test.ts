@@ -275,3 +275,22 @@ describe("woolly template", () => {
     expect(await run(join(dir, "missing.jinja"), "--conversation", CONVERSATIONS, "--index", "0")).toMatchObject({ code: 1, err: expect.stringMatching(/TEMPLATE must be a readable file/) });
   });
 });
+
+describe("untrusted templates are stopped, not run forever", () => {
+  const render = (source: string) => new ChatTemplate(source, "model").render([{ role: "user", content: "hi" }], { bos: "", eos: "" });
+  it.each([
+    ["nested loops of a million million steps", "{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}{% endfor %}{% endfor %}", /more than 1000000 steps/],
+    ["a string doubled until it is huge", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}", /more than 16777216 characters/],
+    ["output that grows without end", "{% for i in range(100000) %}{{ 'y' * 100000 }}{% endfor %}", /output passed 16777216 characters/],
+  ])("%s", (_, source, message) => {
+    let err: unknown;
+    try {
+      render(source);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ChatError);
+    expect((err as ChatError).kind).toBe("template_render");
+    expect((err as Error).message).toMatch(message);
+  });
+});

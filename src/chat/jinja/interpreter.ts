@@ -39,8 +39,22 @@ const SILENT = new Set(["Set", "Macro", "Comment"]);
 
 const as = <T>(node: Node): T => node as unknown as T;
 
-export function createInterpreter(env: Environment): Interpreter {
+/**
+ * What one rendering may spend: templates come from model files and, through a server, from clients, so
+ * a template that loops without end or builds a huge string must stop with an error, not freeze the
+ * process. A real chat template renders a long conversation in well under 100,000 steps and 1 MB.
+ */
+export const RENDER_LIMITS = {
+  /** Expressions and statements evaluated. */
+  steps: 1_000_000,
+  /** Characters of any one string built on the way, and of all the pieces of output written (a piece inside a loop counts once per block it passes through). */
+  chars: 16 << 20,
+};
+
+export function createInterpreter(env: Environment, limits = RENDER_LIMITS): Interpreter {
   const interpreter = new Interpreter(env);
+  let steps = 0;
+  let written = 0;
   const self = interpreter as unknown as Internals;
   const base: Internals = {
     evaluate: self.evaluate.bind(interpreter),
@@ -75,12 +89,16 @@ export function createInterpreter(env: Environment): Interpreter {
     for (const statement of statements) {
       const v = evaluate(statement, scope);
       if (isNone(v) && SILENT.has(statement.type)) continue;
-      out += pyStr(v);
+      const piece = pyStr(v);
+      written += piece.length;
+      if (written > limits.chars) throw new TemplateRuntimeError(`the template's output passed ${limits.chars} characters`);
+      out += piece;
     }
     return str(out);
   };
 
   self.evaluate = (node, scope) => {
+    if (++steps > limits.steps) throw new TemplateRuntimeError(`the template ran more than ${limits.steps} steps (a loop without end?)`);
     switch (node?.type) {
       case PRECOMPUTED:
         return as<PrecomputedNode>(node).value;
@@ -165,6 +183,9 @@ export function createInterpreter(env: Environment): Interpreter {
       }
       case "+":
         if (isStr(left) && isStr(right) && (isMarkup(left) || isMarkup(right))) return markup(markupConcat(left, right));
+        if (isStr(left) && isStr(right) && left.value.length + right.value.length > limits.chars) {
+          throw new TemplateRuntimeError(`a string of more than ${limits.chars} characters`);
+        }
         break;
       case "*": {
         // Python repeats sequences: '-' * 3, [x] * 2.
