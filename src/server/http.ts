@@ -11,6 +11,8 @@ export type ServerErrorKind =
   | "method_not_allowed"
   | "request_too_large"
   | "unavailable"
+  | "queue_full"
+  | "timeout"
   | "internal";
 
 const STATUS: { readonly [K in ServerErrorKind]: number } = {
@@ -20,6 +22,10 @@ const STATUS: { readonly [K in ServerErrorKind]: number } = {
   method_not_allowed: 405,
   request_too_large: 413,
   unavailable: 503,
+  // 503 with Retry-After: OpenAI's clients retry it (429 would read as a rate limit on the key).
+  queue_full: 503,
+  // The gateway-timeout status: the server gave up on its own work, not on the client.
+  timeout: 504,
   internal: 500,
 };
 
@@ -61,6 +67,13 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
   res.end(bytes);
 }
 
+export function sendText(res: ServerResponse, text: string, contentType: string): void {
+  if (res.headersSent || res.writableEnded) return;
+  const bytes = encoder.encode(text);
+  res.writeHead(200, { ...CORS_HEADERS, "Content-Type": contentType, "Content-Length": String(bytes.length) });
+  res.end(bytes);
+}
+
 export function sendError(res: ServerResponse, e: ServerError, headers: Record<string, string> = {}): void {
   sendJson(res, e.status, e.body(), headers);
 }
@@ -70,7 +83,7 @@ export function sendError(res: ServerResponse, e: ServerError, headers: Record<s
  * ServerError('request_too_large'); the rest of such a body is read and dropped, so the 413 reaches
  * a client that is still sending instead of a reset connection.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+export function readBody(req: IncomingMessage, limit: number, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const tooLarge = (): ServerError =>
       new ServerError("request_too_large", `the request body is larger than the server's limit of ${limit} bytes`);
@@ -83,6 +96,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     const chunks: Uint8Array[] = [];
     let size = 0;
     let failed = false;
+    // The request timed out (or its client left) while it was still sending: stop waiting for the rest.
+    signal?.addEventListener(
+      "abort",
+      () => {
+        if (failed) return;
+        failed = true;
+        chunks.length = 0;
+        reject(signal.reason instanceof ServerError ? signal.reason : new ServerError("invalid_request", "the request ended before its body arrived"));
+      },
+      { once: true },
+    );
     req.on("data", (chunk: Uint8Array | string) => {
       if (failed) return;
       const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
