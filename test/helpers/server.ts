@@ -52,7 +52,7 @@ export function heldModel(inner: Model): { model: Model; holding: () => Promise<
 }
 
 /** A log that resolves `lines(n)` once the server has logged n finished requests. */
-export function requestLog(): { onLog: (line: string) => void; lines: (n: number) => Promise<string[]> } {
+export function requestLog(): { onLog: (line: string) => void; lines: (n: number) => Promise<string[]>; count: () => number } {
   const seen: string[] = [];
   const waiting: { n: number; resolve: (lines: string[]) => void }[] = [];
   return {
@@ -61,6 +61,7 @@ export function requestLog(): { onLog: (line: string) => void; lines: (n: number
       for (const w of waiting.filter((w) => seen.length >= w.n)) w.resolve(seen.slice());
     },
     lines: (n) => (seen.length >= n ? Promise.resolve(seen.slice()) : new Promise((resolve) => waiting.push({ n, resolve }))),
+    count: () => seen.length,
   };
 }
 
