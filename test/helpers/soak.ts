@@ -23,10 +23,23 @@ export interface SoakReport {
   readonly malformed: number;
   readonly streamed: number;
   readonly retriesAfter503: number;
-  /** Every id the clients sent, each once (retries get their own id). */
-  readonly ids: readonly string[];
   /** Anything wrong: a malformed answer, an answer differing from the request alone, a wrong status. */
   readonly problems: readonly string[];
+}
+
+/** Attempts per request at most: the first and up to 8 retries after a 503. */
+export const MAX_ATTEMPTS = 9;
+
+/**
+ * Where request `c{client}-r{i}-a{attempt}` is counted in a table of
+ * clients × requestsPerClient × MAX_ATTEMPTS slots (-1 for any other id). A preallocated table, not
+ * a growing list of strings, so the bookkeeping does not show in the heap the soak measures.
+ */
+export function slotOf(id: string, requestsPerClient: number): number {
+  const m = /^c(\d+)-r(\d+)-a(\d+)$/.exec(id);
+  if (!m) return -1;
+  const [c, i, a] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return i < requestsPerClient && a < MAX_ATTEMPTS ? (c * requestsPerClient + i) * MAX_ATTEMPTS + a : -1;
 }
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed. */
@@ -216,11 +229,12 @@ export async function references(base: string, plans: readonly Plan[][]): Promis
   return out;
 }
 
-export async function runSoak(options: SoakOptions, plans: readonly Plan[][], refs: ReadonlyMap<string, Answer>): Promise<SoakReport> {
+/** `sent` (clients × requestsPerClient × MAX_ATTEMPTS slots, see slotOf) counts each id sent. */
+export async function runSoak(options: SoakOptions, plans: readonly Plan[][], refs: ReadonlyMap<string, Answer>, sent: Uint8Array): Promise<SoakReport> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.clients * 2 });
   const outcomes: Record<Outcome, number> = { ok: 0, rejected: 0, bad_request: 0, left: 0, other: 0 };
   const problems: string[] = [];
-  const ids: string[] = [];
+  let requests = 0;
   let disconnectsPlanned = 0;
   let malformed = 0;
   let streamed = 0;
@@ -235,7 +249,8 @@ export async function runSoak(options: SoakOptions, plans: readonly Plan[][], re
       if (plan.stream) streamed++;
       for (let attempt = 0; ; attempt++) {
         const id = `c${c}-r${i}-a${attempt}`;
-        ids.push(id);
+        sent[slotOf(id, options.requestsPerClient)]++;
+        requests++;
         const r = await exchange(agent, options.base, plan, id);
         if (r.left) {
           outcomes.left++;
@@ -247,7 +262,7 @@ export async function runSoak(options: SoakOptions, plans: readonly Plan[][], re
           if (r.headers["retry-after"] !== "1" || !r.body.includes('"code":"server_busy"')) problems.push(`${id}: 503 without Retry-After or its error body`);
           // Back off (growing, jittered; not Retry-After's full second, so the soak stays short) and
           // retry a few times at most. The delay paces the load; no check depends on it.
-          if (attempt < 8) {
+          if (attempt < MAX_ATTEMPTS - 1) {
             retries++;
             await new Promise((resolve) => setTimeout(resolve, (attempt + 1) * (10 + Math.floor(rand() * 30))));
             continue;
@@ -278,7 +293,7 @@ export async function runSoak(options: SoakOptions, plans: readonly Plan[][], re
   } finally {
     agent.destroy();
   }
-  return { requests: ids.length, outcomes, disconnectsPlanned, malformed, streamed, retriesAfter503: retries, ids, problems };
+  return { requests, outcomes, disconnectsPlanned, malformed, streamed, retriesAfter503: retries, problems };
 }
 
 /** The engine's own collector (Node and its forks), made callable at run time without starting the process with --expose-gc. */
