@@ -8,7 +8,8 @@ import { CHATML_TEMPLATE } from "../src/chat/index.js";
 import { ParameterError } from "../src/errors.js";
 import { createServer, type ServerOptions, type WoollyServer } from "../src/node.js";
 import { commandHelp, parseArgs } from "../src/cli/args.js";
-import { SERVE_COMMAND, serverLimitsFromArgs } from "../src/cli/serve.js";
+import { SERVE_COMMAND, serveCommand, serverLimitsFromArgs } from "../src/cli/serve.js";
+import { fixturePath } from "./helpers/fixtures.js";
 import { fakeClock, heldModel, requestLog, until, withTemplate } from "./helpers/server.js";
 
 const MODEL_ID = "stories260K-chat";
@@ -245,5 +246,37 @@ describe("woolly serve's flags", () => {
     expect(help).toMatch(/--max-queue N +requests that may wait for the model; the next gets 503 with Retry-After \(default 64\)/);
     expect(help).toMatch(/--max-tokens-ceiling N +most tokens one request may generate/);
     expect(help).toMatch(/--timeout SECONDS +abort a request/);
+  });
+});
+
+describe("woolly serve", () => {
+  it("serves with the limits its flags set, and stops when its signal fires", async () => {
+    let err = "";
+    let ready!: () => void;
+    const started = new Promise<void>((resolve) => (ready = resolve));
+    const stop = new AbortController();
+    const io = {
+      out: () => undefined,
+      err: (t: string) => {
+        err += t;
+        if (err.includes("Ctrl-C stops")) ready();
+      },
+    };
+    const argv = [fixturePath("models", "stories260K-Q8_0.gguf"), "--port", "0", "--max-queue", "0", "--max-tokens-ceiling", "4", "--timeout", "30", "-q"];
+    const done = serveCommand(argv, io, stop.signal);
+    await started;
+    expect(err).toContain("at most 0 waiting, max_tokens ≤ 4, timeout 30 s\n");
+    const port = /http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(err)?.[1];
+    const base = `http://127.0.0.1:${port ?? "?"}`;
+    const refused = await post(base, "/v1/completions", { prompt: "Lily", max_tokens: 5 });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as ErrorBody).error.message).toBe("max_tokens is 5, above this server's limit of 4 tokens per request");
+    const ok = await post(base, "/v1/completions", { prompt: "Lily", temperature: 0, ignore_eos: true });
+    expect(((await ok.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(4);
+    const metrics = (await (await fetch(`${base}/metrics`)).json()) as { queue_capacity: number };
+    expect(metrics.queue_capacity).toBe(0);
+    stop.abort();
+    expect(await done).toBe(0);
+    expect(err).toContain("woolly: stopping");
   });
 });

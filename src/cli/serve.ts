@@ -58,6 +58,8 @@ export async function serveCommand(argv: string[], io: CliIo, signal: AbortSigna
     io.err(
       `woolly: serving ${modelId} (context ${model.contextLength}, ${model.simd} kernels, ${model.threads} thread${model.threads === 1 ? "" : "s"})\n` +
         `  http://${shownHost}:${bound.port}/v1  (chat/completions, completions, models)  /health  /metrics\n` +
+        `  at most ${server.metrics().queue_capacity} waiting, max_tokens ${limits.maxTokensCeiling === undefined ? "unlimited" : `≤ ${limits.maxTokensCeiling}`}, ` +
+        `timeout ${limits.requestTimeoutMs === undefined ? "none" : `${limits.requestTimeoutMs / 1000} s`}\n` +
         `  Ctrl-C stops\n`,
     );
     if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
