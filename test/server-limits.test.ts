@@ -55,12 +55,16 @@ describe("the bounded queue", () => {
       const second = post(base, "/v1/completions", completion(6));
       await until(() => server.metrics().queue_depth === 1);
 
-      const third = await post(base, "/v1/completions", completion(6));
+      const third = await fetch(`${base}/v1/completions`, { method: "POST", headers: { "X-Request-Id": "client-7/3" }, body: JSON.stringify(completion(6)) });
       expect(third.status).toBe(503);
       expect(third.headers.get("retry-after")).toBe("1");
+      // A browser's script may read the hint and the id it sent, which comes back and goes into the log.
+      expect(third.headers.get("access-control-expose-headers")).toBe("Retry-After, X-Request-Id");
+      expect(third.headers.get("x-request-id")).toBe("client-7/3");
+      expect(await log.lines(1)).toEqual([expect.stringMatching(/^POST \/v1\/completions 503 \d+ ms \[client-7\/3\]$/)]);
       const body = (await third.json()) as ErrorBody;
       expect(body.error).toEqual({
-        message: "the server is busy: 1 requests are waiting (the limit is 1); retry later",
+        message: "the server is busy: 1 request is waiting (the limit is 1); retry later",
         type: "server_error",
         param: null,
         code: "server_busy",
@@ -68,14 +72,17 @@ describe("the bounded queue", () => {
       // The official client sees the retryable status (with retries off, so nothing sleeps).
       const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "none", maxRetries: 0 });
       await expect(client.completions.create({ model: MODEL_ID, prompt: "x", max_tokens: 2 })).rejects.toMatchObject({ status: 503, code: "server_busy" });
+      // An id that is not short plain text is neither echoed nor logged.
+      const odd = await fetch(`${base}/v1/completions`, { method: "POST", headers: { "X-Request-Id": "x".repeat(129) }, body: "{}" });
+      expect([odd.status, odd.headers.get("x-request-id")]).toEqual([400, null]);
       expect(server.metrics()).toMatchObject({ queue_depth: 1, processing: 1, queue_capacity: 1, queue_rejected: 2, errors: { queue_full: 2 } });
 
       held.release();
       const answers = await Promise.all([first, second]);
       expect(answers.map((a) => a.status)).toEqual([200, 200]);
       for (const a of answers) expect(((await a.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(6);
-      await log.lines(4);
-      expect(server.metrics()).toMatchObject({ queue_depth: 0, processing: 0, requests_served: 2, requests: { "/v1/completions": { "200": 2, "503": 2 } } });
+      await log.lines(5);
+      expect(server.metrics()).toMatchObject({ queue_depth: 0, processing: 0, requests_served: 2, requests: { "/v1/completions": { "200": 2, "503": 2, "400": 1 } } });
     } finally {
       await close();
     }

@@ -56,8 +56,10 @@ const encoder = new TextEncoder();
 /** Headers every response carries: browsers may call a local server from any page, as llama.cpp's allows. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
   "Access-Control-Allow-Origin": "*",
-  "Access-Control-Allow-Headers": "Content-Type, Authorization",
+  "Access-Control-Allow-Headers": "Content-Type, Authorization, X-Request-Id",
   "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+  // A page's script may read these only if listed: the 503's retry hint and the echoed request id.
+  "Access-Control-Expose-Headers": "Retry-After, X-Request-Id",
 };
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

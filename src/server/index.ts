@@ -75,7 +75,7 @@ const POST_ROUTES: ReadonlyMap<string, PostHandler> = new Map([
 ]);
 const GET_ROUTES = new Set(["/v1/models", "/health", "/metrics"]);
 
-function positiveInteger(name: string, value: number | undefined, min: number): void {
+function checkInteger(name: string, value: number | undefined, min: number): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw new ParameterError(name, `an integer ≥ ${min}`, value);
 }
 
@@ -96,10 +96,10 @@ function wantsPrometheus(req: IncomingMessage, url: URL): boolean {
 
 export function createServer(model: Model, options: ServerOptions = {}): WoollyServer {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  positiveInteger("maxBodyBytes", maxBody, 1);
-  positiveInteger("maxQueue", options.maxQueue, 0);
-  positiveInteger("maxTokensCeiling", options.maxTokensCeiling, 1);
-  positiveInteger("requestTimeoutMs", options.requestTimeoutMs, 1);
+  checkInteger("maxBodyBytes", maxBody, 1);
+  checkInteger("maxQueue", options.maxQueue, 0);
+  checkInteger("maxTokensCeiling", options.maxTokensCeiling, 1);
+  checkInteger("requestTimeoutMs", options.requestTimeoutMs, 1);
   const clock = options.clock ?? REAL_CLOCK;
   const timeoutMs = options.requestTimeoutMs;
   const queue = new RequestQueue(options.maxQueue ?? DEFAULT_MAX_QUEUE);

@@ -34,7 +34,7 @@ export class RequestQueue {
     // The running request does not count: with maxWaiting 0 an idle model still serves.
     if (this.active + this.waiting > this.maxWaiting) {
       this.rejected++;
-      throw new ServerError("queue_full", `the server is busy: ${this.waiting} requests are waiting (the limit is ${this.maxWaiting}); retry later`, {
+      throw new ServerError("queue_full", `the server is busy: ${this.waiting} request${this.waiting === 1 ? " is" : "s are"} waiting (the limit is ${this.maxWaiting}); retry later`, {
         code: "server_busy",
       });
     }
