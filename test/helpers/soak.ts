@@ -126,7 +126,9 @@ function exchange(agent: Agent, base: string, plan: Plan, id: string): Promise<E
       if (!settled) resolve(e);
       settled = true;
     };
+    // Only a client that closed the connection itself has left; a connection the server broke is a failure.
     const left = (): void => finish({ status: 0, headers: {}, body: "", left: true });
+    const broken = (e?: Error): void => finish({ status: -1, headers: {}, body: `connection broken: ${e?.message ?? "closed before the end"}`, left: false });
     const leave = plan.leave;
     const headers: Record<string, string> = { "Content-Type": "application/json", "X-Request-Id": id, "Content-Length": String(Buffer.byteLength(payload)) };
     // 100-continue: the server has taken the request (and its id) before half the body is sent and the client leaves.
@@ -138,17 +140,19 @@ function exchange(agent: Agent, base: string, plan: Plan, id: string): Promise<E
         chunks.push(c);
         events += c.toString("utf8").split("\n\n").length - 1;
         if (leave?.at === "events" && events >= leave.after && !settled) {
-          req.destroy();
           left();
+          req.destroy();
         }
       });
       res.on("end", () => finish({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), left: false }));
-      res.on("error", left);
-      res.on("aborted", left);
+      res.on("error", broken);
+      res.on("close", () => {
+        if (!res.complete) broken();
+      });
     });
-    req.on("error", left);
+    req.on("error", broken);
     if (leave?.at === "body") {
-      req.on("continue", () => req.write(payload.slice(0, payload.length >> 1), () => (req.destroy(), left())));
+      req.on("continue", () => req.write(payload.slice(0, payload.length >> 1), () => (left(), req.destroy())));
       req.flushHeaders();
       return;
     }
@@ -159,8 +163,8 @@ function exchange(agent: Agent, base: string, plan: Plan, id: string): Promise<E
         if (settled) return;
         if (n-- > 0) setImmediate(turn);
         else {
-          req.destroy();
           left();
+          req.destroy();
         }
       };
       turn();
