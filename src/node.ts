@@ -2,4 +2,18 @@
 
 export { FileSource, fileSource, readGgufFile } from "./gguf/node-source.js";
 export { loadModelFile } from "./model/load-node.js";
-export { createServer, ServerError, DEFAULT_MAX_BODY_BYTES, type ServerOptions, type WoollyServer, type MetricsSnapshot, type ServerErrorKind } from "./server/index.js";
+export {
+  createServer,
+  ServerError,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_QUEUE,
+  RETRY_AFTER_SECONDS,
+  renderPrometheus,
+  escapeLabelValue,
+  type ServerOptions,
+  type ServerClock,
+  type WoollyServer,
+  type MetricsSnapshot,
+  type ServerErrorKind,
+  type MetricFamily,
+} from "./server/index.js";

@@ -3,17 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
 import OpenAI from "openai";
-import { GgufValueType } from "../src/gguf/index.js";
 import { loadModel, type Model } from "../src/index.js";
 import { CHATML_TEMPLATE } from "../src/chat/index.js";
 import { createServer, type MetricsSnapshot, type WoollyServer } from "../src/node.js";
-import { rewriteFixture } from "./helpers/fixtures.js";
-
-function withTemplate(file: string, template: string): Uint8Array {
-  return rewriteFixture(file, (metadata) => {
-    metadata.set("tokenizer.chat_template", { type: GgufValueType.STRING, value: template });
-  });
-}
+import { heldModel, requestLog, until, withTemplate } from "./helpers/server.js";
 
 const MODEL_ID = "stories260K-chat";
 let model: Model;
@@ -137,66 +130,6 @@ describe("with the openai client", () => {
     });
   });
 });
-
-/**
- * The model, whose generations pause after their first piece until their client leaves (the server
- * aborts the generation's signal) or the test calls release(). The pause is where the test wants a
- * generation to be, on every machine, however fast it decodes; `holding()` resolves when the next
- * generation has reached it.
- */
-function heldModel(inner: Model): { model: Model; holding: () => Promise<void>; release: () => void } {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let reached: (() => void) | undefined;
-  const model = Object.create(inner) as Model;
-  model.generate = (prompt, options) => {
-    const g = inner.generate(prompt, options);
-    const signal = options?.signal;
-    const left = new Promise<void>((resolve) => {
-      if (signal?.aborted) resolve();
-      else signal?.addEventListener("abort", () => resolve(), { once: true });
-    });
-    return {
-      result: g.result,
-      async *[Symbol.asyncIterator]() {
-        let first = true;
-        for await (const piece of g) {
-          yield piece;
-          if (first) {
-            first = false;
-            reached?.();
-            reached = undefined;
-            await Promise.race([released, left]);
-          }
-        }
-      },
-    };
-  };
-  const holding = (): Promise<void> => new Promise<void>((resolve) => (reached = resolve));
-  return { model, holding, release };
-}
-
-/** A log that resolves `lines(n)` once the server has logged n finished requests. */
-function requestLog(): { onLog: (line: string) => void; lines: (n: number) => Promise<string[]> } {
-  const seen: string[] = [];
-  const waiting: { n: number; resolve: (lines: string[]) => void }[] = [];
-  return {
-    onLog(line) {
-      seen.push(line);
-      for (const w of waiting.filter((w) => seen.length >= w.n)) w.resolve(seen.slice());
-    },
-    lines: (n) => (seen.length >= n ? Promise.resolve(seen.slice()) : new Promise((resolve) => waiting.push({ n, resolve }))),
-  };
-}
-
-/**
- * Resolves once `ready()` holds, looking again after each turn of the event loop. For state the
- * server changes without telling anyone (its queue); it never gives up on a slow machine (the test
- * timeout bounds it) and waits no longer than needed on a fast one.
- */
-async function until(ready: () => boolean): Promise<void> {
-  while (!ready()) await new Promise((r) => setImmediate(r));
-}
 
 /** One raw HTTP exchange on loopback. */
 async function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {

@@ -11,6 +11,8 @@ export type ServerErrorKind =
   | "method_not_allowed"
   | "request_too_large"
   | "unavailable"
+  | "queue_full"
+  | "timeout"
   | "internal";
 
 const STATUS: { readonly [K in ServerErrorKind]: number } = {
@@ -20,6 +22,10 @@ const STATUS: { readonly [K in ServerErrorKind]: number } = {
   method_not_allowed: 405,
   request_too_large: 413,
   unavailable: 503,
+  // 503 with Retry-After: OpenAI's clients retry it (429 would read as a rate limit on the key).
+  queue_full: 503,
+  // The gateway-timeout status: the server gave up on its own work, not on the client.
+  timeout: 504,
   internal: 500,
 };
 
@@ -50,14 +56,23 @@ const encoder = new TextEncoder();
 /** Headers every response carries: browsers may call a local server from any page, as llama.cpp's allows. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
   "Access-Control-Allow-Origin": "*",
-  "Access-Control-Allow-Headers": "Content-Type, Authorization",
+  "Access-Control-Allow-Headers": "Content-Type, Authorization, X-Request-Id",
   "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+  // A page's script may read these only if listed: the 503's retry hint and the echoed request id.
+  "Access-Control-Expose-Headers": "Retry-After, X-Request-Id",
 };
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.writableEnded) return;
   const bytes = encoder.encode(JSON.stringify(value));
   res.writeHead(status, { ...CORS_HEADERS, ...headers, "Content-Type": "application/json", "Content-Length": String(bytes.length) });
+  res.end(bytes);
+}
+
+export function sendText(res: ServerResponse, text: string, contentType: string): void {
+  if (res.headersSent || res.writableEnded) return;
+  const bytes = encoder.encode(text);
+  res.writeHead(200, { ...CORS_HEADERS, "Content-Type": contentType, "Content-Length": String(bytes.length) });
   res.end(bytes);
 }
 
@@ -70,7 +85,7 @@ export function sendError(res: ServerResponse, e: ServerError, headers: Record<s
  * ServerError('request_too_large'); the rest of such a body is read and dropped, so the 413 reaches
  * a client that is still sending instead of a reset connection.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+export function readBody(req: IncomingMessage, limit: number, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const tooLarge = (): ServerError =>
       new ServerError("request_too_large", `the request body is larger than the server's limit of ${limit} bytes`);
@@ -83,6 +98,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     const chunks: Uint8Array[] = [];
     let size = 0;
     let failed = false;
+    // The request timed out (or its client left) while it was still sending: stop waiting for the rest.
+    signal?.addEventListener(
+      "abort",
+      () => {
+        if (failed) return;
+        failed = true;
+        chunks.length = 0;
+        reject(signal.reason instanceof ServerError ? signal.reason : new ServerError("invalid_request", "the request ended before its body arrived"));
+      },
+      { once: true },
+    );
     req.on("data", (chunk: Uint8Array | string) => {
       if (failed) return;
       const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;

@@ -2,33 +2,60 @@
 //
 //   POST /v1/chat/completions   POST /v1/completions     (streamed as server-sent events, or whole)
 //   GET  /v1/models             GET  /v1/models/{id}
-//   GET  /health                GET  /metrics            (JSON counters, speeds and queue depth)
+//   GET  /health                GET  /metrics            (JSON, or Prometheus text: Accept: text/plain or ?format=prometheus)
 //
-// Requests take turns on the model in arrival order. A client that disconnects aborts its
-// generation (or gives up its place in the queue). Every handler catches: a bad request gets an
-// OpenAI-shaped error body and the server goes on.
+// Requests take turns on the model in arrival order; at most `maxQueue` wait, and the next gets 503
+// with Retry-After. A client that disconnects aborts its generation (or gives up its place in the
+// queue); a request running past `requestTimeoutMs` is aborted and answered 504. Every handler
+// catches: a bad request gets an OpenAI-shaped error body and the server goes on.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { ParameterError } from "../errors.js";
 import type { Model } from "../model/model.js";
-import { CORS_HEADERS, parseJsonObject, readBody, sendError, sendJson, ServerError } from "./http.js";
-import { Metrics, RequestQueue, type MetricsSnapshot } from "./metrics.js";
-import { chatCompletions, completions, toServerError, type EndpointContext } from "./openai.js";
+import { CORS_HEADERS, parseJsonObject, readBody, sendError, sendJson, sendText, ServerError } from "./http.js";
+import { CLIENT_CLOSED, Metrics, type MetricsSnapshot } from "./metrics.js";
+import { chatCompletions, clientLeft, completions, toServerError, type EndpointContext } from "./openai.js";
+import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
+import { DEFAULT_MAX_QUEUE, RequestQueue, RETRY_AFTER_SECONDS } from "./queue.js";
 
 export { ServerError, type ServerErrorKind } from "./http.js";
 export type { MetricsSnapshot } from "./metrics.js";
 export { finishReason } from "./openai.js";
+export { escapeLabelValue, renderPrometheus, type MetricFamily, type Sample } from "./prometheus.js";
+export { DEFAULT_MAX_QUEUE, RETRY_AFTER_SECONDS } from "./queue.js";
 
 /** Default request body limit: a long conversation is far below it; a runaway upload is refused early. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Time as the server reads it: the real one by default; tests pass one they advance themselves. */
+export interface ServerClock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_CLOCK: ServerClock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export interface ServerOptions {
   /** The model's name in /v1/models and in responses (default: `general.name` from the file, else "woolly"). */
   modelId?: string;
   /** Largest request body in bytes; larger ones get 413 (default 4 MiB). */
   maxBodyBytes?: number;
-  /** One line per request (method, path, status, milliseconds). The server prints nothing itself. */
+  /** Requests that may wait behind the running one; the next gets 503 with Retry-After (default 64). */
+  maxQueue?: number;
+  /** Most tokens one request may generate: asking more is a 400 (param max_tokens); asking nothing gets this (default: no ceiling). */
+  maxTokensCeiling?: number;
+  /** Milliseconds from a request's arrival (queue wait included) to its end; past it the generation is aborted and the request answered 504 (default: none). */
+  requestTimeoutMs?: number;
+  /** One line per request (method, path, status, milliseconds, and the client's X-Request-Id). The server prints nothing itself. */
   onLog?: (line: string) => void;
+  /** Injected time, for tests of the timeout. */
+  clock?: ServerClock;
 }
 
 export interface WoollyServer {
@@ -48,13 +75,37 @@ const POST_ROUTES: ReadonlyMap<string, PostHandler> = new Map([
 ]);
 const GET_ROUTES = new Set(["/v1/models", "/health", "/metrics"]);
 
+function checkInteger(name: string, value: number | undefined, min: number): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw new ParameterError(name, `an integer ≥ ${min}`, value);
+}
+
+/** A client's X-Request-Id, echoed back and logged, if it is short plain text (it goes into a header and a log line). */
+function requestId(req: IncomingMessage): string | undefined {
+  const v = req.headers["x-request-id"];
+  return typeof v === "string" && /^[\x21-\x7e]{1,128}$/.test(v) ? v : undefined;
+}
+
+/** Prometheus text when asked by query (?format=prometheus) or by Accept (a scraper's text/plain or OpenMetrics); JSON otherwise, as before. */
+function wantsPrometheus(req: IncomingMessage, url: URL): boolean {
+  const format = url.searchParams.get("format");
+  if (format !== null) return format === "prometheus";
+  const accept = (req.headers.accept ?? "").toLowerCase();
+  if (accept.includes("application/json")) return false;
+  return accept.includes("text/plain") || accept.includes("application/openmetrics-text");
+}
+
 export function createServer(model: Model, options: ServerOptions = {}): WoollyServer {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (!Number.isSafeInteger(maxBody) || maxBody < 1) throw new ParameterError("maxBodyBytes", "a positive integer", maxBody);
-  const queue = new RequestQueue();
-  const metrics = new Metrics(queue);
+  checkInteger("maxBodyBytes", maxBody, 1);
+  checkInteger("maxQueue", options.maxQueue, 0);
+  checkInteger("maxTokensCeiling", options.maxTokensCeiling, 1);
+  checkInteger("requestTimeoutMs", options.requestTimeoutMs, 1);
+  const clock = options.clock ?? REAL_CLOCK;
+  const timeoutMs = options.requestTimeoutMs;
+  const queue = new RequestQueue(options.maxQueue ?? DEFAULT_MAX_QUEUE);
+  const metrics = new Metrics(queue, () => clock.now());
   const modelId = options.modelId ?? model.file.getString("general.name", "woolly");
-  const ctx: EndpointContext = { model, modelId, queue, metrics };
+  const ctx: EndpointContext = { model, modelId, queue, metrics, limits: { maxTokensCeiling: options.maxTokensCeiling } };
   const log = options.onLog;
   const controllers = new Set<AbortController>();
   const handlers = new Set<Promise<void>>();
@@ -64,7 +115,8 @@ export function createServer(model: Model, options: ServerOptions = {}): WoollyS
   const modelEntry = { id: modelId, object: "model", created: Math.floor(Date.now() / 1000), owned_by: "woolly" };
 
   async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
     const method = req.method ?? "GET";
     if (closing) throw new ServerError("unavailable", "the server is shutting down");
     if (method === "OPTIONS") {
@@ -74,7 +126,7 @@ export function createServer(model: Model, options: ServerOptions = {}): WoollyS
     const post = POST_ROUTES.get(path);
     if (post) {
       if (method !== "POST") throw new ServerError("method_not_allowed", `${path} takes POST, not ${method}`);
-      const body = parseJsonObject(await readBody(req, maxBody));
+      const body = parseJsonObject(await readBody(req, maxBody, signal));
       await post(ctx, body, res, signal);
       return;
     }
@@ -82,6 +134,7 @@ export function createServer(model: Model, options: ServerOptions = {}): WoollyS
     if (GET_ROUTES.has(path) || modelPath !== undefined) {
       if (method !== "GET" && method !== "HEAD") throw new ServerError("method_not_allowed", `${path} takes GET, not ${method}`);
       if (path === "/health") sendJson(res, 200, { status: "ok" });
+      else if (path === "/metrics" && wantsPrometheus(req, url)) sendText(res, metrics.prometheus(), PROMETHEUS_CONTENT_TYPE);
       else if (path === "/metrics") sendJson(res, 200, metrics.snapshot());
       else if (modelPath === undefined) sendJson(res, 200, { object: "list", data: [modelEntry] });
       else if (modelPath === modelId) sendJson(res, 200, modelEntry);
@@ -91,21 +144,40 @@ export function createServer(model: Model, options: ServerOptions = {}): WoollyS
     throw new ServerError("not_found", `no route ${method} ${path}`, { code: "unknown_url" });
   }
 
+  /** The endpoint a request is counted under: its route, or "other" (so random paths cannot grow the label set). */
+  function endpointOf(req: IncomingMessage): string {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (POST_ROUTES.has(path) || GET_ROUTES.has(path)) return path;
+    return path.startsWith("/v1/models/") ? "/v1/models/{id}" : "other";
+  }
+
   const server: Server = createHttpServer((req, res) => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     const controller = new AbortController();
     controllers.add(controller);
+    const id = requestId(req);
+    if (id !== undefined) res.setHeader("X-Request-Id", id);
     // 'close' before the response finished: the client went away, so its generation stops.
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : clock.setTimeout(() => controller.abort(new ServerError("timeout", `the request took longer than the server's limit of ${timeoutMs} ms`)), timeoutMs);
     const done = handle(req, res, controller.signal)
       .catch((e: unknown) => {
         const err = toServerError(e, "prompt");
-        metrics.fail();
-        if (!res.headersSent && !controller.signal.aborted) {
-          // After a 413 the rest of the body is not wanted: close the connection once answered.
-          const headers: Record<string, string> = err.kind === "request_too_large" ? { Connection: "close" } : {};
+        if (clientLeft(controller.signal)) {
+          if (!res.writableEnded) res.end();
+          return;
+        }
+        metrics.fail(err.kind);
+        if (!res.headersSent) {
+          const headers: Record<string, string> = {};
+          // After a 413 or a timeout the rest of the body is not wanted: close the connection once answered.
+          if (err.kind === "request_too_large" || err.kind === "timeout") headers.Connection = "close";
+          if (err.kind === "queue_full") headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
           if (err.kind === "method_not_allowed") headers.Allow = POST_ROUTES.has(new URL(req.url ?? "/", "http://localhost").pathname) ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
           sendError(res, err, headers);
         } else if (!res.writableEnded) {
@@ -116,10 +188,13 @@ export function createServer(model: Model, options: ServerOptions = {}): WoollyS
         // Writing the error itself failed (the socket is gone): nothing is left to tell anyone.
       })
       .finally(() => {
+        if (timer !== undefined) clock.clearTimeout(timer);
         controllers.delete(controller);
         handlers.delete(done);
+        const left = clientLeft(controller.signal);
+        metrics.response(endpointOf(req), left ? CLIENT_CLOSED : res.statusCode);
         try {
-          log?.(`${req.method ?? "?"} ${req.url ?? "?"} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms${controller.signal.aborted ? " (client left)" : ""}`);
+          log?.(`${req.method ?? "?"} ${req.url ?? "?"} ${res.statusCode} ${(clock.now() - t0).toFixed(0)} ms${left ? " (client left)" : ""}${id === undefined ? "" : ` [${id}]`}`);
         } catch {
           // A failing logger must not take the server down.
         }

@@ -6,14 +6,31 @@ import type { FinishReason, GenerationResult } from "../generate/options.js";
 import type { Generation, Model } from "../model/model.js";
 import { ChatError } from "../chat/index.js";
 import { EventStream, sendJson, ServerError } from "./http.js";
-import type { Metrics, RequestQueue } from "./metrics.js";
-import { paramName, parseChatRequest, parseCompletionRequest, type StreamRequest } from "./params.js";
+import type { Metrics } from "./metrics.js";
+import { paramName, parseChatRequest, parseCompletionRequest, type RequestLimits, type StreamRequest } from "./params.js";
+import type { RequestQueue } from "./queue.js";
 
 export interface EndpointContext {
   readonly model: Model;
   readonly modelId: string;
   readonly queue: RequestQueue;
   readonly metrics: Metrics;
+  readonly limits: RequestLimits;
+}
+
+/**
+ * Why a request's signal fired, when it was the server's own timeout (its reason is the error to
+ * answer with); undefined when the client left or nothing fired. A client that left gets no answer;
+ * a request that timed out gets one.
+ */
+export function timeoutOf(signal: AbortSignal): ServerError | undefined {
+  const reason: unknown = signal.aborted ? signal.reason : undefined;
+  return reason instanceof ServerError && reason.kind === "timeout" ? reason : undefined;
+}
+
+/** The request's client closed its connection before its answer ended. */
+export function clientLeft(signal: AbortSignal): boolean {
+  return signal.aborted && timeoutOf(signal) === undefined;
 }
 
 type Kind = "chat" | "completion";
@@ -112,6 +129,8 @@ async function run(
 ): Promise<void> {
   const release = await ctx.queue.acquire(signal);
   if (!release) {
+    const timeout = timeoutOf(signal);
+    if (timeout) throw timeout; // its turn never came in time: answered (and counted) by the router
     ctx.metrics.abandon();
     return;
   }
@@ -134,7 +153,12 @@ async function run(
     }
     const r = await g.result;
     ctx.metrics.record(r);
-    if (r.finishReason === "aborted") return;
+    if (r.finishReason === "aborted") {
+      // Stopped by the timeout: the client is still there and gets the error (below).
+      const timeout = timeoutOf(signal);
+      if (timeout) throw timeout;
+      return;
+    }
     if (events) {
       events.send(shapes.chunk("", r.finishReason));
       if (stream.includeUsage) events.send(shapes.usageChunk(r));
@@ -143,10 +167,10 @@ async function run(
       sendJson(res, 200, shapes.whole(r));
     }
   } catch (e) {
-    if (signal.aborted) return;
+    if (clientLeft(signal)) return;
     const err = toServerError(e, promptField);
     if (!events) throw err; // answered (and counted) by the router
-    ctx.metrics.fail();
+    ctx.metrics.fail(err.kind);
     events.fail(err);
   } finally {
     release();
@@ -154,11 +178,11 @@ async function run(
 }
 
 export async function chatCompletions(ctx: EndpointContext, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const req = parseChatRequest(body);
+  const req = parseChatRequest(body, ctx.limits);
   await run(ctx, res, signal, "chat", req, () => ctx.model.chat(req.messages, { ...req.options, signal }), "messages");
 }
 
 export async function completions(ctx: EndpointContext, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const req = parseCompletionRequest(body);
+  const req = parseCompletionRequest(body, ctx.limits);
   await run(ctx, res, signal, "completion", req, () => ctx.model.generate(req.prompt, { ...req.options, signal }), "prompt");
 }

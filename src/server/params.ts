@@ -86,12 +86,23 @@ function streamOptions(body: Body): StreamRequest {
   return { stream, includeUsage };
 }
 
+/** What the server allows every request, whatever it asks. */
+export interface RequestLimits {
+  /**
+   * The most tokens one request may generate. A request asking for more is refused (400, param
+   * `max_tokens` or `max_completion_tokens`), as OpenAI refuses one above a model's limit: clamping
+   * would return a shorter answer than asked with finish_reason "length", which a client cannot
+   * tell from a real one. A request asking nothing gets the ceiling (or its endpoint's default, if lower).
+   */
+  readonly maxTokensCeiling?: number;
+}
+
 /**
  * Sampling and length options of either endpoint, validated now (before the request queues) with
  * the same checks generate() applies. `defaultMaxTokens` differs: OpenAI's completions stop at 16
  * tokens by default, chat at the context's end.
  */
-function generateOptions(body: Body, defaultMaxTokens: number | undefined): GenerateOptions {
+function generateOptions(body: Body, defaultMaxTokens: number | undefined, limits: RequestLimits): GenerateOptions {
   const maxCompletion = optNumber(body, "max_completion_tokens");
   const maxTokens = optNumber(body, "max_tokens");
   const stopField = field(body, "stop");
@@ -99,6 +110,7 @@ function generateOptions(body: Body, defaultMaxTokens: number | undefined): Gene
   if (typeof stopField === "string") stop = [stopField];
   else if (Array.isArray(stopField) && stopField.every((s) => typeof s === "string")) stop = stopField as string[];
   else if (stopField !== undefined) throw bad("stop", "stop must be a string or an array of strings");
+  const ceiling = limits.maxTokensCeiling;
   const n = optNumber(body, "n");
   if (n !== undefined && n !== 1) throw bad("n", `n must be 1: the server generates one choice per request; got ${n}`);
   const options: GenerateOptions = {
@@ -111,7 +123,7 @@ function generateOptions(body: Body, defaultMaxTokens: number | undefined): Gene
     frequencyPenalty: optNumber(body, "frequency_penalty"),
     presencePenalty: optNumber(body, "presence_penalty"),
     seed: optNumber(body, "seed"),
-    maxTokens: maxCompletion ?? maxTokens ?? defaultMaxTokens,
+    maxTokens: maxCompletion ?? maxTokens ?? lowest(defaultMaxTokens, ceiling),
     stop,
     // llama.cpp's extension, for benchmarks that need a fixed number of tokens.
     ignoreEos: optBoolean(body, "ignore_eos"),
@@ -128,7 +140,17 @@ function generateOptions(body: Body, defaultMaxTokens: number | undefined): Gene
     }
     throw e;
   }
+  const asked = maxCompletion ?? maxTokens;
+  if (ceiling !== undefined && asked !== undefined && asked > ceiling) {
+    const param = maxCompletion !== undefined ? "max_completion_tokens" : "max_tokens";
+    throw bad(param, `${param} is ${asked}, above this server's limit of ${ceiling} tokens per request`);
+  }
   return options;
+}
+
+/** The smaller of two optional limits (undefined: no limit). */
+function lowest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 export interface ChatRequest extends StreamRequest {
@@ -137,7 +159,7 @@ export interface ChatRequest extends StreamRequest {
 }
 
 /** A /v1/chat/completions body. Message content may be a string or OpenAI's array of text parts. */
-export function parseChatRequest(body: Body): ChatRequest {
+export function parseChatRequest(body: Body, limits: RequestLimits = {}): ChatRequest {
   refuseUnsupported(body, [
     ["tools", (v) => Array.isArray(v) && v.length === 0, "tool calls are not supported"],
     ["logprobs", (v) => v === false, "log probabilities are not supported"],
@@ -156,7 +178,7 @@ export function parseChatRequest(body: Body): ChatRequest {
     }
     return { role: r, content: messageText(content, `${at}.content`) };
   });
-  return { messages, options: generateOptions(body, undefined), ...streamOptions(body) };
+  return { messages, options: generateOptions(body, undefined, limits), ...streamOptions(body) };
 }
 
 function messageText(content: unknown, at: string): string {
@@ -186,7 +208,7 @@ export interface CompletionRequest extends StreamRequest {
 export const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
 /** A /v1/completions body: `prompt` is a string, token ids, or a one-element array of either. */
-export function parseCompletionRequest(body: Body): CompletionRequest {
+export function parseCompletionRequest(body: Body, limits: RequestLimits = {}): CompletionRequest {
   refuseUnsupported(body, [
     ["echo", (v) => v === false, "echo is not supported"],
     ["logprobs", (v) => v === 0 || v === false, "log probabilities are not supported"],
@@ -199,5 +221,5 @@ export function parseCompletionRequest(body: Body): CompletionRequest {
   if (typeof prompt !== "string" && !isIds) {
     throw bad("prompt", "prompt must be a string, an array of token ids, or an array holding one of those (one prompt per request)");
   }
-  return { prompt: prompt as string | number[], options: generateOptions(body, COMPLETIONS_DEFAULT_MAX_TOKENS), ...streamOptions(body) };
+  return { prompt: prompt as string | number[], options: generateOptions(body, COMPLETIONS_DEFAULT_MAX_TOKENS, limits), ...streamOptions(body) };
 }
