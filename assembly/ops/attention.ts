@@ -18,8 +18,15 @@
 // f16 products are exact in f32, summed in 32 f32 lanes (element i in lane i % 32) over each 32-element
 // block, lanes combined in GGML_F32x8_REDUCE's order, the n % 32 leftovers added in f64 (the NEON and
 // AVX-512 builds differ). The softmax is ggml_vec_soft_max_f32 to the bit (see softmaxNumeratorsV): ggml's
-// AVX2 + FMA ggml_v_expf for every score, summed in ggml's order. The V sum runs over t in order per
-// element, where ggml's dot runs over t in 32 lanes: that only reorders f32 additions, but can change bits.
+// AVX2 + FMA ggml_v_expf for every score, summed in ggml's order. The V sum is kqv as a prompt batch
+// computes it: ggml_compute_forward_mul_mat hands F16 x F16 with two or more tokens to llamafile_sgemm
+// (ggml-cpu.c, after converting the probabilities to f16; llamafile/sgemm.cpp, `n < 2` returns false),
+// whose AVX2 tinyBLAS<8> keeps eight f32 lanes over the n_kv positions (position t in lane t % 8, each
+// lane summed in t order with exact f16 products), then hsum: ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7));
+// the masked positions past nPos add exact zeros (see weightedSumV). Measured on the fixtures (with
+// exact multiply-adds in the matmuls): every flip of the Sep-2026 Q8_0 references and most of the
+// Feb-2025 ones came from the earlier in-order sum. A single token (decode) goes to ggml_vec_dot_f16
+// instead (32 lanes): the references are prompts, so this follows the batch.
 //
 // Scaled f16. Converting f16 to f32 exactly costs about ten v128 operations per four values (ops/math.ts),
 // and the K and V passes convert every cached value they read, nPos*headDim twice per head. But the f16
@@ -32,13 +39,13 @@
 // activation that overflowed f16 when it was stored, which already ruins the output) reads as a large
 // finite value instead of propagating.
 //
-// Grouped queries: where four query heads of one kv head fall in [h0, h1), the V pass reads and converts
-// each V row once for the four (weightedSum4V). The K pass stays per head: sharing it would need 8
-// accumulators per head to keep ggml's lane order, more than the 16 SIMD registers of x86.
+// Grouped queries: both passes stay per head: keeping ggml's lane orders needs 8 accumulators per head,
+// so sharing a K or V row between heads would need more than the 16 SIMD registers of x86. (An
+// earlier V pass summed in t order and shared each V row between four heads.)
 //
 // Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64), one layer, Node 20, best of 7, at 512 /
-// 2048 positions: exact conversion 1.09 / 4.47 ms; scaled f16 0.48 / 1.90 ms; and grouped V 0.435 / 1.74 ms.
-// The K pass (with the softmax) is about three quarters of what is left.
+// 2048 positions: exact conversion 1.09 / 4.47 ms; scaled f16 0.48 / 1.90 ms; and grouped in-order V 0.435 /
+// 1.74 ms (before the tinyBLAS V order).
 import { expS, expV, floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
 /**
@@ -74,20 +81,9 @@ export function attention(
     const v = vCache + (<usize>(kvh * headDim) << 1);
     const oh = out + <usize>h * headBytes;
     const sc = scores + <usize>h * scBytes;
-    const groupEnd = min(h1, (kvh + 1) * group);
-    if (groupEnd - h >= 4) {
-      // Four query heads of one kv head: each V row is read and converted once for all four.
-      const i0 = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale, softcap);
-      const i1 = scoresSoftmaxV(q, kCache, out, scores, h + 1, kvh, headDim, nPos, rowBytes, scale, softcap);
-      const i2 = scoresSoftmaxV(q, kCache, out, scores, h + 2, kvh, headDim, nPos, rowBytes, scale, softcap);
-      const i3 = scoresSoftmaxV(q, kCache, out, scores, h + 3, kvh, headDim, nPos, rowBytes, scale, softcap);
-      weightedSum4V(v, rowBytes, sc, scBytes, nPos, oh, headBytes, headDim, i0, i1, i2, i3);
-      h += 4;
-    } else {
-      const inv = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale, softcap);
-      weightedSumV(v, rowBytes, sc, nPos, oh, headDim, inv);
-      h++;
-    }
+    const inv = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale, softcap);
+    weightedSumV(v, rowBytes, sc, nPos, oh, headDim, inv);
+    h++;
   }
 }
 
@@ -167,12 +163,21 @@ export function attention_scalar(
     const inv = <f32>(1.0 / sum);
     for (let t = 0; t < nPos; t++) probability(sc + (<usize>t << 2), inv);
     for (let d = 0; d < headDim; d++) {
-      let acc: f32 = 0;
+      // tinyBLAS's eight lanes: position t in lane t % 8, then its hsum (see weightedSumV)
+      let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, l4: f32 = 0, l5: f32 = 0, l6: f32 = 0, l7: f32 = 0;
       for (let t = 0; t < nPos; t++) {
-        const p = load<f32>(sc + (<usize>t << 2));
-        acc += p * scaledS(<u32>load<u16>(vCache + <usize>t * rowBytes + kvOff + (<usize>d << 1)));
+        const x = load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(vCache + <usize>t * rowBytes + kvOff + (<usize>d << 1)));
+        const l = t & 7;
+        if (l == 0) l0 += x;
+        else if (l == 1) l1 += x;
+        else if (l == 2) l2 += x;
+        else if (l == 3) l3 += x;
+        else if (l == 4) l4 += x;
+        else if (l == 5) l5 += x;
+        else if (l == 6) l6 += x;
+        else l7 += x;
       }
-      store<f32>(oh + (<usize>d << 2), acc * <f32>1);
+      store<f32>(oh + (<usize>d << 2), (((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))) * <f32>1);
     }
   }
 }
@@ -359,132 +364,64 @@ function softmaxNumeratorsS(sc: usize, n: i32, max: f32): f64 {
 }
 
 /**
- * out (headDim) = inv * Σ_t p_t v_t, with sc holding p_t * 2^112 and V rows at v + t*rowBytes (f16). The f32
- * sums run over t in order for each element; 32 elements (8 v128) stay in registers across the t loop,
- * then 8, then 4, then single elements.
+ * out (headDim) = inv * Σ_t p_t v_t, with sc holding p_t * 2^112 and V rows at v + t*rowBytes (f16), summed
+ * as llamafile's tinyBLAS<8> sums a row of kqv: eight accumulators, position t into accumulator t % 8 in
+ * t order (each product exact: f16(p) times an f16), then ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)).
+ * tinyBLAS runs over all n_kv cells, nPos rounded up to llama.cpp's KV padding, and those past nPos add
+ * p = 0 times a zeroed cell: exact no-ops, so stopping at nPos gives the same bits. Four elements per
+ * pass (8 accumulators of v128 fit x86's 16 registers with the loads); the last headDim % 4 one by one.
  */
 @inline function weightedSumV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: usize, headDim: i32, inv: f32): void {
   const iv = f32x4.splat(inv);
   const zero = f32x4.splat(0);
+  const full = nPos & ~7;
   let d = 0;
-  for (; d + 32 <= headDim; d += 32) {
-    let o0 = zero, o1 = zero, o2 = zero, o3 = zero, o4 = zero, o5 = zero, o6 = zero, o7 = zero;
-    let row = v + (<usize>d << 1);
-    for (let t = 0; t < nPos; t++) {
-      const p = v128.load32_splat(sc + (<usize>t << 2));
-      const h0 = v128.load(row);
-      const h1 = v128.load(row, 16);
-      const h2 = v128.load(row, 32);
-      const h3 = v128.load(row, 48);
-      o0 = f32x4.add(o0, f32x4.mul(p, scaledLo(h0)));
-      o1 = f32x4.add(o1, f32x4.mul(p, scaledHi(h0)));
-      o2 = f32x4.add(o2, f32x4.mul(p, scaledLo(h1)));
-      o3 = f32x4.add(o3, f32x4.mul(p, scaledHi(h1)));
-      o4 = f32x4.add(o4, f32x4.mul(p, scaledLo(h2)));
-      o5 = f32x4.add(o5, f32x4.mul(p, scaledHi(h2)));
-      o6 = f32x4.add(o6, f32x4.mul(p, scaledLo(h3)));
-      o7 = f32x4.add(o7, f32x4.mul(p, scaledHi(h3)));
-      row += rowBytes;
-    }
-    const po = out + (<usize>d << 2);
-    v128.store(po, f32x4.mul(o0, iv));
-    v128.store(po, f32x4.mul(o1, iv), 16);
-    v128.store(po, f32x4.mul(o2, iv), 32);
-    v128.store(po, f32x4.mul(o3, iv), 48);
-    v128.store(po, f32x4.mul(o4, iv), 64);
-    v128.store(po, f32x4.mul(o5, iv), 80);
-    v128.store(po, f32x4.mul(o6, iv), 96);
-    v128.store(po, f32x4.mul(o7, iv), 112);
-  }
-  for (; d + 8 <= headDim; d += 8) {
-    let o0 = zero, o1 = zero;
-    let row = v + (<usize>d << 1);
-    for (let t = 0; t < nPos; t++) {
-      const p = v128.load32_splat(sc + (<usize>t << 2));
-      const h = v128.load(row);
-      o0 = f32x4.add(o0, f32x4.mul(p, scaledLo(h)));
-      o1 = f32x4.add(o1, f32x4.mul(p, scaledHi(h)));
-      row += rowBytes;
-    }
-    const po = out + (<usize>d << 2);
-    v128.store(po, f32x4.mul(o0, iv));
-    v128.store(po, f32x4.mul(o1, iv), 16);
-  }
   for (; d + 4 <= headDim; d += 4) {
-    let o = zero;
+    let l0 = zero, l1 = zero, l2 = zero, l3 = zero, l4 = zero, l5 = zero, l6 = zero, l7 = zero;
     let row = v + (<usize>d << 1);
-    for (let t = 0; t < nPos; t++) {
-      const p = v128.load32_splat(sc + (<usize>t << 2));
-      o = f32x4.add(o, f32x4.mul(p, scaledLo(v128.load64_zero(row))));
-      row += rowBytes;
+    const r8 = rowBytes << 3;
+    let t = 0;
+    for (; t < full; t += 8) {
+      const p = sc + (<usize>t << 2);
+      l0 = f32x4.add(l0, f32x4.mul(v128.load32_splat(p), scaledLo(v128.load64_zero(row))));
+      l1 = f32x4.add(l1, f32x4.mul(v128.load32_splat(p, 4), scaledLo(v128.load64_zero(row + rowBytes))));
+      l2 = f32x4.add(l2, f32x4.mul(v128.load32_splat(p, 8), scaledLo(v128.load64_zero(row + 2 * rowBytes))));
+      l3 = f32x4.add(l3, f32x4.mul(v128.load32_splat(p, 12), scaledLo(v128.load64_zero(row + 3 * rowBytes))));
+      l4 = f32x4.add(l4, f32x4.mul(v128.load32_splat(p, 16), scaledLo(v128.load64_zero(row + 4 * rowBytes))));
+      l5 = f32x4.add(l5, f32x4.mul(v128.load32_splat(p, 20), scaledLo(v128.load64_zero(row + 5 * rowBytes))));
+      l6 = f32x4.add(l6, f32x4.mul(v128.load32_splat(p, 24), scaledLo(v128.load64_zero(row + 6 * rowBytes))));
+      l7 = f32x4.add(l7, f32x4.mul(v128.load32_splat(p, 28), scaledLo(v128.load64_zero(row + 7 * rowBytes))));
+      row += r8;
     }
-    v128.store(out + (<usize>d << 2), f32x4.mul(o, iv));
+    // the last nPos % 8 positions go to lanes 0 .. nPos % 8 - 1
+    const m = nPos - t;
+    const p = sc + (<usize>t << 2);
+    if (m > 0) l0 = f32x4.add(l0, f32x4.mul(v128.load32_splat(p), scaledLo(v128.load64_zero(row))));
+    if (m > 1) l1 = f32x4.add(l1, f32x4.mul(v128.load32_splat(p, 4), scaledLo(v128.load64_zero(row + rowBytes))));
+    if (m > 2) l2 = f32x4.add(l2, f32x4.mul(v128.load32_splat(p, 8), scaledLo(v128.load64_zero(row + 2 * rowBytes))));
+    if (m > 3) l3 = f32x4.add(l3, f32x4.mul(v128.load32_splat(p, 12), scaledLo(v128.load64_zero(row + 3 * rowBytes))));
+    if (m > 4) l4 = f32x4.add(l4, f32x4.mul(v128.load32_splat(p, 16), scaledLo(v128.load64_zero(row + 4 * rowBytes))));
+    if (m > 5) l5 = f32x4.add(l5, f32x4.mul(v128.load32_splat(p, 20), scaledLo(v128.load64_zero(row + 5 * rowBytes))));
+    if (m > 6) l6 = f32x4.add(l6, f32x4.mul(v128.load32_splat(p, 24), scaledLo(v128.load64_zero(row + 6 * rowBytes))));
+    const r = f32x4.add(f32x4.add(f32x4.add(l0, l4), f32x4.add(l2, l6)), f32x4.add(f32x4.add(l1, l5), f32x4.add(l3, l7)));
+    v128.store(out + (<usize>d << 2), f32x4.mul(r, iv));
   }
   for (; d < headDim; d++) {
-    let acc: f32 = 0;
+    let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, l4: f32 = 0, l5: f32 = 0, l6: f32 = 0, l7: f32 = 0;
     let row = v + (<usize>d << 1);
     for (let t = 0; t < nPos; t++) {
-      acc += load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(row));
+      const x = load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(row));
+      const l = t & 7;
+      if (l == 0) l0 += x;
+      else if (l == 1) l1 += x;
+      else if (l == 2) l2 += x;
+      else if (l == 3) l3 += x;
+      else if (l == 4) l4 += x;
+      else if (l == 5) l5 += x;
+      else if (l == 6) l6 += x;
+      else l7 += x;
       row += rowBytes;
     }
-    store<f32>(out + (<usize>d << 2), acc * inv);
-  }
-}
-
-/**
- * weightedSumV for four consecutive heads sharing one kv head: head g's probabilities at sc + g*scBytes, its
- * output at out + g*headBytes, its 1/Σp in i{g}. Each V row is loaded and converted once for the four; every
- * head's sums run in the same order as in weightedSumV, so the bits do not depend on the grouping.
- */
-@inline function weightedSum4V(
-  v: usize, rowBytes: usize, sc: usize, scBytes: usize, nPos: i32, out: usize, headBytes: usize, headDim: i32,
-  i0: f32, i1: f32, i2: f32, i3: f32,
-): void {
-  const zero = f32x4.splat(0);
-  const sc1 = sc + scBytes;
-  const sc2 = sc1 + scBytes;
-  const sc3 = sc2 + scBytes;
-  let d = 0;
-  for (; d + 8 <= headDim; d += 8) {
-    let a0 = zero, a1 = zero, b0 = zero, b1 = zero, c0 = zero, c1 = zero, e0 = zero, e1 = zero;
-    let row = v + (<usize>d << 1);
-    for (let t = 0; t < nPos; t++) {
-      const o = <usize>t << 2;
-      const x = v128.load(row);
-      const lo = scaledLo(x);
-      const hi = scaledHi(x);
-      const pa = v128.load32_splat(sc + o);
-      a0 = f32x4.add(a0, f32x4.mul(pa, lo));
-      a1 = f32x4.add(a1, f32x4.mul(pa, hi));
-      const pb = v128.load32_splat(sc1 + o);
-      b0 = f32x4.add(b0, f32x4.mul(pb, lo));
-      b1 = f32x4.add(b1, f32x4.mul(pb, hi));
-      const pc = v128.load32_splat(sc2 + o);
-      c0 = f32x4.add(c0, f32x4.mul(pc, lo));
-      c1 = f32x4.add(c1, f32x4.mul(pc, hi));
-      const pe = v128.load32_splat(sc3 + o);
-      e0 = f32x4.add(e0, f32x4.mul(pe, lo));
-      e1 = f32x4.add(e1, f32x4.mul(pe, hi));
-      row += rowBytes;
-    }
-    const po = out + (<usize>d << 2);
-    v128.store(po, f32x4.mul(a0, f32x4.splat(i0)));
-    v128.store(po, f32x4.mul(a1, f32x4.splat(i0)), 16);
-    v128.store(po + headBytes, f32x4.mul(b0, f32x4.splat(i1)));
-    v128.store(po + headBytes, f32x4.mul(b1, f32x4.splat(i1)), 16);
-    v128.store(po + 2 * headBytes, f32x4.mul(c0, f32x4.splat(i2)));
-    v128.store(po + 2 * headBytes, f32x4.mul(c1, f32x4.splat(i2)), 16);
-    v128.store(po + 3 * headBytes, f32x4.mul(e0, f32x4.splat(i3)));
-    v128.store(po + 3 * headBytes, f32x4.mul(e1, f32x4.splat(i3)), 16);
-  }
-  if (d < headDim) {
-    // the last headDim % 8 elements, head by head (same arithmetic as weightedSumV's tail loops)
-    const tail = headDim - d;
-    const vd = v + (<usize>d << 1);
-    const od = out + (<usize>d << 2);
-    weightedSumV(vd, rowBytes, sc, nPos, od, tail, i0);
-    weightedSumV(vd, rowBytes, sc1, nPos, od + headBytes, tail, i1);
-    weightedSumV(vd, rowBytes, sc2, nPos, od + 2 * headBytes, tail, i2);
-    weightedSumV(vd, rowBytes, sc3, nPos, od + 3 * headBytes, tail, i3);
+    store<f32>(out + (<usize>d << 2), (((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))) * inv);
   }
 }

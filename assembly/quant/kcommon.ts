@@ -110,12 +110,48 @@ export function k4_m47(u1: u32, u2: u32): u32 {
  */
 @inline
 export function mins_dot_pairs(bs: usize, m03: u32, m47: u32): i32 {
+  return hsum_i32x4(mins_pairs_lanes(bs, m03, m47));
+}
+
+/**
+ * mins_dot_pairs before its horizontal sum: lane k = m_{2k}·bsum32_{2k} + m_{2k+1}·bsum32_{2k+1}, with
+ * bsum32_s = bsums[2s] + bsums[2s+1], the four i32 lanes of the AVX2 kernels' _mm_madd_epi16(mins,
+ * _mm_hadd_epi16(bsums)) (ggml_vec_dot_q4_K_q8_K's `prod`).
+ */
+@inline
+export function mins_pairs_lanes(bs: usize, m03: u32, m47: u32): v128 {
   const p = i16x8.narrow_i32x4_s(
     i32x4.extadd_pairwise_i16x8_s(v128.load(bs, 0)),
     i32x4.extadd_pairwise_i16x8_s(v128.load(bs, 16)),
   );
   const m = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(<i32>m03), 1, <i32>m47));
-  return hsum_i32x4(i32x4.dot_i16x8_s(p, m));
+  return i32x4.dot_i16x8_s(p, m);
+}
+
+/**
+ * fma(d, v, acc) lane by lane, as the AVX2 kernels' _mm256_fmadd_ps(d, cvtepi32_ps(sumi), acc) once per
+ * super-block, computed in f64 in both builds (the baseline has no FMA, and the relaxed build's
+ * relaxed_madd need not fuse): d (an f32) times v (an f32 holding an integer below 2^25) is exact in
+ * f64, so the only roundings are the f64 sum's and then the f32 one. That double rounding differs
+ * from the single fused rounding only when the f64 sum lands exactly halfway between two f32 values
+ * without the exact sum being there (about one operation in 2^28 for random data). Once per 256
+ * elements: cheap.
+ */
+@inline
+export function fma_d_f32x4(d: f64, v: v128, acc: v128): v128 {
+  const dv = f64x2.splat(d);
+  const lo = f64x2.add(f64x2.mul(dv, f64x2.promote_low_f32x4(v)), f64x2.promote_low_f32x4(acc));
+  const hi = f64x2.add(
+    f64x2.mul(dv, f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1))),
+    f64x2.promote_low_f32x4(v128.shuffle<u32>(acc, acc, 2, 3, 0, 1)),
+  );
+  return v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** The scalar twin of fma_d_f32x4 for one lane. */
+@inline
+export function fma_d_f32(d: f64, v: f32, acc: f32): f32 {
+  return <f32>(d * <f64>v + <f64>acc);
 }
 
 /** Σ_g s_g · bsums[g] over 16 signed byte scales s (a v128) and the block's 16 bsums at `bs`. */

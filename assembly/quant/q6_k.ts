@@ -13,13 +13,27 @@
 //     element 128h + l + 64  q = ql[64h + l]      >> 4   |  (qh[32h + l] bits 4-5) << 4
 //     element 128h + l + 96  q = ql[64h + l + 32] >> 4   |  (qh[32h + l] bits 6-7) << 4
 //
-// Dot against Q8_K x (act_q8_k.ts), as ggml's ggml_vec_dot_q6_K_q8_K: the unsigned q (0..63) go into
-// the integer dot (relaxed_dot's 7-bit operand in the relaxed build), and the −32 comes back through
-// the bsums: Σ_s sc_s·Σ (q−32)·x = Σ_s sc_s·Σ q·x − 32·Σ_s sc_s·bsums_s. Then Σ += (dx·d)·sumi.
-// The SIMD kernel and its scalar twin compute the same integers and floats: equal bit for bit.
-import { store_s8x16_scaled, hsum_i32x4 } from "./common";
-import { QK_K, q8k_qs, q8k_d, q8k_bsums, q8k_at } from "./act_q8_k";
-import { xat, scales_dot_bsums, scaled16v, mask, MASK_0F, MASK_30, load_f16_finite, load_f16_exact } from "./kcommon";
+// Dot against Q8_K x (act_q8_k.ts), as the AVX2 ggml_vec_dot_q6_K_q8_K of llama.cpp (Sep 2026,
+// ggml-cpu/arch/x86/quants.c): the unsigned q (0..63) go into the integer dot (relaxed_dot's 7-bit
+// operand in the relaxed build), and the −32 comes back through the bsums. The float sum keeps
+// ggml's eight i32 lanes, because one f32 rounding per lane, not one per super-block, is what ggml
+// does:
+//   lane l (0..7) = Σ over the eight 32-element groups g of the super-block of sc_{2g + l/4} ·
+//                   Σ q·x over elements 4(l%4) … 4(l%4)+3 of sub-block 2g + l/4
+//                   − 32 · (sc_{2l}·bsums_{2l} + sc_{2l+1}·bsums_{2l+1})
+//   acc_l = fma(dx·d, f32(lane l), acc_l) per super-block; the result is hsum_float_8(acc),
+//   ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)).
+// (The offset term per lane is _mm256_madd_epi16(bsums, scales) << 5. The Feb-2025 build subtracted
+// 32·x per element inside each lane instead: same lane totals' sum, other lane values, so other
+// roundings. Its references stay within their bounds; see test/parity.test.ts.)
+// Here lanes 0..3 are `acc` of the l-groups at o = 0 (sub-blocks 0, 2, 4, … : the first 16 elements
+// of each 32-group) and lanes 4..7 `acc` of those at o = 16; an l-group's scaled16v lane p holds
+// elements 4p … 4p+3 of its 16, as ggml's madd lanes do.
+// The fused multiply-add: kcommon.ts fma_d_f32x4 / fma_d_f32. The SIMD kernel and its scalar twin
+// compute the same integers and floats: equal bit for bit.
+import { store_s8x16_scaled, hsum_f32x4 } from "./common";
+import { q8k_qs, q8k_d, q8k_bsums, q8k_at } from "./act_q8_k";
+import { xat, scaled16v, mask, MASK_0F, MASK_30, load_f16_finite, load_f16_exact, fma_d_f32x4, fma_d_f32 } from "./kcommon";
 
 export const Q6_K_BYTES: i32 = 210;
 
@@ -86,13 +100,21 @@ function step(
   return scaled16v(q6_hi1(ql1, hb, m0f, m30), xat(x, 96), s3, acc);
 }
 
+/** The −32 offset of lanes 0..3 (sub-blocks 0..7) or 4..7 (8..15): 32·(sc_{2l}·bsums_{2l} + sc_{2l+1}·bsums_{2l+1}). */
+@inline
+function offset32(bs: usize, sc: v128): v128 {
+  return i32x4.shl(i32x4.dot_i16x8_s(sc, v128.load(bs)), 5);
+}
+
 export function dot_q6_k(w: usize, xq: usize, n: i32): f32 {
   const nb = n >> 8;
   const m0f = mask(MASK_0F);
   const m30 = mask(MASK_30);
-  let sum: f32 = 0;
+  let accLo = f32x4.splat(0); // ggml's lanes 0..3
+  let accHi = f32x4.splat(0); // ggml's lanes 4..7
   for (let b = 0; b < nb; b++) {
-    let acc = i32x4.splat(0);
+    let lo = i32x4.splat(0);
+    let hi = i32x4.splat(0);
     // A loop over the four l-groups, not inlined copies: V8 hoists every load of a long straight
     // block and spills. Relaxed: two groups per pass fit the registers (Node 24, in cache: 6.8 →
     // 10.2 GB/s with the masks hoisted and scales splat by shuffles); baseline: one (two spill).
@@ -103,12 +125,12 @@ export function dot_q6_k(w: usize, xq: usize, n: i32): f32 {
       let qh = w + 128;
       for (let h = 0; h < 2; h++) {
         const sv = i16x8.extend_low_i8x16_s(v128.load64_splat(w + 192 + (<usize>h << 3)));
-        acc = step(ql, v128.load(qh, 0), x,
+        lo = step(ql, v128.load(qh, 0), x,
           v128.shuffle<i16>(sv, sv, 0, 0, 0, 0, 0, 0, 0, 0), v128.shuffle<i16>(sv, sv, 2, 2, 2, 2, 2, 2, 2, 2),
-          v128.shuffle<i16>(sv, sv, 4, 4, 4, 4, 4, 4, 4, 4), v128.shuffle<i16>(sv, sv, 6, 6, 6, 6, 6, 6, 6, 6), m0f, m30, acc);
-        acc = step(ql + 16, v128.load(qh, 16), xat(x, 16),
+          v128.shuffle<i16>(sv, sv, 4, 4, 4, 4, 4, 4, 4, 4), v128.shuffle<i16>(sv, sv, 6, 6, 6, 6, 6, 6, 6, 6), m0f, m30, lo);
+        hi = step(ql + 16, v128.load(qh, 16), xat(x, 16),
           v128.shuffle<i16>(sv, sv, 1, 1, 1, 1, 1, 1, 1, 1), v128.shuffle<i16>(sv, sv, 3, 3, 3, 3, 3, 3, 3, 3),
-          v128.shuffle<i16>(sv, sv, 5, 5, 5, 5, 5, 5, 5, 5), v128.shuffle<i16>(sv, sv, 7, 7, 7, 7, 7, 7, 7, 7), m0f, m30, acc);
+          v128.shuffle<i16>(sv, sv, 5, 5, 5, 5, 5, 5, 5, 5), v128.shuffle<i16>(sv, sv, 7, 7, 7, 7, 7, 7, 7, 7), m0f, m30, hi);
         ql += 64;
         qh += 32;
         x = xat(x, 128);
@@ -119,43 +141,66 @@ export function dot_q6_k(w: usize, xq: usize, n: i32): f32 {
         const h = t >> 1;
         const o = (t & 1) << 4; // the l-group: l = o … o + 15 of half h
         const sv = i16x8.extend_low_i8x16_s(v128.load64_splat(w + <usize>(192 + 8 * h + (t & 1))));
-        const lo = i32x4.extend_low_i16x8_s(sv);
-        const hi = i32x4.extend_high_i16x8_s(sv);
-        acc = step(w + <usize>(64 * h + o), v128.load(w + <usize>(128 + 32 * h + o)), xat(qs, 128 * h + o),
-          v128.shuffle<i32>(lo, lo, 0, 0, 0, 0), v128.shuffle<i32>(lo, lo, 2, 2, 2, 2),
-          v128.shuffle<i32>(hi, hi, 0, 0, 0, 0), v128.shuffle<i32>(hi, hi, 2, 2, 2, 2), m0f, m30, acc);
+        const sl = i32x4.extend_low_i16x8_s(sv);
+        const sh = i32x4.extend_high_i16x8_s(sv);
+        const g = step(w + <usize>(64 * h + o), v128.load(w + <usize>(128 + 32 * h + o)), xat(qs, 128 * h + o),
+          v128.shuffle<i32>(sl, sl, 0, 0, 0, 0), v128.shuffle<i32>(sl, sl, 2, 2, 2, 2),
+          v128.shuffle<i32>(sh, sh, 0, 0, 0, 0), v128.shuffle<i32>(sh, sh, 2, 2, 2, 2), m0f, m30, i32x4.splat(0));
+        if (t & 1) hi = i32x4.add(hi, g);
+        else lo = i32x4.add(lo, g);
       }
     }
-    const off = scales_dot_bsums(q8k_bsums(xq, n, b), v128.load(w, 192));
-    const sumi = hsum_i32x4(acc) - 32 * off;
-    sum += (q8k_d(xq, n, b) * load_f16_finite(w + 208)) * <f32>sumi;
+    const bs = q8k_bsums(xq, n, b);
+    const sc = v128.load(w, 192);
+    lo = i32x4.sub(lo, offset32(bs, i16x8.extend_low_i8x16_s(sc)));
+    hi = i32x4.sub(hi, offset32(bs + 16, i16x8.extend_high_i8x16_s(sc)));
+    const d = <f64>(q8k_d(xq, n, b) * load_f16_finite(w + 208));
+    accLo = fma_d_f32x4(d, f32x4.convert_i32x4_s(lo), accLo);
+    accHi = fma_d_f32x4(d, f32x4.convert_i32x4_s(hi), accHi);
     w += Q6_K_BYTES;
   }
-  return sum;
+  return hsum_f32x4(f32x4.add(accLo, accHi));
+}
+
+/** ggml's integer lane l (0..7) of one super-block (see the header), element by element. */
+function lane_q6_k(w: usize, qs: usize, bs: usize, l: i32): i32 {
+  let lane = 0;
+  for (let g = 0; g < 8; g++) {
+    const sub = 2 * g + (l >> 2); // elements 4(l%4) … 4(l%4)+3 of this sub-block
+    let dot = 0;
+    for (let e = 0; e < 4; e++) {
+      const i = 16 * sub + 4 * (l & 3) + e;
+      const h = i >> 7;
+      const r = i & 127; // position in the half: quarter r / 32, j = r % 32
+      const j = r & 31;
+      const quarter = r >> 5;
+      const lo = <i32>load<u8>(w + <usize>(64 * h + j + ((quarter & 1) << 5)));
+      const hb = <i32>load<u8>(w + <usize>(128 + 32 * h + j));
+      const q = ((lo >> ((quarter >> 1) << 2)) & 15) | (((hb >> (quarter << 1)) & 3) << 4);
+      dot += q * q8k_at(qs, i);
+    }
+    lane += <i32>load<i8>(w + 192 + <usize>sub) * dot;
+  }
+  for (let s = 2 * l; s < 2 * l + 2; s++) lane -= 32 * <i32>load<i8>(w + 192 + <usize>s) * <i32>load<i16>(bs + ((<usize>s) << 1));
+  return lane;
 }
 
 export function dot_q6_k_scalar(w: usize, xq: usize, n: i32): f32 {
   const nb = n >> 8;
-  let sum: f32 = 0;
+  let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0, a4: f32 = 0, a5: f32 = 0, a6: f32 = 0, a7: f32 = 0;
   for (let b = 0; b < nb; b++) {
     const qs = q8k_qs(xq, b);
     const bs = q8k_bsums(xq, n, b);
-    let sumi = 0;
-    let off = 0;
-    for (let i = 0; i < QK_K; i++) {
-      const h = i >> 7;
-      const r = i & 127; // position in the half: quarter r / 32, l = r % 32
-      const l = r & 31;
-      const quarter = r >> 5;
-      const lo = <i32>load<u8>(w + <usize>(64 * h + l + ((quarter & 1) << 5)));
-      const hi = <i32>load<u8>(w + <usize>(128 + 32 * h + l));
-      const q = ((lo >> ((quarter >> 1) << 2)) & 15) | (((hi >> (quarter << 1)) & 3) << 4);
-      sumi += <i32>load<i8>(w + 192 + <usize>(i >> 4)) * q * q8k_at(qs, i);
-    }
-    for (let s = 0; s < 16; s++) off += <i32>load<i8>(w + 192 + <usize>s) * <i32>load<i16>(bs + ((<usize>s) << 1));
-    sumi -= 32 * off;
-    sum += (q8k_d(xq, n, b) * load_f16_finite(w + 208)) * <f32>sumi;
+    const d = <f64>(q8k_d(xq, n, b) * load_f16_finite(w + 208));
+    a0 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 0), a0);
+    a1 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 1), a1);
+    a2 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 2), a2);
+    a3 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 3), a3);
+    a4 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 4), a4);
+    a5 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 5), a5);
+    a6 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 6), a6);
+    a7 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 7), a7);
     w += Q6_K_BYTES;
   }
-  return sum;
+  return ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
 }
