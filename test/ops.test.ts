@@ -566,10 +566,10 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       return { e, sum };
     }
 
-    function run(m: Mem, c: Case, s: ReturnType<typeof setup>, kernel: "attention" | "attention_scalar", h0 = 0, h1 = c.nHeads, softcap = 0) {
+    function run(m: Mem, c: Case, s: ReturnType<typeof setup>, kernel: "attention" | "attention_scalar", h0 = 0, h1 = c.nHeads, softcap = 0, batch = 1) {
       const out = m.f32(c.nHeads * c.headDim);
       const scores = m.f32(c.nHeads * c.nPos);
-      m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, softcap, h0, h1);
+      m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, softcap, batch, h0, h1);
       return { out, scores, outV: m.readF32(out, c.nHeads * c.headDim), scoresV: m.readF32(scores, c.nHeads * c.nPos) };
     }
 
@@ -620,6 +620,35 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       }
     });
 
+    it.each(cases)("%o: the V sum to the bit, for a batch (tinyBLAS's 8 lanes) and for one token (ggml_vec_dot_f16's 32 lanes)", (c) => {
+      const m = fresh();
+      const s = setup(m, c, c.headDim * 31 + c.nPos);
+      const group = c.nHeads / c.nKvHeads;
+      for (const batch of [1, 0]) {
+        const a = run(m, c, s, "attention", 0, c.nHeads, 0, batch);
+        const b = run(m, c, s, "attention_scalar", 0, c.nHeads, 0, batch);
+        expect(bitsOf(a.outV)).toEqual(bitsOf(b.outV));
+        for (let h = 0; h < c.nHeads; h++) {
+          const kvh = Math.floor(h / group);
+          const p = Array.from(a.scoresV.subarray(h * c.nPos, (h + 1) * c.nPos), (x) => f(x * 2 ** -112));
+          for (let d = 0; d < c.headDim; d++) {
+            const prod = (t: number) => f(p[t] * halfValue(s.v[t * s.kvDim + kvh * c.headDim + d]));
+            const lanes = batch ? 8 : 32;
+            const acc = new Array<number>(lanes).fill(0);
+            for (let t = 0; t < c.nPos; t++) acc[t % lanes] = f(acc[t % lanes] + prod(t));
+            let want: number;
+            if (batch) want = f(f(f(acc[0] + acc[4]) + f(acc[2] + acc[6])) + f(f(acc[1] + acc[5]) + f(acc[3] + acc[7])));
+            else {
+              const y = Array.from({ length: 8 }, (_, l) => f(f(acc[l] + acc[l + 16]) + f(acc[l + 8] + acc[l + 24])));
+              const t4 = [0, 1, 2, 3].map((i) => f(y[i] + y[i + 4]));
+              want = f(f(t4[0] + t4[1]) + f(t4[2] + t4[3]));
+            }
+            expect(a.outV[h * c.headDim + d], `batch ${batch} head ${h} element ${d}`).toBe(want);
+          }
+        }
+      }
+    });
+
     it("h0..h1 sub-ranges write only their heads' output and scratch, and together give the full result", () => {
       const c = { nHeads: 8, nKvHeads: 2, headDim: 64, nPos: 7 };
       for (const kernel of ["attention", "attention_scalar"] as const) {
@@ -628,7 +657,7 @@ describe.each(flavours)("ops (%s)", (flavour) => {
         const full = run(m, c, s, kernel);
         const out = m.f32(new Float32Array(c.nHeads * c.headDim).fill(-123));
         const scores = m.f32(new Float32Array(c.nHeads * c.nPos).fill(-456));
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 3, 6);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 1, 3, 6);
         const o = m.readF32(out, c.nHeads * c.headDim);
         const sc = m.readF32(scores, c.nHeads * c.nPos);
         for (let h = 0; h < c.nHeads; h++) {
@@ -643,8 +672,8 @@ describe.each(flavours)("ops (%s)", (flavour) => {
             expect(sh.every((v) => v === -456)).toBe(true);
           }
         }
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 0, 3);
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 6, 8);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 1, 0, 3);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 1, 6, 8);
         expect(bitsOf(m.readF32(out, c.nHeads * c.headDim))).toEqual(bitsOf(full.outV));
       }
     });
@@ -664,7 +693,7 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       expect(bitsOf(a.scoresV)).toEqual(bitsOf(b.scoresV));
       for (const kernel of ["attention", "attention_scalar"] as const) {
         const out = m.f32(new Float32Array(c.nHeads * c.headDim).fill(7));
-        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, m.f32(16), c.nHeads, c.nKvHeads, c.headDim, 0, s.scale, 0, 2, 5);
+        m.e.kernels[kernel](s.pq, s.pk, s.pv, out, m.f32(16), c.nHeads, c.nKvHeads, c.headDim, 0, s.scale, 0, 1, 2, 5);
         const o = m.readF32(out, c.nHeads * c.headDim);
         o.forEach((v, i) => expect(v).toBe(i >= 2 * c.headDim && i < 5 * c.headDim ? 0 : 7));
       }
@@ -676,7 +705,7 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       const s = setup(m, c, 5);
       const want = run(m, c, s, "attention").outV;
       const scores = m.f32(c.nHeads * c.nPos);
-      m.e.kernels.attention(s.pq, s.pk, s.pv, s.pq, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 0, c.nHeads);
+      m.e.kernels.attention(s.pq, s.pk, s.pv, s.pq, scores, c.nHeads, c.nKvHeads, c.headDim, c.nPos, s.scale, 0, 1, 0, c.nHeads);
       expect(bitsOf(m.readF32(s.pq, c.nHeads * c.headDim))).toEqual(bitsOf(want));
     });
   });

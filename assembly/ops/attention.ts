@@ -65,7 +65,7 @@ const SCALED_MASK: i32 = <i32>0x8FFFE000;
 
 export function attention(
   q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, softcap: f32, h0: i32, h1: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, softcap: f32, batch: i32, h0: i32, h1: i32,
 ): void {
   if (nPos <= 0) {
     if (h1 > h0) memory.fill(out + (<usize>(h0 * headDim) << 2), 0, <usize>((h1 - h0) * headDim) << 2);
@@ -82,7 +82,8 @@ export function attention(
     const oh = out + <usize>h * headBytes;
     const sc = scores + <usize>h * scBytes;
     const inv = scoresSoftmaxV(q, kCache, out, scores, h, kvh, headDim, nPos, rowBytes, scale, softcap);
-    weightedSumV(v, rowBytes, sc, nPos, oh, headDim, inv);
+    if (batch != 0) weightedSumV(v, rowBytes, sc, nPos, oh, headDim, inv);
+    else weightedSumDotV(v, rowBytes, sc, nPos, oh, headDim);
     h++;
   }
 }
@@ -136,7 +137,7 @@ export function attention(
 /** The scalar twin: the same arithmetic in the same order, so the same bits as attention. */
 export function attention_scalar(
   q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, softcap: f32, h0: i32, h1: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, softcap: f32, batch: i32, h0: i32, h1: i32,
 ): void {
   const group = nHeads / nKvHeads;
   const rowBytes = <usize>(nKvHeads * headDim) << 1;
@@ -162,6 +163,11 @@ export function attention_scalar(
     const sum = softmaxNumeratorsS(sc, nPos, max);
     const inv = <f32>(1.0 / sum);
     for (let t = 0; t < nPos; t++) probability(sc + (<usize>t << 2), inv);
+    if (batch == 0) {
+      // one query token: ggml_vec_dot_f16's 32 lanes over positions (see weightedSumDotV)
+      for (let d = 0; d < headDim; d++) store<f32>(oh + (<usize>d << 2), dotOrderS(vCache + kvOff + (<usize>d << 1), rowBytes, sc, nPos));
+      continue;
+    }
     for (let d = 0; d < headDim; d++) {
       // tinyBLAS's eight lanes: position t in lane t % 8, then its hsum (see weightedSumV)
       let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, l4: f32 = 0, l5: f32 = 0, l6: f32 = 0, l7: f32 = 0;
@@ -361,6 +367,75 @@ function softmaxNumeratorsS(sc: usize, n: i32, max: f32): f64 {
     sum += <f64>(((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3)));
   }
   return softmaxTail(sc, t, n, max, sum);
+}
+
+/**
+ * The V pass for ONE query token, as llama.cpp computes kqv for a single token: ggml_compute_forward_mul_mat
+ * does not take llamafile's path for n < 2, so each output element is ggml_vec_dot_f16 over the positions:
+ * 32 lanes (position t in lane t % 32, each lane summed in t order, products exact), then GGML_F16_VEC_REDUCE:
+ * lanes l, l+16, l+8, l+24 as (a_l + a_{l+16}) + (a_{l+8} + a_{l+24}) for l < 8, then y_i + y_{i+4}, then
+ * (t_0 + t_1) + (t_2 + t_3). Positions past nPos (llama.cpp's padding to 256) add exact zeros. Lane by lane,
+ * four elements per v128: eight partial results stay in registers and every V row is read once.
+ */
+@inline function weightedSumDotV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: usize, headDim: i32): void {
+  let d = 0;
+  for (; d + 4 <= headDim; d += 4) {
+    const col = v + (<usize>d << 1);
+    const y0 = laneQuad(col, rowBytes, sc, nPos, 0);
+    const y1 = laneQuad(col, rowBytes, sc, nPos, 1);
+    const y2 = laneQuad(col, rowBytes, sc, nPos, 2);
+    const y3 = laneQuad(col, rowBytes, sc, nPos, 3);
+    const y4 = laneQuad(col, rowBytes, sc, nPos, 4);
+    const y5 = laneQuad(col, rowBytes, sc, nPos, 5);
+    const y6 = laneQuad(col, rowBytes, sc, nPos, 6);
+    const y7 = laneQuad(col, rowBytes, sc, nPos, 7);
+    const t0 = f32x4.add(y0, y4);
+    const t1 = f32x4.add(y1, y5);
+    const t2 = f32x4.add(y2, y6);
+    const t3 = f32x4.add(y3, y7);
+    v128.store(out + (<usize>d << 2), f32x4.add(f32x4.add(t0, t1), f32x4.add(t2, t3)));
+  }
+  for (; d < headDim; d++) store<f32>(out + (<usize>d << 2), dotOrderS(v + (<usize>d << 1), rowBytes, sc, nPos));
+}
+
+/** (a_l + a_{l+16}) + (a_{l+8} + a_{l+24}) for four elements, a_L the lane-L sum over positions t ≡ L (mod 32). */
+@inline function laneQuad(col: usize, rowBytes: usize, sc: usize, nPos: i32, l: i32): v128 {
+  return f32x4.add(
+    f32x4.add(laneSum4(col, rowBytes, sc, nPos, l), laneSum4(col, rowBytes, sc, nPos, l + 16)),
+    f32x4.add(laneSum4(col, rowBytes, sc, nPos, l + 8), laneSum4(col, rowBytes, sc, nPos, l + 24)),
+  );
+}
+
+@inline function laneSum4(col: usize, rowBytes: usize, sc: usize, nPos: i32, lane: i32): v128 {
+  let acc = f32x4.splat(0);
+  for (let t = lane; t < nPos; t += 32) {
+    acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(sc + (<usize>t << 2)), scaledLo(v128.load64_zero(col + <usize>t * rowBytes))));
+  }
+  return acc;
+}
+
+/** The scalar twin of weightedSumDotV for one element (V column at col, stride rowBytes). */
+function dotOrderS(col: usize, rowBytes: usize, sc: usize, nPos: i32): f32 {
+  const y0 = laneQuadS(col, rowBytes, sc, nPos, 0);
+  const y1 = laneQuadS(col, rowBytes, sc, nPos, 1);
+  const y2 = laneQuadS(col, rowBytes, sc, nPos, 2);
+  const y3 = laneQuadS(col, rowBytes, sc, nPos, 3);
+  const y4 = laneQuadS(col, rowBytes, sc, nPos, 4);
+  const y5 = laneQuadS(col, rowBytes, sc, nPos, 5);
+  const y6 = laneQuadS(col, rowBytes, sc, nPos, 6);
+  const y7 = laneQuadS(col, rowBytes, sc, nPos, 7);
+  return ((y0 + y4) + (y1 + y5)) + ((y2 + y6) + (y3 + y7));
+}
+
+@inline function laneQuadS(col: usize, rowBytes: usize, sc: usize, nPos: i32, l: i32): f32 {
+  return (laneS(col, rowBytes, sc, nPos, l) + laneS(col, rowBytes, sc, nPos, l + 16)) +
+    (laneS(col, rowBytes, sc, nPos, l + 8) + laneS(col, rowBytes, sc, nPos, l + 24));
+}
+
+@inline function laneS(col: usize, rowBytes: usize, sc: usize, nPos: i32, lane: i32): f32 {
+  let acc: f32 = 0;
+  for (let t = lane; t < nPos; t += 32) acc += load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(col + <usize>t * rowBytes));
+  return acc;
 }
 
 /**

@@ -20,6 +20,8 @@ export interface AttentionArgs {
   scale: number;
   /** Soft-cap of the scores (gemma2), 0 for none. */
   softcap: number;
+  /** 1: part of a batch of tokens (llama.cpp's prompt path sums V in 8 lanes); 0: one token (32 lanes). */
+  batch: number;
 }
 
 export interface Executor {
@@ -53,7 +55,7 @@ export class SingleThreadExecutor implements Executor {
   }
 
   attention(a: AttentionArgs): void {
-    this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, a.softcap, 0, a.nHeads);
+    this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, a.softcap, a.batch, 0, a.nHeads);
   }
 }
 
@@ -163,6 +165,7 @@ export class ThreadedExecutor implements Executor {
     a.nPos.set(x.nPos);
     a.scale.set(x.scale);
     a.softcap.set(x.softcap);
+    a.batch.set(x.batch);
     this.pool.run(job.op);
   }
 }

@@ -102,7 +102,7 @@ export class Transformer {
     this.outputPlan = projection([[weights.output, this.logits, c.nVocab]]);
     this.attn = {
       q: 0, kCache: 0, vCache: 0, out: 0, scores: this.cache.scores,
-      nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nPos: 0, scale: c.attentionScale, softcap: c.attnSoftcap,
+      nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nPos: 0, scale: c.attentionScale, softcap: c.attnSoftcap, batch: 1,
     };
   }
 
@@ -231,6 +231,8 @@ export class Transformer {
     }
     const a = this.attn;
     a.nKvHeads = lc.nKvHeads;
+    // llama.cpp sums V for a batch of tokens in llamafile's 8 lanes, for one token in ggml_vec_dot_f16's 32.
+    a.batch = T > 1 ? 1 : 0;
     for (let t = 0; t < T; t++) {
       this.cache.span(l, pos0 + t, a);
       a.q = this.mix + t * this.mixStride * F32;

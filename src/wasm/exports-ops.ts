@@ -31,11 +31,12 @@ interface OpsKernels {
    * Query head h reads kv head h / (nHeads / nKvHeads). s_t = (f16(q_h) · k_t) * scale, softmax, Σ p_t v_t.
    * Afterwards scores holds exp(s_t - max) * 2^112 (unnormalised); nPos = 0 writes zeros. An inf or NaN in
    * the cache reads as a large finite value (see assembly/ops/attention.ts). softcap > 0 replaces each q·k
-   * by softcap·tanh(q·k / softcap) before the scale (gemma2); 0 leaves it.
+   * by softcap·tanh(q·k / softcap) before the scale (gemma2); 0 leaves it. batch = 1 sums V as llama.cpp does
+   * for a prompt (llamafile's tinyBLAS, 8 lanes), batch = 0 as for one token (ggml_vec_dot_f16, 32 lanes).
    */
   attention(
     q: number, kCache: number, vCache: number, out: number, scores: number,
-    nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, softcap: number, h0: number, h1: number,
+    nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, softcap: number, batch: number, h0: number, h1: number,
   ): void;
   /** Fill table (65536 u16) with f16(gelu(x)) for every f16 x, as ggml's GELU table. */
   gelu_table(table: number): void;

@@ -74,6 +74,7 @@ export const JOBS = {
       nPos: "i32",
       scale: "f32",
       softcap: "f32",
+      batch: "i32",
     },
   },
 } as const satisfies Record<string, JobSpec>;

@@ -100,7 +100,7 @@ export function runSlice(k: KernelExports, i32: Int32Array, jobs: Jobs, t: numbe
       const align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
       const [h0, h1] = sliceOf(nHeads, threads, t, align);
       if (h0 < h1) {
-        k.attention(a.q.get(), a.kCache.get(), a.vCache.get(), a.out.get(), a.scores.get(), nHeads, nKvHeads, a.headDim.get(), a.nPos.get(), a.scale.get(), a.softcap.get(), h0, h1);
+        k.attention(a.q.get(), a.kCache.get(), a.vCache.get(), a.out.get(), a.scores.get(), nHeads, nKvHeads, a.headDim.get(), a.nPos.get(), a.scale.get(), a.softcap.get(), a.batch.get(), h0, h1);
       }
       return;
     }
