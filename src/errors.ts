@@ -83,3 +83,20 @@ export class LoadError extends WoollyError {
     super(kind, message, options);
   }
 }
+
+/**
+ * What can be wrong with a split GGUF set (`name-00001-of-00003.gguf`, written by llama.cpp's
+ * gguf-split): a part that is absent or unreadable, given twice, or that does not belong (another
+ * split count, the wrong `split.no`, a tensor count that disagrees, a tensor found in two parts).
+ */
+export type SplitErrorKind = "missing_part" | "duplicate_part" | "part_mismatch";
+
+/** A split GGUF set that cannot be put together; `part` names the file, Blob or URL at fault. */
+export class SplitError extends WoollyError {
+  declare readonly kind: SplitErrorKind;
+  readonly part: string;
+  constructor(kind: SplitErrorKind, part: string, message: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
+    this.part = part;
+  }
+}

@@ -15,6 +15,8 @@ export {
   WasmError,
   LoadError,
   ParameterError,
+  SplitError,
+  type SplitErrorKind,
   type GgufErrorKind,
   type WasmErrorKind,
   type LoadErrorKind,
@@ -29,6 +31,8 @@ export {
 } from "./gguf/index.js";
 export { readGguf, readRange, bytesSource, blobSource, urlSource, type GgufSource } from "./gguf/source.js";
 export { writeGguf, ggufChunks, ggufLayout } from "./gguf/writer.js";
+export { SplitSource, splitPartName, parseSplitName, splitInfo } from "./gguf/split.js";
+export { writeGgufSplit, planSplit, type GgufSplitOptions } from "./gguf/writer-split.js";
 export { GGML_TYPES, GgmlType, ggmlType, ggmlTypeByName, type GgmlTypeInfo } from "./quant/types.js";
 export { bestFlavour, detectFeatures, type SimdFlavour } from "./wasm/features.js";
 export { createWorkerModel, WorkerModel, type WorkerModelOptions, type WorkerGeneration, type WorkerModelInfo, type WorkerModelSource } from "./browser/worker-client.js";
