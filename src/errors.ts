@@ -100,3 +100,39 @@ export class SplitError extends WoollyError {
     this.part = part;
   }
 }
+
+/**
+ * What can go wrong fetching a model into the cache. `network`: the connection failed or dropped
+ * (the partial download is kept and the next attempt resumes it); `offline`: no network and no
+ * cached copy; `http`: the server answered with an error status; `size_mismatch`: the bytes received
+ * disagree with Content-Length / Content-Range or with the GGUF header's own extent; `checksum`: the
+ * sha256 the server gave (x-linked-etag / etag) does not match; `not_gguf`: what arrived is not a
+ * GGUF file; `aborted`: the caller's signal fired; `quota`: storage is full; `no_storage`: no cache
+ * storage in this runtime; `not_found`: a `hf:` reference names nothing in the repo's listing;
+ * `bad_reference`: a malformed `hf:` reference or cache entry name.
+ */
+export type DownloadErrorKind =
+  | "network"
+  | "offline"
+  | "http"
+  | "size_mismatch"
+  | "checksum"
+  | "not_gguf"
+  | "aborted"
+  | "quota"
+  | "no_storage"
+  | "not_found"
+  | "bad_reference";
+
+/** A model that could not be downloaded into the cache; `url` names what was being fetched. */
+export class DownloadError extends WoollyError {
+  declare readonly kind: DownloadErrorKind;
+  readonly url: string;
+  /** The HTTP status, for kind "http". */
+  readonly status: number | undefined;
+  constructor(kind: DownloadErrorKind, url: string, message: string, options?: { cause?: unknown; status?: number }) {
+    super(kind, message, options);
+    this.url = url;
+    this.status = options?.status;
+  }
+}

@@ -16,7 +16,9 @@ export {
   LoadError,
   ParameterError,
   SplitError,
+  DownloadError,
   type SplitErrorKind,
+  type DownloadErrorKind,
   type GgufErrorKind,
   type WasmErrorKind,
   type LoadErrorKind,
@@ -31,6 +33,17 @@ export {
 } from "./gguf/index.js";
 export { readGguf, readRange, bytesSource, blobSource, urlSource, type GgufSource } from "./gguf/source.js";
 export { writeGguf, ggufChunks, ggufLayout } from "./gguf/writer.js";
+export {
+  listCachedModels,
+  deleteCachedModel,
+  downloadModel,
+  resolveModelUrl,
+  openCacheStore,
+  type CacheOptions,
+  type RemoteModelOptions,
+} from "./download/cache.js";
+export type { DownloadProgress } from "./download/download.js";
+export type { CacheStore, CachedModel, PartialWriter } from "./download/store.js";
 export { SplitSource, splitPartName, parseSplitName, splitInfo } from "./gguf/split.js";
 export { writeGgufSplit, planSplit, type GgufSplitOptions } from "./gguf/writer-split.js";
 export { GGML_TYPES, GgmlType, ggmlType, ggmlTypeByName, type GgmlTypeInfo } from "./quant/types.js";

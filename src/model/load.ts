@@ -4,6 +4,8 @@
 import { LoadError, ParameterError, WasmError } from "../errors.js";
 import { blobSource, bytesSource, readGguf, readRangeInto, urlSource, type GgufSource } from "../gguf/source.js";
 import type { GgufFile, GgufTensorInfo } from "../gguf/index.js";
+import { isHfReference } from "../download/hf.js";
+import { openRemoteModel, type RemoteModelOptions } from "../download/cache.js";
 import { assertNotLonePart, blobsSource, splitUrlSource } from "../gguf/split.js";
 import { ggmlType, GgmlType, type GgmlTypeInfo } from "../quant/types.js";
 import { Tokenizer } from "../tokenizer/index.js";
@@ -22,7 +24,7 @@ import type { AttentionWeights, LayerWeights, ModelWeights, ShortConvWeights, We
  */
 export type ModelSource = Uint8Array | ArrayBuffer | Blob | readonly Blob[] | URL | string | GgufSource;
 
-export interface LoadOptions extends Omit<EngineOptions, "shared"> {
+export interface LoadOptions extends Omit<EngineOptions, "shared">, RemoteModelOptions {
   /**
    * Threads running the kernels, the calling thread included (default: the machine's logical cores,
    * at most 64). Integer in [1, 64]; 1 runs everything on the calling thread. Where shared memory is
@@ -68,7 +70,9 @@ function integerIn(name: string, v: number | undefined, lo: number, hi: number, 
 
 /** Load a GGUF model from `source`. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  const src = toSource(source);
+  // A URL with `cache`, or any `hf:` reference, goes through src/download (downloads, the cache).
+  const remote = (typeof source === "string" || source instanceof URL) && (options.cache || isHfReference(String(source)));
+  const src = remote ? await openRemoteModel(String(source), options) : toSource(source);
   try {
     return await loadFrom(src, options);
   } finally {
