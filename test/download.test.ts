@@ -10,6 +10,8 @@ import { dirname, join } from "node:path";
 import { DownloadError, deleteCachedModel, listCachedModels, loadModel, parseGguf, writeGgufSplit, type Model } from "../src/index.js";
 import { Sha256 } from "../src/download/sha256.js";
 import { pickQuantFile } from "../src/download/hf.js";
+import { fsStore } from "../src/download/store-fs.js";
+import type { CacheStore } from "../src/download/store.js";
 import { main } from "../src/cli/main.js";
 import { loadModelFile } from "../src/node.js";
 import { startDownloadServer, type DownloadServer } from "./helpers/download-server.js";
@@ -158,6 +160,30 @@ describe("the model cache", () => {
     const e = await load;
     expect(e.kind).toBe("aborted");
     server.release("drop");
+    expect(existsSync(final())).toBe(false);
+    expect(await listCachedModels({ dir })).toEqual([]);
+  });
+
+  it("full storage is a quota error and leaves no entry", async () => {
+    const fs = await fsStore(dir);
+    let written = 0;
+    // A store whose disk fills up after 64 KiB, failing as Node does (ENOSPC).
+    const full: CacheStore = {
+      ...fs,
+      async openPartial(name, keep) {
+        const w = await fs.openPartial(name, keep);
+        return {
+          async write(chunk) {
+            written += chunk.length;
+            if (written > 65536) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+            await w.write(chunk);
+          },
+          close: () => w.close(),
+        };
+      },
+    };
+    const e = await downloadError(loadModel(url(), { cache: { store: full } }));
+    expect(e.kind).toBe("quota");
     expect(existsSync(final())).toBe(false);
     expect(await listCachedModels({ dir })).toEqual([]);
   });
