@@ -61,6 +61,9 @@ export async function startDownloadServer(): Promise<DownloadServer> {
       return;
     }
     const b = behaviour.get(path) ?? {};
+    // Pages and scripts for the browser test; a module script needs a JavaScript MIME type.
+    const type = path.endsWith(".html") ? "text/html" : path.endsWith(".js") ? "text/javascript" : "application/octet-stream";
+    res.setHeader("content-type", type);
     const data = b.truncateTo === undefined ? file : file.subarray(0, b.truncateTo);
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     let start = 0;
