@@ -153,6 +153,22 @@ describe("an incomplete or mixed-up set is a SplitError naming the part", () => 
     expect(e.part).toBe(paths[1]);
   });
 
+  it("a part the server does not have, read remotely or through the cache", async () => {
+    const server = await startDownloadServer();
+    try {
+      server.files.set(`/s/${parts[0].name}`, parts[0].bytes);
+      server.files.set(`/s/${parts[2].name}`, parts[2].bytes);
+      const cacheDir = mkdtempSync(join(dir, "cache-"));
+      for (const options of [{}, { cache: { dir: cacheDir } }]) {
+        const e = await splitError(loadModel(`${server.base}/s/${parts[0].name}`, options));
+        expect(e.kind).toBe("missing_part");
+        expect(e.part).toBe(`${server.base}/s/${parts[1].name}`);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   it("a part not given among Files, or a lone part", async () => {
     let e = await splitError(loadModel([file(0), file(2)]));
     expect(e.kind).toBe("missing_part");

@@ -10,7 +10,7 @@
 // needs no notion of parts: file.tensorStart(t) and readRangeInto(source, …) reach the right bytes,
 // and sorting tensors by offset still streams the parts in order, each front to back.
 
-import { GgufError, SplitError } from "../errors.js";
+import { DownloadError, GgufError, SplitError } from "../errors.js";
 import { GgufFile } from "./file.js";
 import { readGguf, type GgufSource, type ReadGgufOptions } from "./source.js";
 import type { GgufTensorInfo } from "./types.js";
@@ -121,7 +121,9 @@ export class SplitSource implements GgufSource {
       return await readGguf(await this.open(i), options);
     } catch (e) {
       if (options.signal?.aborted === true || (this.ordered && i === this.given)) throw e;
-      if (e instanceof GgufError && e.kind === "io") {
+      // A part the server does not have (downloading through the cache) is as missing as an absent file.
+      const notFound = e instanceof DownloadError && e.kind === "http" && e.status === 404;
+      if ((e instanceof GgufError && e.kind === "io") || notFound) {
         throw new SplitError("missing_part", name, `part ${name} of the split set cannot be read: ${e.message}`, { cause: e });
       }
       if (e instanceof GgufError) throw new SplitError("part_mismatch", name, `part ${name} is not a valid GGUF file: ${e.message}`, { cause: e });

@@ -4,7 +4,6 @@
 import { LoadError, ParameterError, WasmError } from "../errors.js";
 import { blobSource, bytesSource, readGguf, readRangeInto, urlSource, type GgufSource } from "../gguf/source.js";
 import type { GgufFile, GgufTensorInfo } from "../gguf/index.js";
-import { isHfReference } from "../download/hf.js";
 import { openRemoteModel, type RemoteModelOptions } from "../download/cache.js";
 import { assertNotLonePart, blobsSource, splitUrlSource } from "../gguf/split.js";
 import { ggmlType, GgmlType, type GgmlTypeInfo } from "../quant/types.js";
@@ -70,9 +69,8 @@ function integerIn(name: string, v: number | undefined, lo: number, hi: number, 
 
 /** Load a GGUF model from `source`. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  // A URL with `cache`, or any `hf:` reference, goes through src/download (downloads, the cache).
-  const remote = (typeof source === "string" || source instanceof URL) && (options.cache || isHfReference(String(source)));
-  const src = remote ? await openRemoteModel(String(source), options) : toSource(source);
+  // URLs and hf: references go through src/download: the cache when asked for, fetch and headers.
+  const src = typeof source === "string" || source instanceof URL ? await openRemoteModel(String(source), options) : toSource(source);
   try {
     return await loadFrom(src, options);
   } finally {
