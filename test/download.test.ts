@@ -29,7 +29,7 @@ let n = 0;
 let path: string;
 const url = () => server.base + path;
 const entry = () => `127.0.0.1_${new URL(server.base).port}${path}`;
-const final = () => join(dir, entry());
+const final = () => join(dir, "models", entry());
 
 beforeAll(async () => {
   const m = await loadModelFile(STORIES);
@@ -207,6 +207,14 @@ describe("the model cache", () => {
     expect(await deleteCachedModel(entry(), { dir })).toBe(false);
     expect(await listCachedModels({ dir })).toEqual([]);
     await expect(deleteCachedModel("../etc/passwd", { dir })).rejects.toMatchObject({ kind: "bad_reference" });
+  });
+
+  it("names an entry by host and path, ending in .gguf even when the URL does not", async () => {
+    server.files.set("/download/123", bytes);
+    (await loadModel(`${server.base}/download/123?token=x`, { cache: { dir } })).dispose();
+    const name = `127.0.0.1_${new URL(server.base).port}/download/123.gguf`;
+    expect(await listCachedModels({ dir })).toEqual([{ name, size: bytes.length }]);
+    expect(existsSync(join(dir, "models", name))).toBe(true);
   });
 
   it("downloads every part of a split set from its first URL", async () => {

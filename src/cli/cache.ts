@@ -1,5 +1,5 @@
-// `woolly cache ls` and `woolly cache rm NAME`: what the model cache (WOOLLY_CACHE, else
-// $XDG_CACHE_HOME/woolly, else ~/.cache/woolly) holds, and removing an entry. Models get there when a
+// `woolly cache ls` and `woolly cache rm NAME`: what the model cache (the models/ folder of
+// WOOLLY_CACHE, else $XDG_CACHE_HOME/woolly, else ~/.cache/woolly) holds, and removing an entry. Models get there when a
 // model command is given a URL or an hf: reference.
 import { ParameterError } from "../errors.js";
 import { deleteCachedModel, listCachedModels } from "../download/cache.js";
@@ -21,7 +21,7 @@ export async function cacheCommand(argv: string[], io: CliIo): Promise<number> {
   if (action === "ls" && name === undefined) {
     const models = await listCachedModels({ dir });
     if (args.flags.has("json")) io.out(JSON.stringify(models) + "\n");
-    else if (models.length === 0) io.out(`no models in ${dir}\n`);
+    else if (models.length === 0) io.out(`no models in ${dir}/models\n`);
     else {
       const width = Math.max(...models.map((m) => m.name.length));
       for (const m of models) io.out(`${m.name.padEnd(width)}  ${(m.size / 1e6).toFixed(1).padStart(9)} MB\n`);

@@ -103,7 +103,7 @@ export async function resolveModelUrl(ref: string, options: RemoteModelOptions &
     return hfFileUrl(endpoint, hf.repo, file);
   }
   // Offline: what the cache holds for this repo, named as its download URLs name entries.
-  const prefix = entryName(hfFileUrl(endpoint, hf.repo, "x")).slice(0, -1);
+  const prefix = entryName(hfFileUrl(endpoint, hf.repo, "x.gguf")).slice(0, -"x.gguf".length);
   const cached = options.store === undefined ? [] : (await options.store.list()).filter((m) => m.name.startsWith(prefix));
   const file = pickQuantFile(
     cached.map((m) => m.name.slice(prefix.length)),

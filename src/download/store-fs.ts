@@ -1,5 +1,6 @@
 // The cache as a folder (Node, Deno, Bun): `WOOLLY_CACHE`, else `$XDG_CACHE_HOME/woolly`, else
-// `~/.cache/woolly`. node:fs is reached through dynamic import() of a computed specifier, as in
+// `~/.cache/woolly`, with the entries in its `models/` folder (other tools keep other things in
+// ~/.cache/woolly: npm run bench:native builds llama.cpp there, .gguf vocabularies included). node:fs is reached through dynamic import() of a computed specifier, as in
 // src/wasm/pool.ts, so the main bundle stays Web-API-only for browsers (which use OPFS instead).
 // commit() is rename(2): atomic, so `<name>` either does not exist or is complete.
 
@@ -37,7 +38,7 @@ export function hasNodeFs(): boolean {
 export async function fsStore(dir?: string): Promise<CacheStore> {
   const fs = await nodeModule<Fs>("node:fs/promises");
   const path = await nodeModule<Path>("node:path");
-  const root = dir ?? (await defaultCacheDir());
+  const root = path.join(dir ?? (await defaultCacheDir()), "models");
   const full = (name: string) => path.join(root, ...checkEntryName(name));
   const sizeOf = async (p: string): Promise<number | undefined> => {
     try {
@@ -85,7 +86,7 @@ export async function fsStore(dir?: string): Promise<CacheStore> {
         for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
           const p = path.join(d, e.name);
           if (e.isDirectory()) await walk(p, prefix + e.name + "/");
-          else if (e.isFile() && !e.name.endsWith(PARTIAL_SUFFIX)) out.push({ name: prefix + e.name, size: (await sizeOf(p)) ?? 0 });
+          else if (e.isFile() && e.name.endsWith(".gguf")) out.push({ name: prefix + e.name, size: (await sizeOf(p)) ?? 0 });
         }
       };
       await walk(root, "");

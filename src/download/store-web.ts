@@ -88,7 +88,7 @@ export async function opfsStore(): Promise<CacheStore | undefined> {
         for await (const e of (d as Dir & { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) entries.push(e);
         for (const [n, h] of entries.sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
           if (h.kind === "directory") await walk(h as Dir, prefix + n + "/");
-          else if (!n.endsWith(PARTIAL_SUFFIX)) out.push({ name: prefix + n, size: (await (h as FileSystemFileHandle).getFile()).size });
+          else if (n.endsWith(".gguf")) out.push({ name: prefix + n, size: (await (h as FileSystemFileHandle).getFile()).size });
         }
       };
       await walk(root, "");

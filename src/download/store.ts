@@ -45,11 +45,15 @@ export interface CacheStore {
 
 export const PARTIAL_SUFFIX = ".partial";
 
-/** The entry name for a URL: host and path, each segment made safe. */
+/**
+ * The entry name for a URL: host and path, each segment made safe, ending in .gguf (what arrives is
+ * checked to be GGUF; listing looks for .gguf files, which never match a `.partial`).
+ */
 export function entryName(url: string): string {
   const u = new URL(url);
   const segments = [u.host, ...decodeURIComponent(u.pathname).split("/")].filter((s) => s !== "");
-  return segments.map(safeSegment).join("/");
+  const name = segments.map(safeSegment).join("/");
+  return name.endsWith(".gguf") ? name : name + ".gguf";
 }
 
 function safeSegment(s: string): string {
