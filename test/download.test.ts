@@ -108,15 +108,47 @@ describe("the model cache", () => {
     expect(new Uint8Array(readFileSync(final()))).toEqual(bytes);
   });
 
+  /** A first attempt that the server cuts after `cut` bytes: a partial of exactly `cut` bytes. */
+  async function droppedAt(cut: number): Promise<void> {
+    const before = server.behaviour.get(path) ?? {};
+    server.behaviour.set(path, { ...before, pauseAt: cut });
+    const p = progressTo(cut);
+    const first = downloadError(loadModel(url(), { cache: { dir }, onDownloadProgress: p.onDownloadProgress }));
+    await server.paused();
+    await p.reached;
+    server.release("drop");
+    expect((await first).kind).toBe("network");
+    expect(readFileSync(final() + ".partial").length).toBe(cut);
+    server.behaviour.set(path, before);
+  }
+
   it("starts over cleanly when the server ignores Range", async () => {
-    mkdirSync(dirname(final()), { recursive: true });
-    // A partial whose bytes are wrong: appending to it would give a file that fails to load.
-    writeFileSync(final() + ".partial", new Uint8Array(100_000).fill(7));
+    await droppedAt(100_000);
     server.behaviour.set(path, { range: false });
     const m = await loadModel(url(), { cache: { dir } });
     expect(await logitsOf(m)).toEqual(want);
-    expect(server.requests.map((r) => [r.range, r.sent])).toEqual([["bytes=100000-", bytes.length]]);
+    const last = server.requests[server.requests.length - 1];
+    expect([last.range, last.sent]).toEqual(["bytes=100000-", bytes.length]);
     expect(new Uint8Array(readFileSync(final()))).toEqual(bytes);
+  });
+
+  it("a file that changed on the server since the partial is fetched whole (If-Range), never spliced", async () => {
+    server.behaviour.set(path, { etag: '"v1"' });
+    await droppedAt(100_000);
+    const other = new Uint8Array(readFileSync(fixturePath("models", "stories260K-Q4_0.gguf")));
+    server.files.set(path, other);
+    server.behaviour.set(path, { etag: '"v2"' });
+    (await loadModel(url(), { cache: { dir } })).dispose();
+    const last = server.requests[server.requests.length - 1];
+    expect([last.range, last.ifRange, last.sent]).toEqual(["bytes=100000-", '"v1"', other.length]);
+    expect(new Uint8Array(readFileSync(final()))).toEqual(other);
+  });
+
+  it("a partial with no record of where it came from is not trusted: the download starts over", async () => {
+    mkdirSync(dirname(final()), { recursive: true });
+    writeFileSync(final() + ".partial", new Uint8Array(100_000).fill(7));
+    expect(await logitsOf(await loadModel(url(), { cache: { dir } }))).toEqual(want);
+    expect(server.requests.map((r) => [r.range, r.sent])).toEqual([[undefined, bytes.length]]);
   });
 
   it("refuses a file shorter than its GGUF header says, keeping nothing", async () => {

@@ -1,8 +1,10 @@
 // Fetching one file into a CacheStore, resumably, and refusing to keep anything unverified.
 //
 //   1. A complete entry exists: done, without touching the network (offline use).
-//   2. A partial download exists: ask for the rest with `Range: bytes=N-`. 206 from N appends; a
-//      server that ignores Range (200) or answers from elsewhere starts the partial over from byte 0.
+//   2. A partial download exists: ask for the rest with `Range: bytes=N-` and `If-Range` (the ETag
+//      or Last-Modified it was fetched with, kept in `<name>.partial.json`). 206 from N of the same
+//      total appends; a server that ignores Range, or whose file changed (200), or that answers
+//      from elsewhere starts the partial over from byte 0. A partial with no record starts over too.
 //   3. Stream the body into the partial, hashing it, reporting progress.
 //   4. Verify: the size against Content-Length / Content-Range's total, the GGUF header's own extent
 //      (the data section must fit in what arrived), and the sha256 in x-linked-etag / etag when the
@@ -39,9 +41,19 @@ export async function downloadToStore(url: string, name: string, store: CacheSto
   const aborted = (cause: unknown) => new DownloadError("aborted", url, `downloading ${url} was aborted`, { cause });
 
   let have = await store.partialSize(name);
+  const info = have > 0 ? await store.partialInfo(name) : undefined;
+  if (have > 0 && info === undefined) {
+    // A partial nobody recorded the origin of cannot be proven to be a prefix of this file.
+    await store.discardPartial(name);
+    have = 0;
+  }
+  const resume: Record<string, string> = have > 0 ? { Range: `bytes=${have}-` } : {};
+  // If-Range: the server sends the rest only if the file is still the one the partial came from,
+  // else the whole (new) file, so two versions are never spliced.
+  if (have > 0 && info?.validator !== undefined) resume["If-Range"] = info.validator;
   let res: Response;
   try {
-    res = await fetchFn(url, { headers: { ...options.headers, ...(have > 0 ? { Range: `bytes=${have}-` } : {}) }, signal });
+    res = await fetchFn(url, { headers: { ...options.headers, ...resume }, signal });
   } catch (cause) {
     if (signal?.aborted === true) throw aborted(cause);
     throw new DownloadError("offline", url, `cannot reach ${url} and no cached copy exists (${errorText(cause)})`, { cause });
@@ -50,7 +62,7 @@ export async function downloadToStore(url: string, name: string, store: CacheSto
   let total: number | undefined;
   if (res.status === 206) {
     const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
-    if (range === null || Number(range[1]) !== have) {
+    if (range === null || Number(range[1]) !== have || (info?.total !== undefined && Number(range[3]) !== info.total)) {
       // Not the continuation asked for: start over rather than splice bytes from elsewhere.
       await res.body?.cancel();
       await store.discardPartial(name);
@@ -78,6 +90,7 @@ export async function downloadToStore(url: string, name: string, store: CacheSto
   if (hash !== undefined && have > 0) await hashPrefix(store, name, have, hash);
   let writer;
   try {
+    if (have === 0) await store.setPartialInfo(name, { validator: validatorOf(res.headers), total });
     writer = await store.openPartial(name, have);
   } catch (cause) {
     await res.body.cancel();
@@ -165,6 +178,13 @@ async function hashPrefix(store: CacheStore, name: string, n: number, hash: Sha2
   } finally {
     await src.close?.();
   }
+}
+
+/** A strong ETag (If-Range refuses weak ones), else Last-Modified. */
+function validatorOf(h: Headers): string | undefined {
+  const etag = h.get("etag");
+  if (etag !== null && !etag.startsWith("W/")) return etag;
+  return h.get("last-modified") ?? undefined;
 }
 
 /** x-linked-etag (Hugging Face, for LFS files) or etag, when it is a sha256 (64 hex digits). */

@@ -6,7 +6,15 @@
 
 import type { FileHandle } from "node:fs/promises";
 import type { GgufSource } from "../gguf/source.js";
-import { checkEntryName, PARTIAL_SUFFIX, type CachedModel, type CacheStore, type PartialWriter } from "./store.js";
+import {
+  checkEntryName,
+  parsePartialInfo,
+  PARTIAL_INFO_SUFFIX,
+  PARTIAL_SUFFIX,
+  type CachedModel,
+  type CacheStore,
+  type PartialWriter,
+} from "./store.js";
 
 type Fs = typeof import("node:fs/promises");
 type Path = typeof import("node:path");
@@ -71,8 +79,25 @@ export async function fsStore(dir?: string): Promise<CacheStore> {
       };
     },
     partialSource: async (name) => handleSource(await fs.open(full(name) + PARTIAL_SUFFIX, "r")),
-    commit: (name) => fs.rename(full(name) + PARTIAL_SUFFIX, full(name)),
-    discardPartial: (name) => fs.rm(full(name) + PARTIAL_SUFFIX, { force: true }),
+    async partialInfo(name) {
+      try {
+        return parsePartialInfo(await fs.readFile(full(name) + PARTIAL_INFO_SUFFIX, "utf8"));
+      } catch {
+        return undefined;
+      }
+    },
+    async setPartialInfo(name, info) {
+      await fs.mkdir(path.dirname(full(name)), { recursive: true });
+      await fs.writeFile(full(name) + PARTIAL_INFO_SUFFIX, JSON.stringify(info));
+    },
+    async commit(name) {
+      await fs.rename(full(name) + PARTIAL_SUFFIX, full(name));
+      await fs.rm(full(name) + PARTIAL_INFO_SUFFIX, { force: true });
+    },
+    async discardPartial(name) {
+      await fs.rm(full(name) + PARTIAL_SUFFIX, { force: true });
+      await fs.rm(full(name) + PARTIAL_INFO_SUFFIX, { force: true });
+    },
     source: async (name) => handleSource(await fs.open(full(name), "r")),
     async list(): Promise<CachedModel[]> {
       const out: CachedModel[] = [];
@@ -97,6 +122,7 @@ export async function fsStore(dir?: string): Promise<CacheStore> {
       const had = (await sizeOf(p)) !== undefined || (await sizeOf(p + PARTIAL_SUFFIX)) !== undefined;
       await fs.rm(p, { force: true });
       await fs.rm(p + PARTIAL_SUFFIX, { force: true });
+      await fs.rm(p + PARTIAL_INFO_SUFFIX, { force: true });
       return had;
     },
   };

@@ -10,7 +10,16 @@
 
 import type { GgufSource } from "../gguf/source.js";
 import { blobSource } from "../gguf/source.js";
-import { checkEntryName, PARTIAL_SUFFIX, type CachedModel, type CacheStore, type PartialWriter } from "./store.js";
+import {
+  checkEntryName,
+  parsePartialInfo,
+  PARTIAL_INFO_SUFFIX,
+  PARTIAL_SUFFIX,
+  type CachedModel,
+  type CacheStore,
+  type PartialInfo,
+  type PartialWriter,
+} from "./store.js";
 
 type Dir = FileSystemDirectoryHandle;
 const ROOT_DIR = "woolly-cache";
@@ -67,7 +76,17 @@ export async function opfsStore(): Promise<CacheStore | undefined> {
       return { write: (chunk) => w.write(chunk as Uint8Array<ArrayBuffer>), close: () => w.close() };
     },
     partialSource: async (name) => blobSource(await ((await fileOf(name, PARTIAL_SUFFIX)) as FileSystemFileHandle).getFile()),
+    async partialInfo(name) {
+      const h = await fileOf(name, PARTIAL_INFO_SUFFIX);
+      return h === undefined ? undefined : parsePartialInfo(await (await h.getFile()).text());
+    },
+    async setPartialInfo(name, info) {
+      const w = await ((await fileOf(name, PARTIAL_INFO_SUFFIX, true)) as FileSystemFileHandle).createWritable();
+      await w.write(JSON.stringify(info));
+      await w.close();
+    },
     async commit(name) {
+      await remove(name, PARTIAL_INFO_SUFFIX);
       const partial = (await fileOf(name, PARTIAL_SUFFIX)) as FileSystemFileHandle & { move?: (to: string) => Promise<void> };
       const at = (await dirOf(name, true)) as [Dir, string];
       if (typeof partial.move === "function") {
@@ -79,7 +98,10 @@ export async function opfsStore(): Promise<CacheStore | undefined> {
       await (await partial.getFile()).stream().pipeTo(w);
       await remove(name, PARTIAL_SUFFIX);
     },
-    discardPartial: async (name) => void (await remove(name, PARTIAL_SUFFIX)),
+    async discardPartial(name) {
+      await remove(name, PARTIAL_SUFFIX);
+      await remove(name, PARTIAL_INFO_SUFFIX);
+    },
     source: async (name) => blobSource(await ((await fileOf(name)) as FileSystemFileHandle).getFile()),
     async list(): Promise<CachedModel[]> {
       const out: CachedModel[] = [];
@@ -97,6 +119,7 @@ export async function opfsStore(): Promise<CacheStore | undefined> {
     async delete(name) {
       const a = await remove(name, "");
       const b = await remove(name, PARTIAL_SUFFIX);
+      await remove(name, PARTIAL_INFO_SUFFIX);
       return a || b;
     },
   };
@@ -133,6 +156,9 @@ export async function cacheApiStore(): Promise<CacheStore | undefined> {
       });
     },
     partialSource: (name) => Promise.resolve(blobSource(blobOf(name))),
+    // Nothing to resume from here (openPartial always starts over), so nothing to remember.
+    partialInfo: (): Promise<PartialInfo | undefined> => Promise.resolve(undefined),
+    setPartialInfo: () => Promise.resolve(),
     async commit(name) {
       const blob = blobOf(name);
       await cache.put(keyOf(name), new Response(blob, { headers: { "content-length": String(blob.size) } }));

@@ -22,6 +22,14 @@ export interface PartialWriter {
   close(): Promise<void>;
 }
 
+/** What a partial download was fetched as, so a resume can insist on the same file (If-Range). */
+export interface PartialInfo {
+  /** A strong ETag or the Last-Modified date of the response the partial came from. */
+  readonly validator: string | undefined;
+  /** The file's size as that response gave it. */
+  readonly total: number | undefined;
+}
+
 export interface CacheStore {
   /** Where the entries live, for messages (a folder path, "OPFS", "Cache API"). */
   readonly location: string;
@@ -33,7 +41,10 @@ export interface CacheStore {
   openPartial(name: string, keep: number): Promise<PartialWriter>;
   /** Reads the partial download (to hash its kept prefix on resume and to check its header). */
   partialSource(name: string): Promise<GgufSource>;
-  /** Atomically turns the partial download into the entry. */
+  /** The PartialInfo recorded for the partial download (undefined: none, e.g. left by an older writer). */
+  partialInfo(name: string): Promise<PartialInfo | undefined>;
+  setPartialInfo(name: string, info: PartialInfo): Promise<void>;
+  /** Atomically turns the partial download into the entry (and drops its PartialInfo). */
   commit(name: string): Promise<void>;
   discardPartial(name: string): Promise<void>;
   /** The complete entry as a source; close it when done. */
@@ -44,6 +55,20 @@ export interface CacheStore {
 }
 
 export const PARTIAL_SUFFIX = ".partial";
+export const PARTIAL_INFO_SUFFIX = ".partial.json";
+
+/** PartialInfo from its JSON, or undefined when it is not one. */
+export function parsePartialInfo(text: string): PartialInfo | undefined {
+  try {
+    const v = JSON.parse(text) as { validator?: unknown; total?: unknown };
+    return {
+      validator: typeof v.validator === "string" ? v.validator : undefined,
+      total: typeof v.total === "number" ? v.total : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The entry name for a URL: host and path, each segment made safe, ending in .gguf (what arrives is

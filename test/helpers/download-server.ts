@@ -15,11 +15,14 @@ export interface Behaviour {
   headers?: Record<string, string>;
   /** Stop after sending the body up to this absolute file offset, until release() is called. */
   pauseAt?: number;
+  /** The file's ETag: sent, and compared with If-Range (a mismatch answers the whole file). */
+  etag?: string;
 }
 
 export interface Request {
   readonly path: string;
   readonly range: string | undefined;
+  readonly ifRange: string | undefined;
   /** Body bytes sent in answer. */
   sent: number;
 }
@@ -49,7 +52,7 @@ export async function startDownloadServer(): Promise<DownloadServer> {
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const record: Request = { path, range: req.headers.range, sent: 0 };
+    const record: Request = { path, range: req.headers.range, ifRange: String(req.headers["if-range"] ?? "") || undefined, sent: 0 };
     requests.push(record);
     const file = files.get(path);
     if (file === undefined) {
@@ -68,7 +71,9 @@ export async function startDownloadServer(): Promise<DownloadServer> {
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     let start = 0;
     let end = data.length - 1;
-    if (b.range !== false && m) {
+    if (b.etag !== undefined) res.setHeader("etag", b.etag);
+    const changed = req.headers["if-range"] !== undefined && req.headers["if-range"] !== b.etag;
+    if (b.range !== false && m && !changed) {
       start = Number(m[1]);
       if (m[2] !== "") end = Math.min(end, Number(m[2]));
       if (start >= data.length) {
