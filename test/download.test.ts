@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DownloadError, deleteCachedModel, listCachedModels, loadModel, parseGguf, writeGgufSplit, type Model } from "../src/index.js";
+import { DownloadError, deleteCachedModel, downloadModel, listCachedModels, loadModel, parseGguf, writeGgufSplit, type Model } from "../src/index.js";
 import { Sha256 } from "../src/download/sha256.js";
 import { pickQuantFile } from "../src/download/hf.js";
 import { fsStore } from "../src/download/store-fs.js";
@@ -230,6 +230,16 @@ describe("the model cache", () => {
   it("an HTTP error names the status", async () => {
     const e = await downloadError(loadModel(server.base + "/nope.gguf", { cache: { dir } }));
     expect([e.kind, e.status]).toEqual(["http", 404]);
+  });
+
+  it("downloadModel fills the cache without loading; loads at the same time share one download", async () => {
+    expect(await downloadModel(url(), { dir })).toEqual([entry()]);
+    expect(await downloadModel(url(), { dir })).toEqual([entry()]);
+    expect(server.requests.length).toBe(1);
+    await deleteCachedModel(entry(), { dir });
+    const both = await Promise.all([loadModel(url(), { cache: { dir } }), loadModel(url(), { cache: { dir } })]);
+    for (const m of both) expect(await logitsOf(m)).toEqual(want);
+    expect(server.requests.length).toBe(2);
   });
 
   it("lists and deletes entries", async () => {

@@ -33,8 +33,29 @@ export interface DownloadOptions {
   readonly onProgress?: (p: DownloadProgress) => void;
 }
 
+/**
+ * Downloads in progress in this process, by store and entry: a second load of the same model waits
+ * for the first download instead of writing the same partial file at the same time.
+ */
+const inflight = new Map<string, Promise<void>>();
+
 /** Ensures `name` is complete in `store`, downloading `url` (or the rest of it) when it is not. */
 export async function downloadToStore(url: string, name: string, store: CacheStore, options: DownloadOptions = {}): Promise<void> {
+  const key = `${store.location}\n${name}`;
+  for (let running = inflight.get(key); running !== undefined; running = inflight.get(key)) {
+    // Its failure is its caller's; this caller tries again (resuming what it left).
+    await running.catch(() => undefined);
+  }
+  const mine = download(url, name, store, options);
+  inflight.set(key, mine);
+  try {
+    await mine;
+  } finally {
+    if (inflight.get(key) === mine) inflight.delete(key);
+  }
+}
+
+async function download(url: string, name: string, store: CacheStore, options: DownloadOptions): Promise<void> {
   if ((await store.size(name)) !== undefined) return;
   const { signal } = options;
   const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -66,14 +87,14 @@ export async function downloadToStore(url: string, name: string, store: CacheSto
       // Not the continuation asked for: start over rather than splice bytes from elsewhere.
       await res.body?.cancel();
       await store.discardPartial(name);
-      return downloadToStore(url, name, store, options);
+      return download(url, name, store, options);
     }
     total = Number(range[3]);
   } else if (res.status === 416 && have > 0) {
     // The partial is as long as the file or longer (the file changed): start over.
     await res.body?.cancel();
     await store.discardPartial(name);
-    return downloadToStore(url, name, store, options);
+    return download(url, name, store, options);
   } else if (res.status === 200) {
     have = 0; // the server ignored Range: the body is the whole file
     const len = res.headers.get("content-length");
