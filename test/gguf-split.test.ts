@@ -176,6 +176,7 @@ describe("an incomplete or mixed-up set is a SplitError naming the part", () => 
     e = await splitError(loadModel(new Blob([new Uint8Array(parts[0].bytes)])));
     expect(e.kind).toBe("missing_part");
     expect(e.message).toContain("part 1 of a 3-part");
+    await expect(loadModel([])).rejects.toMatchObject({ kind: "invalid_parameter", parameter: "source" });
   });
 
   it("a part given twice", async () => {

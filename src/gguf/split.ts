@@ -10,7 +10,7 @@
 // needs no notion of parts: file.tensorStart(t) and readRangeInto(source, …) reach the right bytes,
 // and sorting tensors by offset still streams the parts in order, each front to back.
 
-import { DownloadError, GgufError, SplitError } from "../errors.js";
+import { DownloadError, GgufError, ParameterError, SplitError } from "../errors.js";
 import { GgufFile } from "./file.js";
 import { readGguf, type GgufSource, type ReadGgufOptions } from "./source.js";
 import type { GgufTensorInfo } from "./types.js";
@@ -283,6 +283,7 @@ export class SplitSource implements GgufSource {
 
 /** Several Blobs/Files that are the parts of one set, in any order (one Blob: that file). */
 export function blobsSource(blobs: readonly Blob[], open: (blob: Blob) => GgufSource): GgufSource {
+  if (blobs.length === 0) throw new ParameterError("source", "a Blob or a non-empty list of the parts of a split set", "an empty list");
   const parts = blobs.map((b, i): SplitPart => {
     const name = (b as Blob & { name?: unknown }).name;
     return { name: typeof name === "string" && name !== "" ? name : `Blob #${i + 1}`, open: () => Promise.resolve(open(b)) };
