@@ -3,6 +3,7 @@
 // typed error naming the part for every way a set can be incomplete or mixed up.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SplitError, loadModel, parseGguf, planSplit, writeGgufSplit, type GgufValue } from "../src/index.js";
@@ -62,6 +63,29 @@ describe("writing a split set", () => {
     expect(files.flatMap((f) => f.tensors.map((t) => t.name))).toEqual(original.tensors.map((t) => t.name));
     // Each part's offsets restart at 0, each tensor padded to 32.
     for (const f of files) expect(f.tensors[0].offset).toBe(0);
+  });
+
+  // sha256 of what llama-gguf-split (llama.cpp, Sep 2026 source, built here once) wrote for these
+  // fixtures: `--split --split-max-tensors 20` on stories260K-Q8_0 (also with
+  // --no-tensor-first-split) and `--split --split-max-size 1M` (1M = 10^6 bytes) on synth-qwen2-Q4_K_M.
+  it.each([
+    [STORIES, { maxTensors: 20 }, ["733683ea7939d89f6cbb6277220573683f9a763e67421e968007f02f47654db7", "d8c1d8464c605bf1a8be97bf311b09c4cb10e093d3862eb50dba522a48403904", "53558154112b2879cc59558069a7cadc9c407b71ae3dc3acbc060da6a074d698"]],
+    [
+      STORIES,
+      { maxTensors: 20, noTensorFirstSplit: true },
+      [
+        "00f9784603505796877c5a1fd6cb4a31e186950a354d6645a148ebaebcd2e341",
+        "6c1d0064c4e3a4b39f8f9d2928a882ddca25b71944dd4d0382e2569cc3f17dc1",
+        "61ee5701e2261f59147dab580e7c625fca0f6404078d0837401216f91c1793d2",
+        "a142b335919390854cb38607108255e0f32079da3da8efbe1ba27c21caee34d8",
+      ],
+    ],
+    [SYNTH, { maxBytes: 1_000_000 }, ["64be7e0456b8fcaef991a5ea1c62f9c3dcd31f2622700df3af12438eb8de6f9a", "5adf9dcf34130f3b27727d874cbbd27a5cf849d284fb99ca827e71ea1142cca9"]],
+  ] as const)("%s %o: byte-for-byte what gguf-split writes", (path, options, want) => {
+    const bytes = new Uint8Array(readFileSync(path));
+    const g = parseGguf(bytes);
+    const parts = writeGgufSplit({ metadata: g.metadata, tensors: tensorsOf(g, bytes) }, options);
+    expect(parts.map((p) => createHash("sha256").update(p.bytes).digest("hex"))).toEqual(want);
   });
 
   it("splits by size like --split-max-size, counting each tensor padded to 32 bytes", () => {

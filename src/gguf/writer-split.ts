@@ -1,7 +1,8 @@
 // Writing a split GGUF set the way llama.cpp's gguf-split does (tools/gguf-split/gguf-split.cpp,
 // split_strategy), so the parts are byte-for-byte what `llama-gguf-split --split` writes for the
 // same input and limits (with the default alignment of 32 that every real file uses: gguf-split
-// pads each part to GGUF_DEFAULT_ALIGNMENT whatever general.alignment says):
+// pads each part to GGUF_DEFAULT_ALIGNMENT whatever general.alignment says). test/gguf-split.test.ts
+// pins the sha256 of gguf-split's own output for three fixture splits; ours match byte for byte.
 //   - part 1 holds all the model's metadata; every other part none;
 //   - every part then gets split.no (u16, 0-based), split.tensors.count (i32, tensors in the whole
 //     set) and split.count (u16), in that order: gguf-split sets split.count to a placeholder first
