@@ -338,6 +338,22 @@ describe("woolly CLI through the cache", () => {
     expect(gone.code).toBe(1);
     expect(gone.err).toContain("no cached model named");
   });
+
+  it("run hf:owner/repo/file.gguf downloads from HF_ENDPOINT into the cache", async () => {
+    server.files.set("/owner/repo/resolve/main/stories.gguf", bytes);
+    const saved = process.env.HF_ENDPOINT;
+    process.env.HF_ENDPOINT = server.base;
+    try {
+      const r = await cli("run", "hf:owner/repo/stories.gguf", "-p", "Once upon a time", "-n", "4", "--temp", "0");
+      expect(r.code).toBe(0);
+      expect(r.out.startsWith("Once upon a time")).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = saved;
+    }
+    const port = new URL(server.base).port;
+    expect(JSON.parse((await cli("cache", "ls", "--json")).out)).toEqual([{ name: `127.0.0.1_${port}/owner/repo/resolve/main/stories.gguf`, size: bytes.length }]);
+  });
 });
 
 describe("sha256", () => {
