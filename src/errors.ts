@@ -110,3 +110,56 @@ export class SessionError extends WoollyError {
     super(kind, message);
   }
 }
+
+/**
+ * What can be wrong with a split GGUF set (`name-00001-of-00003.gguf`, written by llama.cpp's
+ * gguf-split): a part that is absent or unreadable, given twice, or that does not belong (another
+ * split count, the wrong `split.no`, a tensor count that disagrees, a tensor found in two parts).
+ */
+export type SplitErrorKind = "missing_part" | "duplicate_part" | "part_mismatch";
+
+/** A split GGUF set that cannot be put together; `part` names the file, Blob or URL at fault. */
+export class SplitError extends WoollyError {
+  declare readonly kind: SplitErrorKind;
+  readonly part: string;
+  constructor(kind: SplitErrorKind, part: string, message: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
+    this.part = part;
+  }
+}
+
+/**
+ * What can go wrong fetching a model into the cache. `network`: the connection failed or dropped
+ * (the partial download is kept and the next attempt resumes it); `offline`: no network and no
+ * cached copy; `http`: the server answered with an error status; `size_mismatch`: the bytes received
+ * disagree with Content-Length / Content-Range or with the GGUF header's own extent; `checksum`: the
+ * sha256 the server gave (x-linked-etag / etag) does not match; `not_gguf`: what arrived is not a
+ * GGUF file; `aborted`: the caller's signal fired; `quota`: storage is full; `no_storage`: no cache
+ * storage in this runtime; `not_found`: a `hf:` reference names nothing in the repo's listing;
+ * `bad_reference`: a malformed `hf:` reference or cache entry name.
+ */
+export type DownloadErrorKind =
+  | "network"
+  | "offline"
+  | "http"
+  | "size_mismatch"
+  | "checksum"
+  | "not_gguf"
+  | "aborted"
+  | "quota"
+  | "no_storage"
+  | "not_found"
+  | "bad_reference";
+
+/** A model that could not be downloaded into the cache; `url` names what was being fetched. */
+export class DownloadError extends WoollyError {
+  declare readonly kind: DownloadErrorKind;
+  readonly url: string;
+  /** The HTTP status, for kind "http". */
+  readonly status: number | undefined;
+  constructor(kind: DownloadErrorKind, url: string, message: string, options?: { cause?: unknown; status?: number }) {
+    super(kind, message, options);
+    this.url = url;
+    this.status = options?.status;
+  }
+}

@@ -17,6 +17,10 @@ export {
   ParameterError,
   SessionError,
   type SessionErrorKind,
+  SplitError,
+  DownloadError,
+  type SplitErrorKind,
+  type DownloadErrorKind,
   type GgufErrorKind,
   type WasmErrorKind,
   type LoadErrorKind,
@@ -31,6 +35,19 @@ export {
 } from "./gguf/index.js";
 export { readGguf, readRange, bytesSource, blobSource, urlSource, type GgufSource } from "./gguf/source.js";
 export { writeGguf, ggufChunks, ggufLayout } from "./gguf/writer.js";
+export {
+  listCachedModels,
+  deleteCachedModel,
+  downloadModel,
+  resolveModelUrl,
+  openCacheStore,
+  type CacheOptions,
+  type RemoteModelOptions,
+} from "./download/cache.js";
+export type { DownloadProgress } from "./download/download.js";
+export type { CacheStore, CachedModel, PartialWriter } from "./download/store.js";
+export { SplitSource, splitPartName, parseSplitName, splitInfo } from "./gguf/split.js";
+export { writeGgufSplit, planSplit, type GgufSplitOptions } from "./gguf/writer-split.js";
 export { GGML_TYPES, GgmlType, ggmlType, ggmlTypeByName, type GgmlTypeInfo } from "./quant/types.js";
 export { bestFlavour, detectFeatures, type SimdFlavour } from "./wasm/features.js";
 export { createWorkerModel, WorkerModel, type WorkerModelOptions, type WorkerGeneration, type WorkerModelInfo, type WorkerModelSource } from "./browser/worker-client.js";

@@ -1,6 +1,6 @@
 // The `woolly/node` subpath: helpers that need Node's file system (also works in Deno and Bun).
 
-export { FileSource, fileSource, readGgufFile } from "./gguf/node-source.js";
+export { FileSource, fileSource, readGgufFile, openGgufPath } from "./gguf/node-source.js";
 export { loadModelFile } from "./model/load-node.js";
 export {
   createServer,

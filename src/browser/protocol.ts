@@ -5,7 +5,9 @@ import type { LoadOptions } from "../model/load.js";
 import type { ModelConfig } from "../model/config.js";
 
 /** Load options that can cross a postMessage (progress and abort are messages of their own). */
-export type WorkerLoadOptions = Omit<LoadOptions, "onProgress" | "signal">;
+// Functions (fetch, callbacks) and a custom cache store cannot cross a postMessage: `cache` is a
+// boolean here (OPFS from the worker).
+export type WorkerLoadOptions = Omit<LoadOptions, "onProgress" | "signal" | "fetch" | "onDownloadProgress" | "cache"> & { cache?: boolean };
 /** Generation options that can cross a postMessage (abort is a message of its own). */
 export type WorkerGenerateOptions = Omit<GenerateOptions, "signal">;
 

@@ -1,7 +1,7 @@
 // Loading a model for a command: the load flags every model command shares (run, chat, serve,
 // logits), the progress line on a terminal, and Ctrl-C during the load as a clean exit.
 import { loadModelFile } from "../model/load-node.js";
-import type { LoadOptions } from "../model/load.js";
+import { loadModel, type LoadOptions } from "../model/load.js";
 import type { Model } from "../model/model.js";
 import { numberOption, type OptionSpec, type ParsedArgs } from "./args.js";
 import type { CliIo } from "./run.js";
@@ -34,8 +34,18 @@ export function loadOptionsFromArgs(args: ParsedArgs): Pick<LoadOptions, "contex
  */
 export async function loadForCommand(path: string, args: ParsedArgs, io: CliIo, signal?: AbortSignal): Promise<Model | null> {
   const progress = io.errIsTTY ? progressLine(io, path) : undefined;
+  // A URL or hf: reference downloads once into the cache (WOOLLY_CACHE, else ~/.cache/woolly).
+  const remote = /^(https?:\/\/|hf:)/i.test(path);
+  const download = remote && io.errIsTTY ? progressLine(io, path, "downloading") : undefined;
   try {
-    const model = await loadModelFile(path, { ...loadOptionsFromArgs(args), signal, onProgress: progress?.update });
+    const options: LoadOptions = { ...loadOptionsFromArgs(args), signal, onProgress: progress?.update };
+    const model = remote
+      ? await loadModel(path, {
+          ...options,
+          cache: true,
+          onDownloadProgress: download && ((p) => download.update({ loadedBytes: p.receivedBytes, totalBytes: p.totalBytes ?? p.receivedBytes })),
+        })
+      : await loadModelFile(path, options);
     // An abort after the last tensor arrived has nothing left in the load to stop it.
     if (signal?.aborted) {
       model.dispose();
@@ -46,6 +56,7 @@ export async function loadForCommand(path: string, args: ParsedArgs, io: CliIo, 
     if (signal?.aborted) return null;
     throw e;
   } finally {
+    download?.clear();
     progress?.clear();
   }
 }
@@ -54,7 +65,7 @@ export async function loadForCommand(path: string, args: ParsedArgs, io: CliIo, 
  * `loading NAME: 12.5 / 50.0 MB (25%), 310.2 MB/s`, redrawn with \r. Redrawn when the whole percent
  * changes, not on a timer: at most 101 writes for any model, and the same writes on every machine.
  */
-function progressLine(io: CliIo, path: string): { update: (p: { loadedBytes: number; totalBytes: number }) => void; clear: () => void } {
+function progressLine(io: CliIo, path: string, verb = "loading"): { update: (p: { loadedBytes: number; totalBytes: number }) => void; clear: () => void } {
   const name = path.split(/[\\/]/).pop() ?? path;
   const t0 = performance.now();
   let shownPercent = -1;
@@ -67,7 +78,7 @@ function progressLine(io: CliIo, path: string): { update: (p: { loadedBytes: num
       shownPercent = percent;
       const seconds = (performance.now() - t0) / 1000;
       const speed = seconds > 0 ? `, ${mb(loadedBytes / seconds)} MB/s` : "";
-      io.err(`\r\x1b[Kloading ${name}: ${mb(loadedBytes)} / ${mb(totalBytes)} MB (${percent}%)${speed}`);
+      io.err(`\r\x1b[K${verb} ${name}: ${mb(loadedBytes)} / ${mb(totalBytes)} MB (${percent}%)${speed}`);
       drawn = true;
     },
     clear() {

@@ -20,3 +20,17 @@ export { UrlSource } from "./url-source.js";
 export { writeGguf, ggufChunks, ggufLayout, type GgufTensorDesc, type GgufTensorInput, type GgufWriteSpec, type GgufLayout } from "./writer.js";
 export { GGUF_TYPE_NAMES, ggufTypeName } from "./values.js";
 export { GGML_MAX_DIMS } from "./tensor-infos.js";
+export {
+  SplitSource,
+  splitPartName,
+  parseSplitName,
+  splitInfo,
+  blobsSource,
+  splitUrlSource,
+  SPLIT_NO_KEY,
+  SPLIT_COUNT_KEY,
+  SPLIT_TENSORS_COUNT_KEY,
+  type SplitInfo,
+  type SplitPart,
+} from "./split.js";
+export { writeGgufSplit, planSplit, type GgufSplitOptions } from "./writer-split.js";

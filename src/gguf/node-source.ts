@@ -6,8 +6,10 @@
 
 import { open, type FileHandle } from "node:fs/promises";
 import { GgufError } from "../errors.js";
+import { basename, dirname, join } from "node:path";
 import type { GgufFile } from "./file.js";
 import { readGguf, type GgufSource, type ReadGgufOptions } from "./source.js";
+import { parseSplitName, splitPartName, SplitSource } from "./split.js";
 
 /** Largest single fs read (Node refuses lengths above 2^31 - 1). */
 const MAX_READ_BYTES = 1 << 30;
@@ -83,4 +85,19 @@ export async function readGgufFile(path: string, options?: ReadGgufOptions): Pro
   } finally {
     await src.close();
   }
+}
+
+/**
+ * The GGUF at `path` as a source: a part of a split set (`name-00001-of-00003.gguf`, any part) is
+ * the whole set, its siblings found beside it by name; any other path is that file.
+ */
+export async function openGgufPath(path: string): Promise<GgufSource> {
+  const parsed = parseSplitName(basename(path));
+  if (parsed === undefined || parsed.count === 1) return FileSource.open(path);
+  const dir = dirname(path);
+  const parts = Array.from({ length: parsed.count }, (_, no) => {
+    const p = no === parsed.no ? path : join(dir, splitPartName(parsed.prefix, no, parsed.count));
+    return { name: p, open: () => FileSource.open(p) };
+  });
+  return new SplitSource(parts, { ordered: true, given: parsed.no });
 }

@@ -25,6 +25,11 @@ export interface GgufSource {
   readInto?(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<number>;
   /** Optional: release what the source holds (file handle, open HTTP stream). */
   close?(): Promise<void>;
+  /**
+   * Optional: a source that is a view over several files (a split GGUF set, see split.ts) parses
+   * their headers itself and returns the merged one; readGguf defers to it.
+   */
+  readHeader?(options: ReadGgufOptions): Promise<GgufFile>;
 }
 
 export interface ReadGgufOptions extends ParseOptions {
@@ -39,6 +44,7 @@ export const DEFAULT_CHUNK_BYTES = 8 << 20;
 
 /** Parses the header of a GGUF file from any source, fetching only a prefix of the file. */
 export async function readGguf(source: GgufSource, options: ReadGgufOptions = {}): Promise<GgufFile> {
+  if (source.readHeader !== undefined) return source.readHeader(options);
   const limits = resolveLimits(options);
   const { signal } = options;
   let want = Math.max(64, options.initialBytes ?? DEFAULT_INITIAL_BYTES);

@@ -4,6 +4,8 @@
 import { LoadError, ParameterError, WasmError } from "../errors.js";
 import { blobSource, bytesSource, readGguf, readRangeInto, urlSource, type GgufSource } from "../gguf/source.js";
 import type { GgufFile, GgufTensorInfo } from "../gguf/index.js";
+import { openRemoteModel, type RemoteModelOptions } from "../download/cache.js";
+import { assertNotLonePart, blobsSource, splitUrlSource } from "../gguf/split.js";
 import { ggmlType, GgmlType, type GgmlTypeInfo } from "../quant/types.js";
 import { Tokenizer } from "../tokenizer/index.js";
 import { createEngine, formatBytes, MAX_PAGES, PAGE_BYTES, sharedMemoryUnavailable, type Engine, type EngineOptions } from "../wasm/engine.js";
@@ -14,10 +16,14 @@ import { Transformer } from "./forward.js";
 import { Model } from "./model.js";
 import type { AttentionWeights, LayerWeights, ModelWeights, ShortConvWeights, WeightMatrix } from "./weights.js";
 
-/** Where a model comes from: bytes, a Blob/File, a URL (read with HTTP Range requests), or any GgufSource. */
-export type ModelSource = Uint8Array | ArrayBuffer | Blob | URL | string | GgufSource;
+/**
+ * Where a model comes from: bytes, a Blob/File, a URL (read with HTTP Range requests), or any
+ * GgufSource. A split set (`name-00001-of-00003.gguf`): its first URL (the others are derived), or
+ * every part as Blobs/Files in any order.
+ */
+export type ModelSource = Uint8Array | ArrayBuffer | Blob | readonly Blob[] | URL | string | GgufSource;
 
-export interface LoadOptions extends Omit<EngineOptions, "shared"> {
+export interface LoadOptions extends Omit<EngineOptions, "shared">, RemoteModelOptions {
   /**
    * Threads running the kernels, the calling thread included (default: the machine's logical cores,
    * at most 64). Integer in [1, 64]; 1 runs everything on the calling thread. Where shared memory is
@@ -49,12 +55,18 @@ const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
 export function toSource(source: ModelSource): GgufSource {
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) return bytesSource(source);
-  if (source instanceof URL || typeof source === "string") return urlSource(source);
+  if (isBlobList(source)) return blobsSource(source, blobSource);
+  if (source instanceof URL || typeof source === "string") return splitUrlSource(String(source), (u) => urlSource(u)) ?? urlSource(source);
   if (isGgufSource(source)) return source;
   return blobSource(source);
 }
 
-function isGgufSource(s: Blob | GgufSource): s is GgufSource {
+// Array.isArray does not narrow a readonly array type.
+function isBlobList(s: ModelSource): s is readonly Blob[] {
+  return Array.isArray(s);
+}
+
+function isGgufSource(s: Blob | readonly Blob[] | GgufSource): s is GgufSource {
   return typeof (s as Partial<GgufSource>).read === "function";
 }
 
@@ -66,7 +78,8 @@ function integerIn(name: string, v: number | undefined, lo: number, hi: number, 
 
 /** Load a GGUF model from `source`. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  const src = toSource(source);
+  // URLs and hf: references go through src/download: the cache when asked for, fetch and headers.
+  const src = typeof source === "string" || source instanceof URL ? await openRemoteModel(String(source), options) : toSource(source);
   try {
     return await loadFrom(src, options);
   } finally {
@@ -77,6 +90,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<Model> {
   const { signal } = options;
   const file = await readGguf(src, { signal });
+  assertNotLonePart(file);
   const config = configFromGguf(file);
   const tokenizer = Tokenizer.fromGguf(file);
   const nCtx = integerIn("contextLength", options.contextLength, 1, 1 << 20, Math.min(config.nCtxTrain, 4096));
