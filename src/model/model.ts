@@ -5,14 +5,16 @@
 import { chat, type ChatGeneration, type ChatMessage, type ChatOptions } from "../chat/index.js";
 import { ModelError } from "../errors.js";
 import type { GgufFile } from "../gguf/index.js";
-import { evaluate, generate, type Runner } from "../generate/generate.js";
+import { evaluate, generate, type ForwardPass, type Runner } from "../generate/generate.js";
 import type { GenerateOptions, Generation, GenerationResult, TextGenerator } from "../generate/options.js";
-import type { SequenceState } from "../generate/sequence.js";
+import { SequenceState } from "../generate/sequence.js";
 import { TransformerSequence } from "./sequence.js";
 import type { Tokenizer } from "../tokenizer/index.js";
 import type { Engine } from "../wasm/engine.js";
 import type { ModelConfig } from "./config.js";
 import type { Threading } from "./exec.js";
+import { Encoder } from "./encoder.js";
+import { embed, hiddenStates, inputIds, type EmbedInput, type EmbedOptions, type EmbedParts } from "./embed.js";
 import type { Transformer } from "./forward.js";
 
 // Moved to their own modules (the loop needs them without importing Model); re-exported so
@@ -23,6 +25,8 @@ export type { Generation };
 export class Model implements TextGenerator {
   /** What the generation loop runs on: this model's parts, and its lock. */
   private readonly runner: Runner;
+  /** What embed() runs on. */
+  private readonly parts: EmbedParts;
   private queue: Promise<void> = Promise.resolve();
   private disposed = false;
 
@@ -31,24 +35,51 @@ export class Model implements TextGenerator {
     readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     private readonly engine: Engine,
-    private readonly net: Transformer,
+    /** The decoder's forward pass, or the encoder (bert) of an embedding model. */
+    net: Transformer | Encoder,
     private readonly threading: Threading | null = null,
     /** The KV cache's contents; an architecture with recurrent state gives a subclass that saves it too. */
-    private readonly sequence: SequenceState = new TransformerSequence(net),
+    private readonly sequence: SequenceState = net instanceof Encoder ? new SequenceState() : new TransformerSequence(net),
   ) {
+    const encoder = net instanceof Encoder ? net : null;
     this.runner = {
       tokenizer,
       nVocab: config.nVocab,
-      net,
+      net: encoder ? noForward(encoder.nCtx) : (net as Transformer),
       memory: engine.memory,
       sequence,
       acquire: () => this.acquire(),
     };
+    this.parts = { config, tokenizer, engine, encoder, net: encoder ? null : (net as Transformer), sequence };
   }
 
-  /** The context length the KV cache was sized for. */
+  /** The context length the KV cache was sized for (an encoder: the most tokens one input may have). */
   get contextLength(): number {
-    return this.net.nCtx;
+    return this.runner.net.nCtx;
+  }
+
+  /** Whether the model generates text; an encoder (bert) only embeds. */
+  get generative(): boolean {
+    return this.parts.encoder === null;
+  }
+
+  /**
+   * One embedding per input (text, or token ids), pooled from the final hidden states and L2-normalised
+   * unless `normalize: false`. Pooling defaults to the file's (bert: `pooling_type`), else mean for an
+   * encoder and the last token for a decoder (see EmbedOptions).
+   */
+  async embed(texts: EmbedInput | readonly EmbedInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return this.exclusive(async () => embed(this.parts, texts, options));
+  }
+
+  /** Every token's final hidden state for one input, unpooled and unnormalised (llama.cpp's pooling "none"). */
+  async tokenEmbeddings(input: EmbedInput): Promise<Float32Array[]> {
+    return this.exclusive(async () => {
+      const ids = inputIds(this.parts, input);
+      const h = hiddenStates(this.parts, ids);
+      const dim = this.config.dim;
+      return ids.map((_, t) => h.slice(t * dim, (t + 1) * dim));
+    });
   }
 
   /** Threads that run the kernels, the calling thread included. */
@@ -84,11 +115,13 @@ export class Model implements TextGenerator {
    * prompt gives them): one Float32Array of nVocab per token.
    */
   async logits(tokens: readonly number[]): Promise<Float32Array[]> {
+    this.mustGenerate();
     return this.exclusive(async () => evaluate(this.runner, tokens));
   }
 
   /** Stream the continuation of `prompt` (text, or token ids used as they are). */
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Generation {
+    this.mustGenerate();
     return generate(this.runner, prompt, options);
   }
 
@@ -97,6 +130,7 @@ export class Model implements TextGenerator {
    * when it has none; `.template` says which). Ends at the model's end-of-turn token.
    */
   chat(messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
+    this.mustGenerate();
     return chat(this, messages, options);
   }
 
@@ -114,6 +148,13 @@ export class Model implements TextGenerator {
     this.disposed = true;
     this.sequence.truncate(0);
     this.threading?.end();
+  }
+
+  /** ModelError('encoder_only') for an encoder: it has no output head to generate with. */
+  private mustGenerate(): void {
+    if (!this.generative) {
+      throw new ModelError("encoder_only", `this ${this.config.arch} model is an encoder: it makes embeddings (embed()), it does not generate text`);
+    }
   }
 
   /** Wait until every earlier call has finished; the model must still be alive. Resolves to the release. */
@@ -143,4 +184,15 @@ export class Model implements TextGenerator {
     this.queue = this.queue.then(() => next);
     return ready;
   }
+}
+
+/** The generation loop's forward pass for an encoder: never called (generate() refuses first). */
+function noForward(nCtx: number): ForwardPass {
+  return {
+    nCtx,
+    batch: 1,
+    forward() {
+      throw new ModelError("encoder_only", "an encoder does not generate text");
+    },
+  };
 }

@@ -64,6 +64,11 @@ export interface ArchTraits {
   /** RoPE base and linear scale of sliding-window layers, where they differ (gemma3). */
   readonly swaRopeBase?: number;
   readonly swaRopeScale?: number;
+  /**
+   * A BERT-style encoder (bert): learned positions and token types, post-norm LayerNorm blocks with biases,
+   * bidirectional attention, a GELU FFN; run by src/model/encoder.ts for embeddings, never generating.
+   */
+  readonly encoder?: boolean;
   readonly layer?: (l: number) => LayerTraits;
 }
 
