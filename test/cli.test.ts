@@ -11,6 +11,7 @@ import { LOGITS_COMMAND, RUN_COMMAND, TOKENIZE_COMMAND } from "../src/cli/run.js
 import { CHAT_COMMAND } from "../src/cli/chat.js";
 import { SERVE_COMMAND } from "../src/cli/serve.js";
 import { INSPECT_COMMAND } from "../src/cli/inspect.js";
+import { EMBED_COMMAND } from "../src/cli/embed.js";
 import { loadModelFile } from "../src/node.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
@@ -32,7 +33,7 @@ async function cliOn(errIsTTY: boolean, ...argv: string[]): Promise<{ code: numb
   return { code, out, err };
 }
 
-const MODEL_COMMANDS = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, LOGITS_COMMAND];
+const MODEL_COMMANDS = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, LOGITS_COMMAND, EMBED_COMMAND];
 const ALL_COMMANDS = [...MODEL_COMMANDS, TOKENIZE_COMMAND, INSPECT_COMMAND];
 
 describe("woolly CLI", () => {
