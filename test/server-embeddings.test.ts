@@ -105,6 +105,12 @@ describe("raw HTTP", () => {
     expect(json.error).toMatchObject({ param: "input", code: "context_length_exceeded" });
   });
 
+  it("/v1/rerank refuses a model without a rank head", async () => {
+    const { status, json } = await post("/v1/rerank", { query: "q", documents: ["d"] });
+    expect(status).toBe(400);
+    expect(json.error).toMatchObject({ param: "model", code: "rerank_not_supported" });
+  });
+
   it("the generation endpoints refuse an encoder with a 400", async () => {
     const { status, json } = await post("/v1/completions", { prompt: "Hello" });
     expect(status).toBe(400);

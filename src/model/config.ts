@@ -71,6 +71,8 @@ export interface ModelConfig extends Required<Omit<ArchTraits, "layer" | "swaRop
   readonly pooling: Pooling;
   /** Attention sees only earlier positions (`<arch>.attention.causal`, default true; bert: false). */
   readonly causal: boolean;
+  /** Outputs of a classifier (rank) head: `<arch>.classifier.output_labels`' length, default 1. */
+  readonly classifierOutputs: number;
 }
 
 /** llama.cpp's pooling types, in the order of their `pooling_type` numbers 0..4. */
@@ -194,6 +196,7 @@ export function configFromGguf(file: GgufFile): ModelConfig {
     encoder: t.encoder ?? false,
     pooling: poolingOf(file, key("pooling_type")),
     causal: file.getBool(key("attention.causal"), true),
+    classifierOutputs: Math.max(1, file.getStringArray(key("classifier.output_labels"), []).length),
   };
 }
 

@@ -62,6 +62,29 @@ export function inputIds(parts: EmbedParts, input: EmbedInput): number[] {
   return ids;
 }
 
+/**
+ * A query and a document as one reranker input, as llama.cpp's server forms it (format_prompt_rerank):
+ * the file's `tokenizer.chat_template.rerank` with {query} and {document} replaced when it has one; else
+ * [BOS] query [EOS] [SEP] document [EOS], each special where the vocabulary adds it (BERT: [CLS] query
+ * [SEP] document), EOS falling back to SEP.
+ */
+export function rerankIds(tokenizer: Tokenizer, template: string | undefined, query: string, doc: string): number[] {
+  if (template !== undefined) {
+    const prompt = template.split("{query}").join(query).split("{document}").join(doc);
+    return tokenizer.tokenize(prompt, { addSpecial: false, parseSpecial: true });
+  }
+  const plain = (t: string) => tokenizer.tokenize(t, { addSpecial: false, parseSpecial: false });
+  const eos = tokenizer.eos ?? tokenizer.sep;
+  const ids: number[] = [];
+  if (tokenizer.addBos && tokenizer.bos !== undefined) ids.push(tokenizer.bos);
+  ids.push(...plain(query));
+  if (tokenizer.addEos && eos !== undefined) ids.push(eos);
+  if (tokenizer.addSep && tokenizer.sep !== undefined) ids.push(tokenizer.sep);
+  ids.push(...plain(doc));
+  if (tokenizer.addEos && eos !== undefined) ids.push(eos);
+  return ids;
+}
+
 /** The (T, dim) final hidden states of one input, copied out of the engine's memory. */
 export function hiddenStates(parts: EmbedParts, ids: readonly number[]): Float32Array {
   const dim = parts.config.dim;

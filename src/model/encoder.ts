@@ -46,6 +46,14 @@ export interface EncoderWeights {
   /** token_embd_norm weight and bias (dim) f32 */
   readonly embNorm: readonly [number, number];
   readonly layers: readonly EncoderLayerWeights[];
+  /**
+   * The rank (classification) head of a reranker: cls (dim, dim) + bias, tanh, then cls.output
+   * (classifierOutputs, dim) + bias; either may be absent (null / 0).
+   */
+  readonly cls: WeightMatrix | null;
+  readonly clsB: number;
+  readonly clsOut: WeightMatrix | null;
+  readonly clsOutB: number;
 }
 
 /** The tensors a bert file must hold: [name, dims, optional], checked by the loader's planner. */
@@ -56,6 +64,10 @@ export function encoderTensors(c: ModelConfig): [string, number[], boolean][] {
     ["token_types.weight", [c.dim, 2], true],
     ["token_embd_norm.weight", [c.dim], false],
     ["token_embd_norm.bias", [c.dim], false],
+    ["cls.weight", [c.dim, c.dim], true],
+    ["cls.bias", [c.dim], true],
+    ["cls.output.weight", [c.dim, c.classifierOutputs], true],
+    ["cls.output.bias", [c.classifierOutputs], true],
   ];
   if (c.qDim !== c.dim || c.kvDim !== c.dim) {
     throw new LoadError("bad_hyperparameter", `a ${c.arch} model needs head_count * key_length = embedding_length (${c.qDim}, ${c.kvDim} vs ${c.dim})`);
@@ -107,6 +119,10 @@ export function encoderWeights(c: ModelConfig, mat: (name: string) => WeightMatr
     typeEmbd: has("token_types.weight") ? mat("token_types.weight") : null,
     embNorm: [vec("token_embd_norm.weight"), vec("token_embd_norm.bias")],
     layers,
+    cls: has("cls.weight") ? mat("cls.weight") : null,
+    clsB: vec("cls.bias"),
+    clsOut: has("cls.output.weight") ? mat("cls.output.weight") : null,
+    clsOutB: vec("cls.output.bias"),
   };
 }
 
@@ -138,6 +154,11 @@ export class Encoder {
   private readonly poolW: number;
   readonly pooled: number;
   private readonly plans: readonly EncoderLayerPlan[];
+  /** The rank head's projections and outputs ((dim) after cls, (classifierOutputs) scores), or null. */
+  private readonly clsPlan: Projection | null;
+  private readonly clsOutPlan: Projection | null;
+  private readonly clsBuf: number;
+  private readonly scoreBuf: number;
 
   constructor(
     private readonly engine: Engine,
@@ -169,6 +190,10 @@ export class Encoder {
     this.poolW = alloc(n * F32, "pooling scratch");
     this.pooled = alloc(c.dim * F32, "the pooled embedding");
     const stride = 3 * c.dim;
+    this.clsBuf = alloc(c.dim * F32, "the rank head");
+    this.scoreBuf = alloc(c.classifierOutputs * F32, "the rank scores");
+    this.clsPlan = weights.cls ? projection([[weights.cls, this.clsBuf, c.dim]]) : null;
+    this.clsOutPlan = weights.clsOut ? projection([[weights.clsOut, this.scoreBuf, c.classifierOutputs]]) : null;
     this.plans = weights.layers.map((L) => ({
       qkv: projection([[L.q, this.mix, stride], [L.k, this.mix + c.dim * F32, stride], [L.v, this.mix + 2 * c.dim * F32, stride]]),
       wo: projection([[L.wo, this.xb2, c.dim]]),
@@ -181,13 +206,14 @@ export class Encoder {
   static scratchBytes(c: ModelConfig, nCtx: number): number {
     const n = Math.min(nCtx, c.nCtxTrain);
     const stride = Math.max(c.dim, c.hiddenDim) * F32 + 64; // a bound on every activation format's row
-    const floats = n * (8 * c.dim + c.hiddenDim + c.nHeads + 2) + 3 * c.dim;
+    const floats = n * (8 * c.dim + c.hiddenDim + c.nHeads + 2) + 4 * c.dim + c.classifierOutputs;
     return floats * F32 + n * stride + 65536 * 2 + 16 * 64;
   }
 
   private static activationStride(k: KernelExports, w: EncoderWeights): number {
     let most = 0;
-    for (const L of w.layers) for (const m of [L.q, L.k, L.v, L.wo, L.up, L.down]) most = Math.max(most, k.act_bytes(m.type.id, m.cols));
+      const head = [w.cls, w.clsOut].filter((m): m is WeightMatrix => m !== null);
+    for (const m of [...w.layers.flatMap((L) => [L.q, L.k, L.v, L.wo, L.up, L.down]), ...head]) most = Math.max(most, k.act_bytes(m.type.id, m.cols));
     return Math.ceil(most / 64) * 64;
   }
 
@@ -241,6 +267,34 @@ export class Encoder {
       this.k.vec_copy(this.x + t * dim * F32, this.pooled, dim * F32);
     }
     return this.pooled;
+  }
+
+  /** Whether the model has a rank (classification) head. */
+  get hasRankHead(): boolean {
+    return this.clsPlan !== null || this.clsOutPlan !== null;
+  }
+
+  /**
+   * The rank head's scores for the last encode(): as llama.cpp's build_pooling for pooling "rank" (bert):
+   * the first token's row, then cls + bias and tanh (ggml_tanh: libm tanhf; vec_softcap with cap 1 is
+   * tanh(x·1)·1, the same), then cls.output + bias. Returns the offset of classifierOutputs f32.
+   */
+  rank(): number {
+    const { k, config: c, weights: w } = this;
+    let cur = this.x; // row 0: [CLS]
+    if (this.clsPlan) {
+      project(k, this.exec, this.xq, this.xqStride, cur, 1, this.clsPlan);
+      if (w.clsB) k.vec_add(this.clsBuf, w.clsB, this.clsBuf, c.dim);
+      k.vec_softcap(this.clsBuf, 1, c.dim);
+      cur = this.clsBuf;
+    }
+    if (!this.clsOutPlan) {
+      k.vec_copy(cur, this.scoreBuf, c.classifierOutputs * F32);
+      return this.scoreBuf;
+    }
+    project(k, this.exec, this.xq, this.xqStride, cur, 1, this.clsOutPlan);
+    if (w.clsOutB) k.vec_add(this.scoreBuf, w.clsOutB, this.scoreBuf, c.classifierOutputs);
+    return this.scoreBuf;
   }
 
   /** Biases, then each query token attends to all T tokens, all heads. */

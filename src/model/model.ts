@@ -14,7 +14,7 @@ import type { Engine } from "../wasm/engine.js";
 import type { ModelConfig } from "./config.js";
 import type { Threading } from "./exec.js";
 import { Encoder } from "./encoder.js";
-import { embed, hiddenStates, inputIds, type EmbedInput, type EmbedOptions, type EmbedParts } from "./embed.js";
+import { embed, hiddenStates, inputIds, rerankIds, type EmbedInput, type EmbedOptions, type EmbedParts } from "./embed.js";
 import type { Transformer } from "./forward.js";
 
 // Moved to their own modules (the loop needs them without importing Model); re-exported so
@@ -70,6 +70,30 @@ export class Model implements TextGenerator {
    */
   async embed(texts: EmbedInput | readonly EmbedInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     return this.exclusive(async () => embed(this.parts, texts, options));
+  }
+
+  /** Whether rank() works: an encoder with a classification head (a reranker such as bge-reranker). */
+  get canRank(): boolean {
+    return this.parts.encoder?.hasRankHead ?? false;
+  }
+
+  /**
+   * How relevant each document is to `query`: the rank head's first output for the pair (a logit; higher is
+   * more relevant), as llama.cpp's /rerank scores it. One score per document, in the documents' order.
+   */
+  async rank(query: string, documents: readonly string[]): Promise<{ score: number; tokens: number }[]> {
+    const encoder = this.parts.encoder;
+    if (!encoder?.hasRankHead) {
+      throw new ModelError("no_rank_head", `this ${this.config.arch} model has no rank head (cls / cls.output tensors): it cannot rerank`);
+    }
+    const template = this.file.getString("tokenizer.chat_template.rerank", "");
+    return this.exclusive(async () =>
+      documents.map((doc) => {
+        const ids = inputIds(this.parts, rerankIds(this.tokenizer, template === "" ? undefined : template, query, doc));
+        encoder.encode(ids);
+        return { score: this.engine.f32()[encoder.rank() >> 2], tokens: ids.length };
+      }),
+    );
   }
 
   /** Every token's final hidden state for one input, unpooled and unnormalised (llama.cpp's pooling "none"). */

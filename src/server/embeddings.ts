@@ -76,3 +76,45 @@ export async function embeddings(ctx: EndpointContext, body: Record<string, unkn
     release();
   }
 }
+
+/**
+ * POST /v1/rerank (and /rerank) in llama.cpp's server shape: `query`, `documents` (Jina; or `texts`, TEI),
+ * optional `top_n`; answers results [{index, relevance_score}] best first, or TEI's [{index, score, text?}]
+ * when the request used `texts`. Only for a model with a rank head (model.canRank).
+ */
+export async function rerank(ctx: EndpointContext, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (!ctx.model.canRank) {
+    throw new ServerError("invalid_request", "this model has no rank head (cls / cls.output tensors): load a reranker", { param: "model", code: "rerank_not_supported" });
+  }
+  const tei = body.texts !== undefined;
+  if (typeof body.query !== "string") throw new ServerError("invalid_request", '"query" must be a string', { param: "query" });
+  const field = tei ? "texts" : "documents";
+  const docs = body[field];
+  if (!Array.isArray(docs) || docs.length === 0 || !docs.every((d) => typeof d === "string")) {
+    throw new ServerError("invalid_request", `"${field}" must be a non-empty array of strings`, { param: field });
+  }
+  const documents = docs as string[];
+  const topN = body.top_n ?? documents.length;
+  if (typeof topN !== "number" || !Number.isInteger(topN) || topN < 0) throw new ServerError("invalid_request", "top_n must be a non-negative integer", { param: "top_n" });
+  const release = await ctx.queue.acquire(signal);
+  if (!release) {
+    ctx.metrics.abandon();
+    return;
+  }
+  try {
+    const ranks = await ctx.model.rank(body.query, documents);
+    const tokens = ranks.reduce((s, r) => s + r.tokens, 0);
+    const order = ranks.map((r, index) => ({ index, score: r.score })).sort((a, b) => b.score - a.score).slice(0, topN);
+    if (tei) {
+      const withText = body.return_text === true;
+      sendJson(res, 200, order.map((r) => (withText ? { index: r.index, score: r.score, text: documents[r.index] } : r)));
+    } else {
+      const results = order.map((r) => ({ index: r.index, relevance_score: r.score }));
+      sendJson(res, 200, { model: typeof body.model === "string" ? body.model : ctx.modelId, object: "list", usage: { prompt_tokens: tokens, total_tokens: tokens }, results });
+    }
+  } catch (e) {
+    throw toServerError(e, field);
+  } finally {
+    release();
+  }
+}

@@ -1,7 +1,7 @@
 // An OpenAI-compatible HTTP server for one model, on node:http alone (so Deno and Bun run it too):
 //
 //   POST /v1/chat/completions   POST /v1/completions     (streamed as server-sent events, or whole)
-//   POST /v1/embeddings                                   (src/server/embeddings.ts)
+//   POST /v1/embeddings         POST /v1/rerank           (src/server/embeddings.ts)
 //   GET  /v1/models             GET  /v1/models/{id}
 //   GET  /health                GET  /metrics            (JSON counters, speeds and queue depth)
 //
@@ -14,7 +14,7 @@ import { ParameterError } from "../errors.js";
 import type { Model } from "../model/model.js";
 import { CORS_HEADERS, parseJsonObject, readBody, sendError, sendJson, ServerError } from "./http.js";
 import { Metrics, RequestQueue, type MetricsSnapshot } from "./metrics.js";
-import { embeddings } from "./embeddings.js";
+import { embeddings, rerank } from "./embeddings.js";
 import { chatCompletions, completions, toServerError, type EndpointContext } from "./openai.js";
 
 export { ServerError, type ServerErrorKind } from "./http.js";
@@ -48,6 +48,8 @@ const POST_ROUTES: ReadonlyMap<string, PostHandler> = new Map([
   ["/v1/chat/completions", chatCompletions],
   ["/v1/completions", completions],
   ["/v1/embeddings", embeddings],
+  ["/v1/rerank", rerank],
+  ["/rerank", rerank],
 ]);
 const GET_ROUTES = new Set(["/v1/models", "/health", "/metrics"]);
 
