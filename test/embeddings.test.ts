@@ -8,6 +8,7 @@ import { ModelError, ParameterError } from "../src/index.js";
 import { loadModelFile } from "../src/node.js";
 import { l2Normalize, poolRows } from "../src/model/embed.js";
 import type { Model } from "../src/model/model.js";
+import type { InternalLoadOptions } from "../src/model/load.js";
 import { fixturePath, FIXTURES } from "./helpers/fixtures.js";
 
 interface EmbeddingRef {
@@ -120,5 +121,23 @@ describe("embed() and friends on synth-bert-Q8_0", () => {
     await expect(model.embed([new Array<number>(513).fill(1000)])).rejects.toMatchObject({ kind: "context_overflow" });
     // @ts-expect-error: not a pooling embed() offers
     await expect(model.embed("x", { pooling: "rank" })).rejects.toThrow(ParameterError);
+  });
+});
+
+describe("threads", () => {
+  it("a thread pool splitting even the smallest matmuls gives the single thread's bits", async () => {
+    const one = await loadModelFile(fixturePath("archs/models", "synth-bert-Q4_K_M.gguf"), { threads: 1 });
+    const options: InternalLoadOptions = { threads: 2, minParallelBytes: 0 };
+    const two = await loadModelFile(fixturePath("archs/models", "synth-bert-Q4_K_M.gguf"), options);
+    try {
+      expect(two.threads).toBe(2);
+      const texts = [PROMPTS.e1, PROMPTS.e2];
+      const a = await one.embed(texts);
+      const b = await two.embed(texts);
+      expect(b.map((v) => Array.from(v))).toEqual(a.map((v) => Array.from(v)));
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
   });
 });
