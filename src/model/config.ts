@@ -194,6 +194,7 @@ export function configFromGguf(file: GgufFile): ModelConfig {
     shortConvKernel: t.shortConvKernel ?? 0,
     ropeFactors: t.ropeFactors ?? "rope_freqs",
     encoder: t.encoder ?? false,
+    encoderRope: t.encoderRope ?? false,
     pooling: poolingOf(file, key("pooling_type")),
     causal: file.getBool(key("attention.causal"), true),
     classifierOutputs: Math.max(1, file.getStringArray(key("classifier.output_labels"), []).length),

@@ -19,9 +19,8 @@ import type { WeightMatrix } from "./weights.js";
 const F32 = 4;
 
 export interface EncoderLayerWeights {
-  readonly q: WeightMatrix;
-  readonly k: WeightMatrix;
-  readonly v: WeightMatrix;
+  /** Q, K, V: three (dim, dim) matrices, or one fused `attn_qkv` (3·dim rows). */
+  readonly qkv: readonly WeightMatrix[];
   /** (dim) f32 biases; 0 where the file has none. */
   readonly bq: number;
   readonly bk: number;
@@ -31,6 +30,8 @@ export interface EncoderLayerWeights {
   /** attn_output_norm weight and bias (dim) f32 */
   readonly attnNorm: readonly [number, number];
   readonly up: WeightMatrix;
+  /** SwiGLU's gate (nomic-bert), or null: a plain GELU FFN (bert). */
+  readonly gate: WeightMatrix | null;
   readonly bUp: number;
   readonly down: WeightMatrix;
   readonly bDown: number;
@@ -40,7 +41,8 @@ export interface EncoderLayerWeights {
 
 export interface EncoderWeights {
   readonly tokenEmbd: WeightMatrix; // (nVocab, dim)
-  readonly posEmbd: WeightMatrix; // (nCtxTrain, dim)
+  /** (nCtxTrain, dim) learned positions (bert), or null: RoPE on Q and K (nomic-bert). */
+  readonly posEmbd: WeightMatrix | null;
   /** (2, dim): token types; row 0 is added to every token (llama.cpp hard-codes "sentence A"). null: none. */
   readonly typeEmbd: WeightMatrix | null;
   /** token_embd_norm weight and bias (dim) f32 */
@@ -56,11 +58,14 @@ export interface EncoderWeights {
   readonly clsOutB: number;
 }
 
-/** The tensors a bert file must hold: [name, dims, optional], checked by the loader's planner. */
-export function encoderTensors(c: ModelConfig): [string, number[], boolean][] {
+/**
+ * The tensors a bert / nomic-bert file must hold: [name, dims, optional], checked by the loader's planner;
+ * `has` says which tensors the file has (a fused attn_qkv or three matrices).
+ */
+export function encoderTensors(c: ModelConfig, has: (name: string) => boolean): [string, number[], boolean][] {
   const t: [string, number[], boolean][] = [
     ["token_embd.weight", [c.dim, c.nVocab], false],
-    ["position_embd.weight", [c.dim, c.nCtxTrain], false],
+    ...(c.encoderRope ? [] : [["position_embd.weight", [c.dim, c.nCtxTrain], false] as [string, number[], boolean]]),
     ["token_types.weight", [c.dim, 2], true],
     ["token_embd_norm.weight", [c.dim], false],
     ["token_embd_norm.bias", [c.dim], false],
@@ -74,16 +79,20 @@ export function encoderTensors(c: ModelConfig): [string, number[], boolean][] {
   }
   for (let l = 0; l < c.nLayers; l++) {
     const b = `blk.${l}.`;
+    if (has(`${b}attn_qkv.weight`)) t.push([`${b}attn_qkv.weight`, [c.dim, 3 * c.dim], false], [`${b}attn_qkv.bias`, [3 * c.dim], true]);
     for (const m of ["attn_q", "attn_k", "attn_v", "attn_output"]) {
-      t.push([`${b}${m}.weight`, [c.dim, c.dim], false], [`${b}${m}.bias`, [c.dim], true]);
+      if (m === "attn_output" || !has(`${b}attn_qkv.weight`)) t.push([`${b}${m}.weight`, [c.dim, c.dim], false]);
+      t.push([`${b}${m}.bias`, [c.dim], true]);
     }
+    // nomic-bert: SwiGLU without biases (llama.cpp passes none for it, even if a file had them).
+    if (c.encoderRope) t.push([`${b}ffn_gate.weight`, [c.dim, c.hiddenDim], false]);
     t.push(
       [`${b}attn_output_norm.weight`, [c.dim], false],
       [`${b}attn_output_norm.bias`, [c.dim], false],
       [`${b}ffn_up.weight`, [c.dim, c.hiddenDim], false],
-      [`${b}ffn_up.bias`, [c.hiddenDim], true],
+      ...(c.encoderRope ? [] : [[`${b}ffn_up.bias`, [c.hiddenDim], true] as [string, number[], boolean]]),
       [`${b}ffn_down.weight`, [c.hiddenDim, c.dim], false],
-      [`${b}ffn_down.bias`, [c.dim], true],
+      ...(c.encoderRope ? [] : [[`${b}ffn_down.bias`, [c.dim], true] as [string, number[], boolean]]),
       [`${b}layer_output_norm.weight`, [c.dim], false],
       [`${b}layer_output_norm.bias`, [c.dim], false],
     );
@@ -97,16 +106,16 @@ export function encoderWeights(c: ModelConfig, mat: (name: string) => WeightMatr
   for (let l = 0; l < c.nLayers; l++) {
     const b = `blk.${l}.`;
     layers.push({
-      q: mat(b + "attn_q.weight"),
-      k: mat(b + "attn_k.weight"),
-      v: mat(b + "attn_v.weight"),
-      bq: vec(b + "attn_q.bias"),
-      bk: vec(b + "attn_k.bias"),
-      bv: vec(b + "attn_v.bias"),
+      qkv: has(b + "attn_qkv.weight") ? [mat(b + "attn_qkv.weight")] : [mat(b + "attn_q.weight"), mat(b + "attn_k.weight"), mat(b + "attn_v.weight")],
+      // A fused bias is Q's, K's and V's side by side: the three offsets into it.
+      bq: vec(b + "attn_q.bias") || vec(b + "attn_qkv.bias"),
+      bk: vec(b + "attn_k.bias") || (vec(b + "attn_qkv.bias") && vec(b + "attn_qkv.bias") + c.dim * F32),
+      bv: vec(b + "attn_v.bias") || (vec(b + "attn_qkv.bias") && vec(b + "attn_qkv.bias") + 2 * c.dim * F32),
       wo: mat(b + "attn_output.weight"),
       bo: vec(b + "attn_output.bias"),
       attnNorm: [vec(b + "attn_output_norm.weight"), vec(b + "attn_output_norm.bias")],
       up: mat(b + "ffn_up.weight"),
+      gate: has(b + "ffn_gate.weight") ? mat(b + "ffn_gate.weight") : null,
       bUp: vec(b + "ffn_up.bias"),
       down: mat(b + "ffn_down.weight"),
       bDown: vec(b + "ffn_down.bias"),
@@ -115,7 +124,7 @@ export function encoderWeights(c: ModelConfig, mat: (name: string) => WeightMatr
   }
   return {
     tokenEmbd: mat("token_embd.weight"),
-    posEmbd: mat("position_embd.weight"),
+    posEmbd: has("position_embd.weight") ? mat("position_embd.weight") : null,
     typeEmbd: has("token_types.weight") ? mat("token_types.weight") : null,
     embNorm: [vec("token_embd_norm.weight"), vec("token_embd_norm.bias")],
     layers,
@@ -143,6 +152,8 @@ export class Encoder {
   private readonly vT: number; //     (dim, nCtx) V transposed
   private readonly att: number; //    (nCtx, dim) attention output
   private readonly hb: number; //     (nCtx, hiddenDim) FFN activations
+  private readonly gu: number; //     (nCtx, 2·hiddenDim) SwiGLU's gate|up, or 0
+  private readonly cosSin: number; // (nCtx, ropeDim) RoPE's cos/sin pairs per position, or 0
   private readonly xq: number; //     (nCtx, xqStride bytes) converted activations
   private readonly xqStride: number;
   private readonly scores: number; // (nHeads, nCtx)
@@ -178,6 +189,9 @@ export class Encoder {
     this.vT = alloc(n * c.dim * F32, "transposed values");
     this.att = alloc(n * c.dim * F32, "attention outputs");
     this.hb = alloc(n * c.hiddenDim * F32, "feed-forward activations");
+    this.gu = c.encoderRope ? alloc(n * 2 * c.hiddenDim * F32, "feed-forward activations") : 0;
+    this.cosSin = c.encoderRope ? alloc(n * c.ropes[0].dim * F32, "rotary tables") : 0;
+    if (this.cosSin) this.ropeTables();
     this.xqStride = Encoder.activationStride(this.k, weights);
     this.xq = alloc(n * this.xqStride, "quantized activations");
     this.scores = alloc(c.nHeads * n * F32, "attention scores");
@@ -195,9 +209,11 @@ export class Encoder {
     this.clsPlan = weights.cls ? projection([[weights.cls, this.clsBuf, c.dim]]) : null;
     this.clsOutPlan = weights.clsOut ? projection([[weights.clsOut, this.scoreBuf, c.classifierOutputs]]) : null;
     this.plans = weights.layers.map((L) => ({
-      qkv: projection([[L.q, this.mix, stride], [L.k, this.mix + c.dim * F32, stride], [L.v, this.mix + 2 * c.dim * F32, stride]]),
+      qkv: projection(L.qkv.map((m, i) => [m, this.mix + i * c.dim * F32, stride] as const)),
       wo: projection([[L.wo, this.xb2, c.dim]]),
-      up: projection([[L.up, this.hb, c.hiddenDim]]),
+      up: L.gate
+        ? projection([[L.gate, this.gu, 2 * c.hiddenDim], [L.up, this.gu + c.hiddenDim * F32, 2 * c.hiddenDim]])
+        : projection([[L.up, this.hb, c.hiddenDim]]),
       down: projection([[L.down, this.xb2, c.dim]]),
     }));
   }
@@ -206,14 +222,16 @@ export class Encoder {
   static scratchBytes(c: ModelConfig, nCtx: number): number {
     const n = Math.min(nCtx, c.nCtxTrain);
     const stride = Math.max(c.dim, c.hiddenDim) * F32 + 64; // a bound on every activation format's row
-    const floats = n * (8 * c.dim + c.hiddenDim + c.nHeads + 2) + 4 * c.dim + c.classifierOutputs;
+    const rope = c.encoderRope ? 2 * c.hiddenDim + c.ropes[0].dim : 0;
+    const floats = n * (8 * c.dim + c.hiddenDim + c.nHeads + 2 + rope) + 4 * c.dim + c.classifierOutputs;
     return floats * F32 + n * stride + 65536 * 2 + 16 * 64;
   }
 
   private static activationStride(k: KernelExports, w: EncoderWeights): number {
     let most = 0;
       const head = [w.cls, w.clsOut].filter((m): m is WeightMatrix => m !== null);
-    for (const m of [...w.layers.flatMap((L) => [L.q, L.k, L.v, L.wo, L.up, L.down]), ...head]) most = Math.max(most, k.act_bytes(m.type.id, m.cols));
+    const mats = w.layers.flatMap((L) => [...L.qkv, L.wo, L.up, L.down, ...(L.gate ? [L.gate] : [])]);
+    for (const m of [...mats, ...head]) most = Math.max(most, k.act_bytes(m.type.id, m.cols));
     return Math.ceil(most / 64) * 64;
   }
 
@@ -230,8 +248,10 @@ export class Encoder {
       const e = w.tokenEmbd;
       k.dequant_row(e.type.id, e.ptr + tokens[t] * e.rowBytes, x, dim);
       if (this.type0) k.vec_add(x, this.type0, x, dim);
-      k.dequant_row(w.posEmbd.type.id, w.posEmbd.ptr + t * w.posEmbd.rowBytes, this.row, dim);
-      k.vec_add(this.row, x, x, dim);
+      if (w.posEmbd) {
+        k.dequant_row(w.posEmbd.type.id, w.posEmbd.ptr + t * w.posEmbd.rowBytes, this.row, dim);
+        k.vec_add(this.row, x, x, dim);
+      }
       k.layernorm(x, nw, nb, x, dim, c.normEps);
     }
     for (let l = 0; l < c.nLayers; l++) {
@@ -245,6 +265,12 @@ export class Encoder {
       const ff = c.hiddenDim;
       for (let t = 0; t < T; t++) {
         const h = this.hb + t * ff * F32;
+        if (L.gate) {
+          // Row by row: ggml's swiglu treats each row's last n % 8 elements apart.
+          const g = this.gu + t * 2 * ff * F32;
+          k.silu_mul(g, g + ff * F32, h, ff);
+          continue;
+        }
         if (L.bUp) k.vec_add(h, L.bUp, h, ff);
         k.gelu(h, h, ff, this.geluTable);
       }
@@ -308,6 +334,12 @@ export class Encoder {
       if (L.bq) k.vec_add(q, L.bq, q, dim);
       if (L.bk) k.vec_add(q + dim * F32, L.bk, q + dim * F32, dim);
       if (L.bv) k.vec_add(q + 2 * dim * F32, L.bv, q + 2 * dim * F32, dim);
+      if (this.cosSin) {
+        const r = c.ropes[0];
+        const cs = this.cosSin + t * r.dim * F32;
+        k.rope(q, c.nHeads, c.headDim, r.dim, cs, r.neox ? 1 : 0);
+        k.rope(q + dim * F32, c.nKvHeads, c.headDim, r.dim, cs, r.neox ? 1 : 0);
+      }
     }
     // V transposed, (dim, T): the layout ggml_cont(ggml_transpose(v)) gives kqv's dot products.
     const m = this.mix >> 2;
@@ -321,6 +353,26 @@ export class Encoder {
         this.mix + t * stride * F32, this.mix + dim * F32, stride, this.vT, this.att + t * dim * F32, this.scores,
         c.nHeads, c.nKvHeads, c.headDim, T, c.attentionScale, 0, c.nHeads,
       );
+    }
+  }
+
+  /**
+   * cos/sin for every position 0..nCtx-1, once: as Transformer.ropeTables computes them (ggml's rope cache,
+   * θ_i = p·base^(−2i/d) by repeated f32 multiplication), without scaling or frequency factors.
+   */
+  private ropeTables(): void {
+    const r = this.config.ropes[0];
+    const f = this.engine.f32();
+    const thetaScale = Math.fround(Math.pow(r.base, -2 / r.dim));
+    for (let p = 0; p < this.nCtx; p++) {
+      let theta = Math.fround(p);
+      const base = (this.cosSin >> 2) + p * r.dim;
+      for (let i = 0; i < r.dim / 2; i++) {
+        const angle = Math.fround(r.freqScale * theta);
+        f[base + 2 * i] = Math.cos(angle);
+        f[base + 2 * i + 1] = Math.sin(angle);
+        theta = Math.fround(theta * thetaScale);
+      }
     }
   }
 

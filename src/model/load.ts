@@ -173,7 +173,7 @@ function planTensors(file: GgufFile, c: ModelConfig): TensorPlan[] {
     return true;
   };
   if (c.encoder) {
-    for (const [name, dims, optional] of encoderTensors(c)) need(name, dims, optional);
+    for (const [name, dims, optional] of encoderTensors(c, (name) => file.tensor(name) !== undefined)) need(name, dims, optional);
     return plan;
   }
   need("token_embd.weight", [c.dim, c.nVocab]);

@@ -69,6 +69,8 @@ export interface ArchTraits {
    * bidirectional attention, a GELU FFN; run by src/model/encoder.ts for embeddings, never generating.
    */
   readonly encoder?: boolean;
+  /** An encoder rotates Q and K (RoPE) instead of adding learned position embeddings (nomic-bert). */
+  readonly encoderRope?: boolean;
   readonly layer?: (l: number) => LayerTraits;
 }
 

@@ -7,6 +7,7 @@ import { gemma3 } from "./gemma3.js";
 import { granite } from "./granite.js";
 import { lfm2 } from "./lfm2.js";
 import { llama } from "./llama.js";
+import { nomicBert } from "./nomic-bert.js";
 import { olmo2 } from "./olmo2.js";
 import { phi3 } from "./phi3.js";
 import { qwen2 } from "./qwen2.js";
@@ -17,4 +18,4 @@ import type { ArchSpec } from "./common.js";
 
 export type { ArchHparams, ArchSpec, ArchTraits, LayerTraits } from "./common.js";
 
-export const ARCHS = { llama, qwen2, granite, qwen3, gemma2, gemma3, phi3, smollm3, olmo2, lfm2, bert } satisfies Record<string, ArchSpec>;
+export const ARCHS = { llama, qwen2, granite, qwen3, gemma2, gemma3, phi3, smollm3, olmo2, lfm2, bert, "nomic-bert": nomicBert } satisfies Record<string, ArchSpec>;
