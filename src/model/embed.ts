@@ -2,7 +2,7 @@
 // An encoder (bert) runs each input in one bidirectional pass (src/model/encoder.ts); a decoder runs
 // its forward pass in batches and pools its final-normed hidden states (llama.cpp's t_embd, what
 // `--embeddings` pools for a decoder).
-import { ModelError } from "../errors.js";
+import { ModelError, ParameterError } from "../errors.js";
 import { checkTokens } from "../generate/generate.js";
 import type { SequenceState } from "../generate/sequence.js";
 import type { Tokenizer } from "../tokenizer/index.js";
@@ -10,7 +10,6 @@ import type { Engine } from "../wasm/engine.js";
 import type { ModelConfig, Pooling } from "./config.js";
 import type { Encoder } from "./encoder.js";
 import type { Transformer } from "./forward.js";
-import { ParameterError } from "../errors.js";
 
 /** How token vectors become one: the mean, the first token's ([CLS]), or the last token's. */
 export type EmbedPooling = "mean" | "cls" | "last";
