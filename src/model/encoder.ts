@@ -6,13 +6,14 @@
 //   per layer:  q, k, v = W·x + b;  a = attention(q, k, v) over all T tokens;  x = LayerNorm(Wo·a + bo + x)
 //               x = LayerNorm(down(gelu(up·x + b_up)) + b_down + x)
 //
-// K and V stay f32 (llama.cpp runs an embedding model without a KV cache): attention_f32. Buffers are
+// K and V stay f32 (llama.cpp runs an embedding model without a KV cache): attention_f32, split by heads
+// over the thread pool (Executor.encoderAttention). Buffers are
 // allocated once for the longest input (nCtx tokens); encode() allocates nothing.
 import { LoadError } from "../errors.js";
 import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
 import type { ModelConfig } from "./config.js";
-import type { Executor } from "./exec.js";
+import type { EncoderAttentionArgs, Executor } from "./exec.js";
 import { project, projection, type Projection } from "./forward.js";
 import type { WeightMatrix } from "./weights.js";
 
@@ -165,6 +166,8 @@ export class Encoder {
   private readonly poolW: number;
   readonly pooled: number;
   private readonly plans: readonly EncoderLayerPlan[];
+  /** Reused for every layer's attention: only nPos changes. */
+  private readonly attn: EncoderAttentionArgs;
   /** The rank head's projections and outputs ((dim) after cls, (classifierOutputs) scores), or null. */
   private readonly clsPlan: Projection | null;
   private readonly clsOutPlan: Projection | null;
@@ -208,6 +211,10 @@ export class Encoder {
     this.scoreBuf = alloc(c.classifierOutputs * F32, "the rank scores");
     this.clsPlan = weights.cls ? projection([[weights.cls, this.clsBuf, c.dim]]) : null;
     this.clsOutPlan = weights.clsOut ? projection([[weights.clsOut, this.scoreBuf, c.classifierOutputs]]) : null;
+    this.attn = {
+      q: this.mix, qStride: 3 * c.dim, k: this.mix + c.dim * F32, kStride: 3 * c.dim, vT: this.vT, out: this.att, outStride: c.dim,
+      scores: this.scores, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nPos: 0, scale: c.attentionScale,
+    };
     this.plans = weights.layers.map((L) => ({
       qkv: projection(L.qkv.map((m, i) => [m, this.mix + i * c.dim * F32, stride] as const)),
       wo: projection([[L.wo, this.xb2, c.dim]]),
@@ -348,12 +355,9 @@ export class Encoder {
       const v = m + t * stride + 2 * dim;
       for (let d = 0; d < dim; d++) f[vt + d * T + t] = f[v + d];
     }
-    for (let t = 0; t < T; t++) {
-      k.attention_f32(
-        this.mix + t * stride * F32, this.mix + dim * F32, stride, this.vT, this.att + t * dim * F32, this.scores,
-        c.nHeads, c.nKvHeads, c.headDim, T, c.attentionScale, 0, c.nHeads,
-      );
-    }
+    const a = this.attn;
+    a.nPos = T;
+    this.exec.encoderAttention(a);
   }
 
   /**
