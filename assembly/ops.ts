@@ -6,6 +6,7 @@
 //   ops/attention.ts  attention (one query token, grouped-query, f16 KV cache, optional soft-cap)
 //   ops/gelu.ts       gelu_table, gelu_mul (GeGLU), vec_softcap
 //   ops/conv.ts       short_conv (lfm2's gated short convolution)
+//   ops/encoder.ts    layernorm, gelu, attention_f32 (bidirectional, f32 K/V), pool_mean: the BERT encoder
 // ops/math.ts holds the shared exp approximation and f16 conversions; it is not re-exported.
 // Every kernel has a scalar twin `<name>_scalar` that gives the same bits; see each file for how the
 // arithmetic follows ggml's CPU ops and where it does not.
@@ -16,3 +17,4 @@ export * from "./ops/f16";
 export * from "./ops/attention";
 export * from "./ops/gelu";
 export * from "./ops/conv";
+export * from "./ops/encoder";

@@ -86,7 +86,8 @@ export class LoadError extends WoollyError {
 
 /** A request the model's state cannot serve. */
 export class ModelError extends WoollyError {
-  declare readonly kind: "disposed" | "context_overflow" | "bad_token";
+  /** encoder_only: generation asked of an embedding encoder (bert); no_rank_head: rank() of a model without one. */
+  declare readonly kind: "disposed" | "context_overflow" | "bad_token" | "encoder_only" | "no_rank_head";
   constructor(kind: ModelError["kind"], message: string) {
     super(kind, message);
   }

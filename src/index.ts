@@ -4,7 +4,8 @@
 export { loadModel, type LoadOptions, type ModelSource } from "./model/load.js";
 export { Model, ModelError, type Generation } from "./model/model.js";
 export { chat, chatPrompt, ChatError, ChatTemplate, CHATML_TEMPLATE, type ChatMessage, type ChatRole, type ChatTool, type ChatToolCall, type ChatOptions, type ChatGeneration, type ChatPrompt, type ChatTemplateKind, type ChatErrorKind } from "./chat/index.js";
-export type { ModelConfig, Architecture, RopeConfig } from "./model/config.js";
+export type { ModelConfig, Architecture, RopeConfig, Pooling } from "./model/config.js";
+export type { EmbedOptions, EmbedInput, EmbedPooling } from "./model/embed.js";
 export type { GenerateOptions, GenerationResult, FinishReason, Timings } from "./generate/options.js";
 export type { SamplingOptions, SampledLogprobs, TokenLogprob } from "./sampling/index.js";
 export { Sampler } from "./sampling/index.js";

@@ -12,6 +12,7 @@ import { CHAT_COMMAND } from "../src/cli/chat.js";
 import { SERVE_COMMAND } from "../src/cli/serve.js";
 import { INSPECT_COMMAND } from "../src/cli/inspect.js";
 import { TEMPLATE_COMMAND } from "../src/cli/template.js";
+import { EMBED_COMMAND } from "../src/cli/embed.js";
 import { loadModelFile } from "../src/node.js";
 import { fixturePath } from "./helpers/fixtures.js";
 
@@ -33,7 +34,7 @@ async function cliOn(errIsTTY: boolean, ...argv: string[]): Promise<{ code: numb
   return { code, out, err };
 }
 
-const MODEL_COMMANDS = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, LOGITS_COMMAND];
+const MODEL_COMMANDS = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, LOGITS_COMMAND, EMBED_COMMAND];
 const ALL_COMMANDS = [...MODEL_COMMANDS, TOKENIZE_COMMAND, INSPECT_COMMAND, TEMPLATE_COMMAND];
 
 describe("woolly CLI", () => {

@@ -5,13 +5,14 @@ import { WoollyError } from "../errors.js";
 import { commandHelp, usageLine, type CommandSpec } from "./args.js";
 import { CACHE_COMMAND, cacheCommand } from "./cache.js";
 import { CHAT_COMMAND, chatCommand } from "./chat.js";
+import { EMBED_COMMAND, embedCommand } from "./embed.js";
 import { INSPECT_COMMAND, inspectCommand } from "./inspect.js";
 import { SERVE_COMMAND, serveCommand } from "./serve.js";
 import { TEMPLATE_COMMAND, templateCommand } from "./template.js";
 import { LOGITS_COMMAND, logitsCommand, RUN_COMMAND, runCommand, TOKENIZE_COMMAND, tokenizeCommand, type CliIo } from "./run.js";
 
 /** The commands `woolly --help` lists, in its order. */
-const COMMANDS: readonly CommandSpec[] = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, TOKENIZE_COMMAND, LOGITS_COMMAND, INSPECT_COMMAND, TEMPLATE_COMMAND, CACHE_COMMAND];
+const COMMANDS: readonly CommandSpec[] = [RUN_COMMAND, CHAT_COMMAND, SERVE_COMMAND, EMBED_COMMAND, TOKENIZE_COMMAND, LOGITS_COMMAND, INSPECT_COMMAND, TEMPLATE_COMMAND, CACHE_COMMAND];
 
 export function help(): string {
   const usage = COMMANDS.map((c) => "  " + usageLine(c).replace(/\n/g, "\n  ")).join("\n");
@@ -46,6 +47,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await templateCommand(rest, io);
       case "cache":
         return await cacheCommand(rest, io);
+      case "embed":
+        return await embedCommand(rest, io, abort.signal);
       case "inspect":
         return await inspectCommand(rest, (line) => io.out(line + "\n"));
       case undefined:

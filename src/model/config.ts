@@ -67,7 +67,17 @@ export interface ModelConfig extends Required<Omit<ArchTraits, "layer" | "swaRop
   readonly layers: readonly LayerConfig[];
   /** The largest sliding window of any layer, 0 when every layer sees the whole context. */
   readonly window: number;
+  /** How the file says its hidden states become one embedding (`<arch>.pooling_type`; absent: "none"). */
+  readonly pooling: Pooling;
+  /** Attention sees only earlier positions (`<arch>.attention.causal`, default true; bert: false). */
+  readonly causal: boolean;
+  /** Outputs of a classifier (rank) head: `<arch>.classifier.output_labels`' length, default 1. */
+  readonly classifierOutputs: number;
 }
+
+/** llama.cpp's pooling types, in the order of their `pooling_type` numbers 0..4. */
+export const POOLINGS = ["none", "mean", "cls", "last", "rank"] as const;
+export type Pooling = (typeof POOLINGS)[number];
 
 /** Read the hyper-parameters of a supported architecture, refusing anything else by name. */
 export function configFromGguf(file: GgufFile): ModelConfig {
@@ -162,7 +172,8 @@ export function configFromGguf(file: GgufFile): ModelConfig {
     nVocab,
     nCtxTrain,
     nCtxOrig: file.getU32(key("rope.scaling.original_context_length"), nCtxTrain),
-    normEps: file.getF32(key("attention.layer_norm_rms_epsilon"), 1e-5),
+    // RMSNorm models give layer_norm_rms_epsilon, LayerNorm ones (bert) layer_norm_epsilon.
+    normEps: file.getF32(key("attention.layer_norm_rms_epsilon"), file.getF32(key("attention.layer_norm_epsilon"), 1e-5)),
     ropes,
     layers,
     window: Math.max(0, ...layers.map((l) => l.window)),
@@ -182,7 +193,19 @@ export function configFromGguf(file: GgufFile): ModelConfig {
     outputNorm: t.outputNorm ?? "output_norm",
     shortConvKernel: t.shortConvKernel ?? 0,
     ropeFactors: t.ropeFactors ?? "rope_freqs",
+    encoder: t.encoder ?? false,
+    encoderRope: t.encoderRope ?? false,
+    pooling: poolingOf(file, key("pooling_type")),
+    causal: file.getBool(key("attention.causal"), true),
+    classifierOutputs: Math.max(1, file.getStringArray(key("classifier.output_labels"), []).length),
   };
+}
+
+function poolingOf(file: GgufFile, key: string): Pooling {
+  const n = file.getU32(key, 0);
+  const p = POOLINGS[n];
+  if (p === undefined) throw new LoadError("bad_hyperparameter", `${key} is ${n}; llama.cpp's pooling types are 0..4 (${POOLINGS.join(", ")})`);
+  return p;
 }
 
 /** A per-layer count stored as one integer or as an array with an entry per layer. */

@@ -24,6 +24,23 @@ export interface AttentionArgs {
   batch: number;
 }
 
+/** Every query of an encoder layer over all nPos tokens (assembly/ops/encoder.ts attention_f32). */
+export interface EncoderAttentionArgs {
+  /** nPos query rows of (nHeads, headDim) f32, qStride floats apart */ q: number;
+  qStride: number;
+  /** nPos key rows, kStride floats apart */ k: number;
+  kStride: number;
+  /** (nKvHeads·headDim, nPos) f32: V transposed */ vT: number;
+  /** nPos output rows, outStride floats apart */ out: number;
+  outStride: number;
+  /** (nHeads, nPos) f32 scratch */ scores: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  nPos: number;
+  scale: number;
+}
+
 export interface Executor {
   /** y[r] = W[r]·x for every row, x already converted to W's activation format at `xq`. */
   matvec(w: WeightMatrix, xq: number, y: number): void;
@@ -36,6 +53,8 @@ export interface Executor {
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void;
   /** Attention of one query token over nPos cached positions, all heads. */
   attention(a: AttentionArgs): void;
+  /** Bidirectional attention of every token of an encoder layer, all heads. */
+  encoderAttention(a: EncoderAttentionArgs): void;
 }
 
 /** Runs every kernel on the calling thread. */
@@ -56,6 +75,12 @@ export class SingleThreadExecutor implements Executor {
 
   attention(a: AttentionArgs): void {
     this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, a.softcap, a.batch, 0, a.nHeads);
+  }
+
+  encoderAttention(a: EncoderAttentionArgs): void {
+    for (let t = 0; t < a.nPos; t++) {
+      this.k.attention_f32(a.q + t * a.qStride * 4, a.k, a.kStride, a.vT, a.out + t * a.outStride * 4, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, 0, a.nHeads);
+    }
   }
 }
 
@@ -166,6 +191,27 @@ export class ThreadedExecutor implements Executor {
     a.scale.set(x.scale);
     a.softcap.set(x.softcap);
     a.batch.set(x.batch);
+    this.pool.run(job.op);
+  }
+
+  encoderAttention(x: EncoderAttentionArgs): void {
+    // K and V bytes read per query, times the queries: nPos² × kvDim × 4 × 2.
+    if (this.pool.ended || x.nPos * x.nPos * x.nKvHeads * x.headDim * 8 < this.minParallelBytes) return this.single.encoderAttention(x);
+    const job = this.pool.jobs.encoderAttention;
+    const a = job.args;
+    a.q.set(x.q);
+    a.qStride.set(x.qStride);
+    a.k.set(x.k);
+    a.kStride.set(x.kStride);
+    a.vT.set(x.vT);
+    a.out.set(x.out);
+    a.outStride.set(x.outStride);
+    a.scores.set(x.scores);
+    a.nHeads.set(x.nHeads);
+    a.nKvHeads.set(x.nKvHeads);
+    a.headDim.set(x.headDim);
+    a.nPos.set(x.nPos);
+    a.scale.set(x.scale);
     this.pool.run(job.op);
   }
 }

@@ -15,8 +15,11 @@ import type { AttentionWeights, ModelWeights, ShortConvWeights, WeightMatrix } f
 
 const F32 = 4;
 
-/** Which positions of a batch need logits: only the last (generation) or every one (evaluation). */
-export type LogitsFor = "last" | "all";
+/**
+ * Which positions of a batch need logits: only the last (generation) or every one (evaluation); or none,
+ * "hidden": every position's final-normed hidden state (llama.cpp's t_embd, what an embedding pools).
+ */
+export type LogitsFor = "last" | "all" | "hidden";
 
 /** Widths of the per-token activation rows, in elements. */
 function widths(c: ModelConfig) {
@@ -138,7 +141,8 @@ export class Transformer {
 
   /**
    * Run tokens[0..T) at positions pos0..pos0+T-1 (T ≤ batch, pos0 + T ≤ nCtx), writing their K and V
-   * into the cache. Returns the byte offset of the logits: (T, nVocab) for "all", (1, nVocab) for "last".
+   * into the cache. Returns the byte offset of the logits: (T, nVocab) for "all", (1, nVocab) for "last";
+   * for "hidden" the offset of the (T, dim) final-normed hidden states.
    */
   forward(tokens: ArrayLike<number>, pos0: number, logitsFor: LogitsFor): number {
     const { k, config: c, weights: w } = this;
@@ -185,11 +189,12 @@ export class Transformer {
     }
 
     // Final norm and the output projection, for the positions that want logits.
-    const first = logitsFor === "all" ? 0 : T - 1;
+    const first = logitsFor === "last" ? T - 1 : 0;
     const n = T - first;
     for (let t = first; t < T; t++) {
       k.rmsnorm(this.x + t * dim * F32, w.outputNorm, this.xb + (t - first) * dim * F32, dim, c.normEps);
     }
+    if (logitsFor === "hidden") return this.xb;
     this.project(this.xb, n, this.outputPlan);
     if (c.logitScale !== 1) k.vec_scale(this.logits, 1 / c.logitScale, n * c.nVocab);
     if (c.finalSoftcap !== 0) k.vec_softcap(this.logits, c.finalSoftcap, n * c.nVocab);
@@ -275,14 +280,7 @@ export class Transformer {
    * is one matvecs dispatch (one job for a thread pool), for several tokens each matrix is a matmul.
    */
   private project(input: number, T: number, p: Projection): void {
-    const { k } = this;
-    const n = p.cols;
-    for (const g of p.groups) {
-      const type = g.matvecs[0][0].type.id;
-      for (let t = 0; t < T; t++) k.quantize_act(type, input + t * n * F32, this.xq + t * this.xqStride, n);
-      if (T === 1) this.exec.matvecs(g.matvecs, this.xq);
-      else for (const [m, out, stride] of g.outs) this.exec.matmul(m, this.xq, this.xqStride, out, stride, T);
-    }
+    project(this.k, this.exec, this.xq, this.xqStride, input, T, p);
   }
 
   /**
@@ -311,8 +309,22 @@ export class Transformer {
   }
 }
 
+/**
+ * The body of Transformer.project, shared with the encoder: T rows of `input` converted once per
+ * activation format into xq (xqStride bytes per row), then one matvecs dispatch (T = 1) or a matmul per matrix.
+ */
+export function project(k: KernelExports, exec: Executor, xq: number, xqStride: number, input: number, T: number, p: Projection): void {
+  const n = p.cols;
+  for (const g of p.groups) {
+    const type = g.matvecs[0][0].type.id;
+    for (let t = 0; t < T; t++) k.quantize_act(type, input + t * n * F32, xq + t * xqStride, n);
+    if (T === 1) exec.matvecs(g.matvecs, xq);
+    else for (const [m, out, stride] of g.outs) exec.matmul(m, xq, xqStride, out, stride, T);
+  }
+}
+
 /** One projection step: its matrices grouped by activation format, with their outputs. */
-interface Projection {
+export interface Projection {
   readonly cols: number;
   readonly groups: readonly {
     /** [matrix, output, output row stride in elements] for matmul. */
@@ -332,7 +344,7 @@ interface LayerPlan {
 }
 
 /** Group matrices that read the same input by the activation format their dot products take. */
-function projection(outs: readonly (readonly [WeightMatrix, number, number])[]): Projection {
+export function projection(outs: readonly (readonly [WeightMatrix, number, number])[]): Projection {
   const byFormat = new Map<string, (readonly [WeightMatrix, number, number])[]>();
   for (const o of outs) {
     const key = o[0].type.dotWith ?? o[0].type.name;

@@ -12,6 +12,7 @@ import { createEngine, formatBytes, MAX_PAGES, PAGE_BYTES, sharedMemoryUnavailab
 import { defaultThreads, MAX_THREADS } from "../wasm/pool.js";
 import { configFromGguf, type ModelConfig } from "./config.js";
 import { DEFAULT_MIN_PARALLEL_BYTES, startThreads } from "./exec.js";
+import { Encoder, encoderTensors, encoderWeights } from "./encoder.js";
 import { Transformer } from "./forward.js";
 import { Model } from "./model.js";
 import type { AttentionWeights, LayerWeights, ModelWeights, ShortConvWeights, WeightMatrix } from "./weights.js";
@@ -103,7 +104,7 @@ async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<
   const noSharedMemory = threads > 1 ? sharedMemoryUnavailable() : null;
   const minParallelBytes = integerIn("minParallelBytes", options.minParallelBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_MIN_PARALLEL_BYTES);
   const engine = createEngine({ simd: options.simd, shared: threads > 1 && noSharedMemory === null });
-  const scratchBytes = Transformer.scratchBytes(engine.kernels, config, null, nCtx, batch);
+  const scratchBytes = config.encoder ? Encoder.scratchBytes(config, nCtx) : Transformer.scratchBytes(engine.kernels, config, null, nCtx, batch);
   const limit = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
   if (weightBytes + scratchBytes > limit) {
     throw new WasmError(
@@ -117,7 +118,7 @@ async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<
   // Workers start while the weights stream in (~25 ms each on Node 20, measured); a failed load
   // ends them.
   const starting = startThreads(engine, threads, noSharedMemory, { minParallelBytes });
-  let net: Transformer;
+  let net: Transformer | Encoder;
   try {
     // Allocate, then stream tensor bytes in file order straight into the arena.
     const ptrs = new Map<string, number>();
@@ -138,8 +139,13 @@ async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<
       engine.kernels.dequant_row(p.info.type, ptrs.get(p.info.name) as number, dst, p.elements);
       ptrs.set(p.info.name, dst);
     }
-    const weights = placeWeights(file, config, engine, ptrs, nCtx);
-    net = new Transformer(engine, config, weights, (await starting).executor, nCtx, batch);
+    const executor = (await starting).executor;
+    if (config.encoder) {
+      const { mat, vec } = placer(file, ptrs);
+      net = new Encoder(engine, config, encoderWeights(config, mat, vec, (name) => ptrs.has(name)), executor, nCtx);
+    } else {
+      net = new Transformer(engine, config, placeWeights(file, config, engine, ptrs, nCtx), executor, nCtx, batch);
+    }
   } catch (e) {
     void starting.then((t) => t.end());
     throw e;
@@ -180,6 +186,10 @@ function planTensors(file: GgufFile, c: ModelConfig): TensorPlan[] {
     plan.push({ info, elements, toF32: readAsF32 && type.id !== GgmlType.F32 });
     return true;
   };
+  if (c.encoder) {
+    for (const [name, dims, optional] of encoderTensors(c, (name) => file.tensor(name) !== undefined)) need(name, dims, optional);
+    return plan;
+  }
   need("token_embd.weight", [c.dim, c.nVocab]);
   need(`${c.outputNorm}.weight`, [c.dim]);
   need("output.weight", [c.dim, c.nVocab], true);
@@ -230,14 +240,21 @@ function typeOf(info: GgufTensorInfo): GgmlTypeInfo {
   return type;
 }
 
-function placeWeights(file: GgufFile, c: ModelConfig, engine: Engine, ptrs: Map<string, number>, nCtx: number): ModelWeights {
-  const vec = (name: string) => ptrs.get(name) ?? 0;
-  const mat = (name: string): WeightMatrix => {
-    const info = file.tensor(name) as GgufTensorInfo;
-    const type = typeOf(info);
-    const [cols, rows] = info.dims;
-    return { name, ptr: ptrs.get(name) as number, type, rows, cols, rowBytes: (cols / type.blockElements) * type.blockBytes };
+/** Placed tensors by name: a vector's offset (0 when absent), a matrix's shape and type. */
+function placer(file: GgufFile, ptrs: Map<string, number>): { vec: (name: string) => number; mat: (name: string) => WeightMatrix } {
+  return {
+    vec: (name) => ptrs.get(name) ?? 0,
+    mat: (name) => {
+      const info = file.tensor(name) as GgufTensorInfo;
+      const type = typeOf(info);
+      const [cols, rows] = info.dims;
+      return { name, ptr: ptrs.get(name) as number, type, rows, cols, rowBytes: (cols / type.blockElements) * type.blockBytes };
+    },
   };
+}
+
+function placeWeights(file: GgufFile, c: ModelConfig, engine: Engine, ptrs: Map<string, number>, nCtx: number): ModelWeights {
+  const { vec, mat } = placer(file, ptrs);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const b = `blk.${l}.`;

@@ -7,14 +7,16 @@ import { ModelError, SessionError } from "../errors.js";
 import { checkTokens } from "../generate/generate.js";
 import { decodeSession, encodeSession, fingerprint } from "./session.js";
 import type { GgufFile } from "../gguf/index.js";
-import { evaluate, generate, type Runner } from "../generate/generate.js";
+import { evaluate, generate, type ForwardPass, type Runner } from "../generate/generate.js";
 import type { GenerateOptions, Generation, GenerationResult, TextGenerator } from "../generate/options.js";
-import type { SequenceState } from "../generate/sequence.js";
+import { SequenceState } from "../generate/sequence.js";
 import { TransformerSequence } from "./sequence.js";
 import type { Tokenizer } from "../tokenizer/index.js";
 import type { Engine } from "../wasm/engine.js";
 import type { ModelConfig } from "./config.js";
 import type { Threading } from "./exec.js";
+import { Encoder } from "./encoder.js";
+import { embed, hiddenStates, inputIds, rerankIds, type EmbedInput, type EmbedOptions, type EmbedParts } from "./embed.js";
 import type { Transformer } from "./forward.js";
 
 // Moved to their own modules (the loop needs them without importing Model); re-exported so
@@ -25,6 +27,8 @@ export type { Generation };
 export class Model implements TextGenerator {
   /** What the generation loop runs on: this model's parts, and its lock. */
   private readonly runner: Runner;
+  /** What embed() runs on. */
+  private readonly parts: EmbedParts;
   private queue: Promise<void> = Promise.resolve();
   private disposed = false;
 
@@ -33,24 +37,75 @@ export class Model implements TextGenerator {
     readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     private readonly engine: Engine,
-    private readonly net: Transformer,
+    /** The decoder's forward pass, or the encoder (bert) of an embedding model. */
+    net: Transformer | Encoder,
     private readonly threading: Threading | null = null,
     /** The KV cache's contents; an architecture with recurrent state gives a subclass that saves it too. */
-    private readonly sequence: SequenceState = new TransformerSequence(net),
+    private readonly sequence: SequenceState = net instanceof Encoder ? new SequenceState() : new TransformerSequence(net),
   ) {
+    const encoder = net instanceof Encoder ? net : null;
     this.runner = {
       tokenizer,
       nVocab: config.nVocab,
-      net,
+      net: encoder ? noForward(encoder.nCtx) : (net as Transformer),
       memory: engine.memory,
       sequence,
       acquire: () => this.acquire(),
     };
+    this.parts = { config, tokenizer, engine, encoder, net: encoder ? null : (net as Transformer), sequence };
   }
 
-  /** The context length the KV cache was sized for. */
+  /** The context length the KV cache was sized for (an encoder: the most tokens one input may have). */
   get contextLength(): number {
-    return this.net.nCtx;
+    return this.runner.net.nCtx;
+  }
+
+  /** Whether the model generates text; an encoder (bert) only embeds. */
+  get generative(): boolean {
+    return this.parts.encoder === null;
+  }
+
+  /**
+   * One embedding per input (text, or token ids), pooled from the final hidden states and L2-normalised
+   * unless `normalize: false`. Pooling defaults to the file's (bert: `pooling_type`), else mean for an
+   * encoder and the last token for a decoder (see EmbedOptions).
+   */
+  async embed(texts: EmbedInput | readonly EmbedInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return this.exclusive(async () => embed(this.parts, texts, options));
+  }
+
+  /** Whether rank() works: an encoder with a classification head (a reranker such as bge-reranker). */
+  get canRank(): boolean {
+    return this.parts.encoder?.hasRankHead ?? false;
+  }
+
+  /**
+   * How relevant each document is to `query`: the rank head's first output for the pair (a logit; higher is
+   * more relevant), as llama.cpp's /rerank scores it. One score per document, in the documents' order.
+   */
+  async rank(query: string, documents: readonly string[]): Promise<{ score: number; tokens: number }[]> {
+    const encoder = this.parts.encoder;
+    if (!encoder?.hasRankHead) {
+      throw new ModelError("no_rank_head", `this ${this.config.arch} model has no rank head (cls / cls.output tensors): it cannot rerank`);
+    }
+    const template = this.file.getString("tokenizer.chat_template.rerank", "");
+    return this.exclusive(async () =>
+      documents.map((doc) => {
+        const ids = inputIds(this.parts, rerankIds(this.tokenizer, template === "" ? undefined : template, query, doc));
+        encoder.encode(ids);
+        return { score: this.engine.f32()[encoder.rank() >> 2], tokens: ids.length };
+      }),
+    );
+  }
+
+  /** Every token's final hidden state for one input, unpooled and unnormalised (llama.cpp's pooling "none"). */
+  async tokenEmbeddings(input: EmbedInput): Promise<Float32Array[]> {
+    return this.exclusive(async () => {
+      const ids = inputIds(this.parts, input);
+      const h = hiddenStates(this.parts, ids);
+      const dim = this.config.dim;
+      return ids.map((_, t) => h.slice(t * dim, (t + 1) * dim));
+    });
   }
 
   /** Threads that run the kernels, the calling thread included. */
@@ -86,11 +141,13 @@ export class Model implements TextGenerator {
    * prompt gives them): one Float32Array of nVocab per token.
    */
   async logits(tokens: readonly number[]): Promise<Float32Array[]> {
+    this.mustGenerate();
     return this.exclusive(async () => evaluate(this.runner, tokens));
   }
 
   /** Stream the continuation of `prompt` (text, or token ids used as they are). */
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Generation {
+    this.mustGenerate();
     return generate(this.runner, prompt, options);
   }
 
@@ -99,6 +156,7 @@ export class Model implements TextGenerator {
    * when it has none; `.template` says which). Ends at the model's end-of-turn token.
    */
   chat(messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
+    this.mustGenerate();
     return chat(this, messages, options);
   }
 
@@ -118,7 +176,7 @@ export class Model implements TextGenerator {
   async saveSession(): Promise<Uint8Array> {
     return this.exclusive(async () => {
       const n = this.sequence.length;
-      return encodeSession(this.fingerprint(), { tokens: this.sequence.tokens, layers: this.net.cache.snapshot(n) });
+      return encodeSession(this.fingerprint(), { tokens: this.sequence.tokens, layers: this.decoder().cache.snapshot(n) });
     });
   }
 
@@ -130,21 +188,28 @@ export class Model implements TextGenerator {
    */
   async loadSession(bytes: Uint8Array): Promise<void> {
     return this.exclusive(async () => {
+      const net = this.decoder();
       const s = decodeSession(bytes, this.fingerprint());
-      if (s.tokens.length > this.net.nCtx) {
-        throw new SessionError("does_not_fit", `the session holds ${s.tokens.length} positions; this model's context holds ${this.net.nCtx}`);
+      if (s.tokens.length > net.nCtx) {
+        throw new SessionError("does_not_fit", `the session holds ${s.tokens.length} positions; this model's context holds ${net.nCtx}`);
       }
       try {
         checkTokens(s.tokens, this.config.nVocab);
       } catch (e) {
         throw new SessionError("corrupt", `the session's tokens are not this model's: ${(e as Error).message}`);
       }
-      const why = this.net.cache.misfit(s.tokens.length, s.layers);
+      const why = net.cache.misfit(s.tokens.length, s.layers);
       if (why) throw new SessionError("does_not_fit", `the session does not fit this model's cache: ${why}`);
-      this.net.cache.restore(s.layers);
+      net.cache.restore(s.layers);
       this.sequence.truncate(0);
       this.sequence.append(s.tokens);
     });
+  }
+
+  /** The decoder's forward pass; an encoder (bert) keeps no sequence to save. */
+  private decoder(): Transformer {
+    if (!this.parts.net) throw new ModelError("encoder_only", "an embedding model (encoder) has no session to save or restore");
+    return this.parts.net;
   }
 
   private fp: Uint8Array | null = null;
@@ -157,6 +222,13 @@ export class Model implements TextGenerator {
     this.disposed = true;
     this.sequence.truncate(0);
     this.threading?.end();
+  }
+
+  /** ModelError('encoder_only') for an encoder: it has no output head to generate with. */
+  private mustGenerate(): void {
+    if (!this.generative) {
+      throw new ModelError("encoder_only", `this ${this.config.arch} model is an encoder: it makes embeddings (embed()), it does not generate text`);
+    }
   }
 
   /** Wait until every earlier call has finished; the model must still be alive. Resolves to the release. */
@@ -186,4 +258,15 @@ export class Model implements TextGenerator {
     this.queue = this.queue.then(() => next);
     return ready;
   }
+}
+
+/** The generation loop's forward pass for an encoder: never called (generate() refuses first). */
+function noForward(nCtx: number): ForwardPass {
+  return {
+    nCtx,
+    batch: 1,
+    forward() {
+      throw new ModelError("encoder_only", "an encoder does not generate text");
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // An OpenAI-compatible HTTP server for one model, on node:http alone (so Deno and Bun run it too):
 //
 //   POST /v1/chat/completions   POST /v1/completions     (streamed as server-sent events, or whole)
+//   POST /v1/embeddings         POST /v1/rerank           (src/server/embeddings.ts)
 //   GET  /v1/models             GET  /v1/models/{id}
 //   GET  /health                GET  /metrics            (JSON, or Prometheus text: Accept: text/plain or ?format=prometheus)
 //
@@ -17,6 +18,7 @@ import { CLIENT_CLOSED, Metrics, type MetricsSnapshot } from "./metrics.js";
 import { chatCompletions, clientLeft, completions, toServerError, type EndpointContext } from "./openai.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
 import { DEFAULT_MAX_QUEUE, RequestQueue, RETRY_AFTER_SECONDS } from "./queue.js";
+import { embeddings, rerank } from "./embeddings.js";
 
 export { ServerError, type ServerErrorKind } from "./http.js";
 export type { MetricsSnapshot } from "./metrics.js";
@@ -72,6 +74,9 @@ type PostHandler = (ctx: EndpointContext, body: Record<string, unknown>, res: Se
 const POST_ROUTES: ReadonlyMap<string, PostHandler> = new Map([
   ["/v1/chat/completions", chatCompletions],
   ["/v1/completions", completions],
+  ["/v1/embeddings", embeddings],
+  ["/v1/rerank", rerank],
+  ["/rerank", rerank],
 ]);
 const GET_ROUTES = new Set(["/v1/models", "/health", "/metrics"]);
 

@@ -66,6 +66,8 @@ export function toServerError(e: unknown, promptField: string): ServerError {
         return new ServerError("invalid_request", e.message, { param: promptField, cause: e });
       case "disposed":
         return new ServerError("unavailable", "the model is no longer loaded", { cause: e });
+      case "encoder_only":
+        return new ServerError("invalid_request", e.message, { code: "model_not_generative", cause: e });
     }
     // Tokenizer errors come from the request's text.
     if (e.name === "TokenizerError") return new ServerError("invalid_request", e.message, { param: promptField, cause: e });

@@ -53,6 +53,21 @@ interface OpsKernels {
   vec_copy(src: number, dst: number, bytes: number): void;
   /** First index of the maximum of x (n); NaN never wins; 0 when nothing is above -inf. */
   argmax(x: number, n: number): number;
+  /** out = (x - mean) / sqrt(var + eps) * weight + bias; out may alias x. Rounds as ggml's norm, mul, add. */
+  layernorm(x: number, weight: number, bias: number, out: number, n: number, eps: number): void;
+  /** out = gelu(x) through the table (ggml_vec_gelu_f32); out may alias x. */
+  gelu(x: number, out: number, n: number, table: number): void;
+  /**
+   * One query token attends to all nPos positions (no causal limit), heads [h0, h1): q, out (nHeads, headDim);
+   * k: nPos rows of kStride f32; vT: (nKvHeads*headDim, nPos) f32; scores: (nHeads, nPos) f32 scratch.
+   * llama.cpp's non-flash attention without a KV cache (f32 K and V), in its AVX2 + FMA order.
+   */
+  attention_f32(
+    q: number, k: number, kStride: number, vT: number, out: number, scores: number,
+    nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, h0: number, h1: number,
+  ): void;
+  /** out (dim) = Σ_t x[t] · w over T rows of x (T, dim), as ggml_vec_dot_f32 per dimension; col, wcol: T f32 scratch each. */
+  pool_mean(x: number, T: number, dim: number, w: number, col: number, wcol: number, out: number): void;
 }
 
 type ScalarTwins<T> = { [K in keyof T & string as `${K}_scalar`]: T[K] };
@@ -63,6 +78,7 @@ const KERNEL_NAMES = [
   "rmsnorm", "vec_add", "vec_add_scaled", "vec_scale", "silu_mul", "rope",
   "f32_to_f16", "f16_to_f32", "attention", "vec_copy", "argmax",
   "gelu_table", "gelu_mul", "vec_softcap", "short_conv",
+  "layernorm", "gelu", "attention_f32", "pool_mean",
 ] as const satisfies readonly (keyof OpsKernels)[];
 
 /** Does not compile while a kernel of OpsKernels is missing from KERNEL_NAMES. */

@@ -26,6 +26,7 @@ export const Op = {
   ATTENTION: 4,
   /** Leave the wait loop (the pool is ending); no arguments. */
   QUIT: 5,
+  ENCODER_ATTENTION: 6,
 } as const;
 export type OpId = (typeof Op)[keyof typeof Op];
 
@@ -75,6 +76,25 @@ export const JOBS = {
       scale: "f32",
       softcap: "f32",
       batch: "i32",
+    },
+  },
+  /** Every query of an encoder layer over all nPos tokens (bidirectional, f32 K/V), split by heads. */
+  encoderAttention: {
+    op: Op.ENCODER_ATTENTION,
+    args: {
+      q: "u32",
+      qStride: "i32",
+      k: "u32",
+      kStride: "i32",
+      vT: "u32",
+      out: "u32",
+      outStride: "i32",
+      scores: "u32",
+      nHeads: "i32",
+      nKvHeads: "i32",
+      headDim: "i32",
+      nPos: "i32",
+      scale: "f32",
     },
   },
 } as const satisfies Record<string, JobSpec>;
@@ -178,6 +198,7 @@ export interface Jobs {
   readonly matvecs: JobArgs<typeof JOBS.matvecs>;
   readonly matmul: JobArgs<typeof JOBS.matmul>;
   readonly attention: JobArgs<typeof JOBS.attention>;
+  readonly encoderAttention: JobArgs<typeof JOBS.encoderAttention>;
 }
 
 export function jobsOver(i32: Int32Array, f32: Float32Array, base: number): Jobs {
@@ -186,5 +207,6 @@ export function jobsOver(i32: Int32Array, f32: Float32Array, base: number): Jobs
     matvecs: new JobArgs(JOBS.matvecs, i32, f32, base),
     matmul: new JobArgs(JOBS.matmul, i32, f32, base),
     attention: new JobArgs(JOBS.attention, i32, f32, base),
+    encoderAttention: new JobArgs(JOBS.encoderAttention, i32, f32, base),
   };
 }

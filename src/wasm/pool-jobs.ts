@@ -104,6 +104,13 @@ export function runSlice(k: KernelExports, i32: Int32Array, jobs: Jobs, t: numbe
       }
       return;
     }
+    case Op.ENCODER_ATTENTION: {
+      const a = jobs.encoderAttention.args;
+      const nHeads = a.nHeads.get();
+      const [h0, h1] = sliceOf(nHeads, threads, t, 1);
+      if (h0 < h1) encoderAttention(k, a, h0, h1);
+      return;
+    }
   }
 }
 
@@ -143,4 +150,15 @@ export function failureText(i32: Int32Array, u8: Uint8Array): string {
   const n = Math.min(Atomics.load(i32, W.ERRLEN), ERRTEXT_BYTES);
   // TextDecoder refuses views of a SharedArrayBuffer: copy out first.
   return new TextDecoder().decode(u8.slice(ERRTEXT, ERRTEXT + n));
+}
+
+/** Every query of an encoder layer, heads [h0, h1): one attention_f32 call per query token. */
+export function encoderAttention(k: KernelExports, a: Jobs["encoderAttention"]["args"], h0: number, h1: number): void {
+  const nPos = a.nPos.get();
+  const q = a.q.get(), qStride = a.qStride.get() * 4, out = a.out.get(), outStride = a.outStride.get() * 4;
+  const key = a.k.get(), kStride = a.kStride.get(), vT = a.vT.get(), scores = a.scores.get();
+  const nHeads = a.nHeads.get(), nKvHeads = a.nKvHeads.get(), headDim = a.headDim.get(), scale = a.scale.get();
+  for (let t = 0; t < nPos; t++) {
+    k.attention_f32(q + t * qStride, key, kStride, vT, out + t * outStride, scores, nHeads, nKvHeads, headDim, nPos, scale, h0, h1);
+  }
 }

@@ -64,6 +64,13 @@ export interface ArchTraits {
   /** RoPE base and linear scale of sliding-window layers, where they differ (gemma3). */
   readonly swaRopeBase?: number;
   readonly swaRopeScale?: number;
+  /**
+   * A BERT-style encoder (bert): learned positions and token types, post-norm LayerNorm blocks with biases,
+   * bidirectional attention, a GELU FFN; run by src/model/encoder.ts for embeddings, never generating.
+   */
+  readonly encoder?: boolean;
+  /** An encoder rotates Q and K (RoPE) instead of adding learned position embeddings (nomic-bert). */
+  readonly encoderRope?: boolean;
   readonly layer?: (l: number) => LayerTraits;
 }
 
