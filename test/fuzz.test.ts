@@ -34,3 +34,14 @@ describe("fuzzing, fixed seed", () => {
     expect([...kinds.keys()].filter((k) => k !== "ok").length).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe("findings of the long run, kept as tests", () => {
+  it("seed 1 case 53325: a block_count of 4194306 (one flipped bit) is refused by name, not a stack overflow", async () => {
+    const { loadModel, LoadError, GgufValueType } = await import("../src/index.js");
+    const { rewriteFixture } = await import("./helpers/fixtures.js");
+    const bytes = rewriteFixture("stories260K-Q8_0.gguf", (m) => void m.set("llama.block_count", { type: GgufValueType.UINT32, value: 4194306 }));
+    const err = await loadModel(bytes, { threads: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LoadError);
+    expect((err as Error).message).toMatch(/llama\.block_count is 4194306; Woolly reads at most 1024 layers/);
+  });
+});

@@ -10,6 +10,9 @@ import { LoadError } from "../errors.js";
 import type { GgufFile } from "../gguf/index.js";
 import { ARCHS, type ArchHparams, type ArchTraits } from "./arch/index.js";
 
+/** The most layers a model may have (a named limit: the largest published models have ~130). */
+export const MAX_LAYERS = 1024;
+
 /** Architectures Woolly runs (`general.architecture`). */
 export type Architecture = keyof typeof ARCHS;
 export const ARCHITECTURES = Object.keys(ARCHS) as Architecture[];
@@ -96,6 +99,9 @@ export function configFromGguf(file: GgufFile): ModelConfig {
   };
   const dim = positive("embedding_length", file.getU32(key("embedding_length")));
   const nLayers = positive("block_count", file.getU32(key("block_count")));
+  // Real models have up to ~130 layers; a count far past that is a corrupt file, refused before any
+  // per-layer array is built for it.
+  if (nLayers > MAX_LAYERS) throw new LoadError("bad_hyperparameter", `${key("block_count")} is ${nLayers}; Woolly reads at most ${MAX_LAYERS} layers`);
   const nHeads = positive("attention.head_count", file.getU32(key("attention.head_count")));
   const kvHeads = perLayer(file, key("attention.head_count_kv"), nLayers, nHeads);
   const headDim = positive("attention.key_length", file.getU32(key("attention.key_length"), dim / nHeads));
