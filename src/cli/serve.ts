@@ -13,6 +13,7 @@ export const SERVE_COMMAND: CommandSpec = {
     { name: "host", value: "ADDR", description: "the address to listen on (default 127.0.0.1)" },
     { name: "port", value: "PORT", description: "the port to listen on; 0 picks a free one (default 8080)" },
     { name: "name", value: "ID", description: "the model id clients see (default: the file name without .gguf)" },
+    { name: "slot-save-path", value: "DIR", description: "directory for POST /slots/0?action=save|restore session files (off without it)" },
     { name: "max-queue", value: "N", description: `requests that may wait for the model; the next gets 503 with Retry-After (default ${DEFAULT_MAX_QUEUE})` },
     { name: "max-tokens-ceiling", value: "N", description: "most tokens one request may generate: asking more is a 400, asking nothing gets N (default: no ceiling)" },
     { name: "timeout", value: "SECONDS", description: "abort a request still unanswered this long after it arrived, queue wait included, with a 504 (default: none)" },
@@ -52,7 +53,7 @@ export async function serveCommand(argv: string[], io: CliIo, signal: AbortSigna
     // The file's name is what users typed; general.name is often absent or generic.
     const modelId = args.values.get("name") ?? (path.split(/[\\/]/).pop() ?? path).replace(/\.gguf$/i, "");
     const quiet = args.flags.has("quiet");
-    const server = createServer(model, { modelId, ...limits, onLog: quiet ? undefined : (line) => io.err(line + "\n") });
+    const server = createServer(model, { modelId, ...limits, slotSavePath: args.values.get("slot-save-path"), onLog: quiet ? undefined : (line) => io.err(line + "\n") });
     const bound = await server.listen(port, host);
     const shownHost = host.includes(":") ? `[${host}]` : host;
     io.err(

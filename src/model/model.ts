@@ -206,6 +206,15 @@ export class Model implements TextGenerator {
     });
   }
 
+  /** Forget the session (the next call computes its prompt from the start); resolves to the positions dropped. */
+  async eraseSession(): Promise<number> {
+    return this.exclusive(async () => {
+      const n = this.sequence.length;
+      this.sequence.truncate(0);
+      return n;
+    });
+  }
+
   /** The decoder's forward pass; an encoder (bert) keeps no sequence to save. */
   private decoder(): Transformer {
     if (!this.parts.net) throw new ModelError("encoder_only", "an embedding model (encoder) has no session to save or restore");

@@ -19,6 +19,7 @@ import { chatCompletions, clientLeft, completions, toServerError, type EndpointC
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
 import { DEFAULT_MAX_QUEUE, RequestQueue, RETRY_AFTER_SECONDS } from "./queue.js";
 import { embeddings, rerank } from "./embeddings.js";
+import { slotOf, slots } from "./slots.js";
 
 export { ServerError, type ServerErrorKind } from "./http.js";
 export type { MetricsSnapshot } from "./metrics.js";
@@ -58,6 +59,8 @@ export interface ServerOptions {
   onLog?: (line: string) => void;
   /** Injected time, for tests of the timeout. */
   clock?: ServerClock;
+  /** Directory for `POST /slots/0?action=save|restore` session files (llama.cpp's --slot-save-path); without it saving is off. */
+  slotSavePath?: string;
 }
 
 export interface WoollyServer {
@@ -128,6 +131,13 @@ export function createServer(model: Model, options: ServerOptions = {}): WoollyS
       res.writeHead(204, CORS_HEADERS).end();
       return;
     }
+    const slot = slotOf(path);
+    if (slot !== undefined) {
+      if (method !== "POST") throw new ServerError("method_not_allowed", `${path} takes POST, not ${method}`);
+      const raw = await readBody(req, maxBody, signal);
+      await slots(ctx, options.slotSavePath, slot, url.searchParams.get("action"), raw.length === 0 ? {} : parseJsonObject(raw), res);
+      return;
+    }
     const post = POST_ROUTES.get(path);
     if (post) {
       if (method !== "POST") throw new ServerError("method_not_allowed", `${path} takes POST, not ${method}`);
@@ -153,6 +163,7 @@ export function createServer(model: Model, options: ServerOptions = {}): WoollyS
   function endpointOf(req: IncomingMessage): string {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     if (POST_ROUTES.has(path) || GET_ROUTES.has(path)) return path;
+    if (slotOf(path) !== undefined) return "/slots/{id}";
     return path.startsWith("/v1/models/") ? "/v1/models/{id}" : "other";
   }
 
