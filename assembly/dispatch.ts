@@ -15,8 +15,8 @@ import { q8_0_bytes, quantize_q8_0, quantize_q8_0_scalar } from "./quant/act_q8_
 import { dequant_row_f32, dot_f32, dot_f32_scalar } from "./quant/f32";
 import { dequant_row_f16, dot_f16, dot_f16_scalar } from "./quant/f16";
 import { dequant_row_bf16, dot_bf16, dot_bf16_scalar } from "./quant/bf16";
-import { dequant_row_q8_0, dot_q8_0, dot_q8_0_scalar, dot4_q8_0 } from "./quant/q8_0";
-import { dequant_row_q4_0, dot_q4_0, dot_q4_0_scalar, dot4_q4_0 } from "./quant/q4_0";
+import { dequant_row_q8_0, dot_q8_0, dot_q8_0_scalar } from "./quant/q8_0";
+import { dequant_row_q4_0, dot_q4_0, dot_q4_0_scalar } from "./quant/q4_0";
 import { dequant_row_q4_1, dot_q4_1, dot_q4_1_scalar } from "./quant/q4_1";
 import { dequant_row_q5_0, dot_q5_0, dot_q5_0_scalar } from "./quant/q5_0";
 import { dequant_row_q5_1, dot_q5_1, dot_q5_1_scalar } from "./quant/q5_1";
@@ -28,6 +28,8 @@ import { dequant_row_q4_k, dot_q4_k, dot_q4_k_scalar } from "./quant/q4_k";
 import { dequant_row_q5_k, dot_q5_k, dot_q5_k_scalar } from "./quant/q5_k";
 import { dequant_row_q6_k, dot_q6_k, dot_q6_k_scalar } from "./quant/q6_k";
 import { dequant_row_iq4_xs, dot_iq4_xs, dot_iq4_xs_scalar } from "./quant/iq4_xs";
+import { gemm4_q8_0 } from "./quant/gemm_q8_0";
+import { gemm4_q4_0 } from "./quant/gemm_q4_0";
 
 /** ggml's `enum ggml_type` ids (the same numbers as GgmlType in src/quant/types.ts). */
 const enum T {
@@ -195,16 +197,15 @@ export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: 
 
 /**
  * W[r]·X[c] for four columns c0..c0+3 at once, stored at y, y + yStrideBytes, …; false when the
- * type has no four-column kernel (then matmul goes column by column). Optional per format: a
- * kernel that decodes each weight block once for four columns, bit-identical to its dot_row.
+ * type has no four-column kernel (then matmul goes column by column). Optional per format: a GEMM
+ * tile (quant/gemm_<fmt>.ts) that decodes each weight block once for four columns, bit-identical
+ * to its dot_row for every column.
  */
 @inline
 function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize): bool {
-  // relaxed build only (q4_0.ts / q8_0.ts say why)
-  if (!ASC_FEATURE_RELAXED_SIMD) return false;
   switch (type) {
-    case T.Q4_0: dot4_q4_0(w, xq, xqStride, n, y, yStrideBytes); return true;
-    case T.Q8_0: dot4_q8_0(w, xq, xqStride, n, y, yStrideBytes); return true;
+    case T.Q4_0: gemm4_q4_0(w, xq, xqStride, n, y, yStrideBytes); return true;
+    case T.Q8_0: gemm4_q8_0(w, xq, xqStride, n, y, yStrideBytes); return true;
   }
   return false;
 }
