@@ -13,8 +13,9 @@
 //   baseline: the weights (q − 32)·sc are made as i16 once per row (|·| ≤ 32·128 = 4096; × |x| ≤
 //             127, two per dot_i16x8_s lane: ≤ 1040384, inside i32), so a column costs two
 //             dot_i16x8_s per sub-block, and no multiply and no bsums term.
-// One sub-block per loop pass: V8 hoists every load of a straight block to its top, and more
-// than one sub-block's activation loads for four columns would not fit the 16 registers.
+// Two sub-blocks per loop pass (the two that share their ql and qh bytes): V8 hoists every load of
+// a straight block to its top, and more activation loads for four columns would not fit the 16
+// registers.
 import { hadd4_i32, gather4_32 } from "./common";
 import { q8k_qs, Q8K_QS_SHIFT } from "./act_q8_k";
 import { scaled16v, mask, MASK_0F, MASK_30, load_f16_finite } from "./kcommon";
@@ -41,41 +42,52 @@ export function gemm4_q6_k(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
   const bsArr = dArr + ((<usize>nb) << 2); // column 0's bsums of super-block 0
   let sum = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
-    let x = q8k_qs(xq, b);
+    const x = q8k_qs(xq, b);
     let a0 = i32x4.splat(0);
     let a1 = i32x4.splat(0);
     let a2 = i32x4.splat(0);
     let a3 = i32x4.splat(0);
-    // Sub-block g = elements 16g … 16g+15: half h = g >> 3, quarter k = (g >> 1) & 3, l-group o.
-    for (let g = 0; g < 16; g++) {
-      const h = g >> 3;
-      const k = (g >> 1) & 3;
-      const o = (g & 1) << 4;
-      const ql = v128.load(w + <usize>((h << 6) + o + ((k & 1) << 5)));
-      const hb = v128.load(w + <usize>(128 + (h << 5) + o));
-      // q = (ql nibble k >> 1) | (qh bits 2k, 2k+1) << 4; 16-bit shifts, the masks drop what crossed bytes
-      const q = v128.or(v128.and(i16x8.shr_u(ql, (k >> 1) << 2), m0f), v128.and(i16x8.shl(i16x8.shr_u(hb, k << 1), 4), m30));
-      const sc = <i32>load<i8>(w + 192 + <usize>g);
-      const x1 = x + xqStride;
-      const x2 = x1 + xqStride;
-      const x3 = x2 + xqStride;
+    // One pass per (l-group t, quarter pair kk): sub-blocks A (quarter kk, the low nibbles of the
+    // ql bytes, qh bits 2kk..2kk+1) and A + 4 (quarter kk + 2, the high nibbles, qh bits 2kk+4..+5)
+    // from one ql load and one qh shift. Half h = t >> 1, l-group offset o = 16·(t & 1).
+    for (let it = 0; it < 8; it++) {
+      const t = it >> 1;
+      const kk = it & 1;
+      const o = (t & 1) << 4;
+      const ql = v128.load(w + <usize>(((t >> 1) << 6) + o + (kk << 5))); // ql[64h + o + 32kk …]
+      const hs = i16x8.shr_u(v128.load(w + <usize>(128 + ((t >> 1) << 5) + o)), kk << 1); // qh[32h + o …]
+      // 16-bit shifts: the masks drop every bit that crossed into the neighbouring byte
+      const qa = v128.or(v128.and(ql, m0f), v128.and(i16x8.shl(hs, 4), m30));
+      const qb = v128.or(v128.and(i16x8.shr_u(ql, 4), m0f), v128.and(hs, m30));
+      const sa = ((t >> 1) << 3) + (kk << 1) + (t & 1); // sub-block A = 8h + 2kk + (t & 1)
+      const xa = x + ((<usize>(sa << 4)) << Q8K_QS_SHIFT);
+      const xb = xa + (64 << Q8K_QS_SHIFT);
+      const sca = <i32>load<i8>(w + 192 + <usize>sa);
+      const scb = <i32>load<i8>(w + 196 + <usize>sa);
       if (ASC_FEATURE_RELAXED_SIMD) {
-        const ss = i16x8.splat(<i16>sc);
-        a0 = scaled16v(q, x, ss, a0);
-        a1 = scaled16v(q, x1, ss, a1);
-        a2 = scaled16v(q, x2, ss, a2);
-        a3 = scaled16v(q, x3, ss, a3);
+        const ssa = i16x8.splat(<i16>sca);
+        const ssb = i16x8.splat(<i16>scb);
+        a0 = scaled16v(qb, xb, ssb, scaled16v(qa, xa, ssa, a0));
+        a1 = scaled16v(qb, xb + xqStride, ssb, scaled16v(qa, xa + xqStride, ssa, a1));
+        a2 = scaled16v(qb, xb + 2 * xqStride, ssb, scaled16v(qa, xa + 2 * xqStride, ssa, a2));
+        a3 = scaled16v(qb, xb + 3 * xqStride, ssb, scaled16v(qa, xa + 3 * xqStride, ssa, a3));
       } else {
-        const ss = i16x8.splat(<i16>sc);
-        const t = i16x8.splat(32);
-        const we = i16x8.mul(i16x8.sub(i16x8.shr_u(i16x8.shl(q, 8), 8), t), ss);
-        const wo = i16x8.mul(i16x8.sub(i16x8.shr_u(q, 8), t), ss);
-        a0 = sub_i16(we, wo, x, a0);
-        a1 = sub_i16(we, wo, x1, a1);
-        a2 = sub_i16(we, wo, x2, a2);
-        a3 = sub_i16(we, wo, x3, a3);
+        const t32 = i16x8.splat(32);
+        const ssa = i16x8.splat(<i16>sca);
+        const wae = i16x8.mul(i16x8.sub(i16x8.shr_u(i16x8.shl(qa, 8), 8), t32), ssa);
+        const wao = i16x8.mul(i16x8.sub(i16x8.shr_u(qa, 8), t32), ssa);
+        a0 = sub_i16(wae, wao, xa, a0);
+        a1 = sub_i16(wae, wao, xa + xqStride, a1);
+        a2 = sub_i16(wae, wao, xa + 2 * xqStride, a2);
+        a3 = sub_i16(wae, wao, xa + 3 * xqStride, a3);
+        const ssb = i16x8.splat(<i16>scb);
+        const wbe = i16x8.mul(i16x8.sub(i16x8.shr_u(i16x8.shl(qb, 8), 8), t32), ssb);
+        const wbo = i16x8.mul(i16x8.sub(i16x8.shr_u(qb, 8), t32), ssb);
+        a0 = sub_i16(wbe, wbo, xb, a0);
+        a1 = sub_i16(wbe, wbo, xb + xqStride, a1);
+        a2 = sub_i16(wbe, wbo, xb + 2 * xqStride, a2);
+        a3 = sub_i16(wbe, wbo, xb + 3 * xqStride, a3);
       }
-      x += 16 << Q8K_QS_SHIFT;
     }
     let sumi = hadd4_i32(a0, a1, a2, a3);
     if (ASC_FEATURE_RELAXED_SIMD) {
