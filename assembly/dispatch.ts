@@ -30,6 +30,7 @@ import { dequant_row_q6_k, dot_q6_k, dot_q6_k_scalar } from "./quant/q6_k";
 import { dequant_row_iq4_xs, dot_iq4_xs, dot_iq4_xs_scalar } from "./quant/iq4_xs";
 import { gemm4_q8_0 } from "./quant/gemm_q8_0";
 import { gemm4_q4_0 } from "./quant/gemm_q4_0";
+import { gemm4_q5_0 } from "./quant/gemm_q5_0";
 import { gemm4_q4_k } from "./quant/gemm_q4_k";
 import { gemm4_q5_k } from "./quant/gemm_q5_k";
 import { gemm4_q6_k } from "./quant/gemm_q6_k";
@@ -208,6 +209,7 @@ export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: 
 function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize): bool {
   switch (type) {
     case T.Q4_0: gemm4_q4_0(w, xq, xqStride, n, y, yStrideBytes); return true;
+    case T.Q5_0: gemm4_q5_0(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q8_0: gemm4_q8_0(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q4_K: gemm4_q4_k(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q5_K: gemm4_q5_k(w, xq, xqStride, n, y, yStrideBytes); return true;
