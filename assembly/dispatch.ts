@@ -207,6 +207,8 @@ export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: 
  */
 @inline
 function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize): bool {
+  // Q8_0 and Q5_0: relaxed build only (gemm_q8_0.ts, gemm_q5_0.ts say why)
+  if (!ASC_FEATURE_RELAXED_SIMD && (type == T.Q8_0 || type == T.Q5_0)) return false;
   switch (type) {
     case T.Q4_0: gemm4_q4_0(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q5_0: gemm4_q5_0(w, xq, xqStride, n, y, yStrideBytes); return true;
