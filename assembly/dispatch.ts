@@ -223,8 +223,16 @@ function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: us
 /**
  * y[c·yStride + r] = W[r]·X[c] for c < ncols, r in [row0, row1); X[c] at xq + c·xqStride bytes,
  * yStride in elements. Rows outer, columns inner: each weight row comes from memory once and stays
- * in L1 while every column reads it; where a format has a four-column kernel, each of its blocks
- * is also decoded once per four columns.
+ * in L1 while every column reads it; where a format has a GEMM tile (dot_row4), each of its blocks
+ * is also decoded once per four columns, and the remainder columns (ncols mod 4) go one by one.
+ *
+ * Measured (interleaved A/B in one process: the old matmul, the new one and matvec per
+ * column alternating, 1024×4096 by 64 columns, medians of 15 on a 2-core machine shared by ~8
+ * jobs, so ±20%): new matmul against the previous one (column by column, or the relaxed dot4 for
+ * Q4_0/Q8_0) and against matvec per column —
+ *   baseline (Node 20): Q4_0 1.30x/1.40x, Q4_K 1.76x/2.00x, Q5_K 1.94x/1.96x, Q6_K 1.79x/1.63x
+ *   relaxed (Node 24):  Q8_0 1.25x/1.46x, Q4_0 1.79x/2.55x, Q5_0 1.30x/1.55x, Q4_K 1.56x/1.40x,
+ *                       Q5_K 1.46x/1.70x, Q6_K 2.28x/1.80x
  */
 export function matmul(
   type: i32, w: usize, rowBytes: i32, xq: usize, xqStride: i32, y: usize, yStride: i32,
