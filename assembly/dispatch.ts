@@ -226,13 +226,18 @@ function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: us
  * in L1 while every column reads it; where a format has a GEMM tile (dot_row4), each of its blocks
  * is also decoded once per four columns, and the remainder columns (ncols mod 4) go one by one.
  *
- * Measured (interleaved A/B in one process: the old matmul, the new one and matvec per
- * column alternating, 1024×4096 by 64 columns, medians of 15 on a 2-core machine shared by ~8
- * jobs, so ±20%): new matmul against the previous one (column by column, or the relaxed dot4 for
- * Q4_0/Q8_0) and against matvec per column —
- *   baseline (Node 20): Q4_0 1.30x/1.40x, Q4_K 1.76x/2.00x, Q5_K 1.94x/1.96x, Q6_K 1.79x/1.63x
- *   relaxed (Node 24):  Q8_0 1.25x/1.46x, Q4_0 1.79x/2.55x, Q5_0 1.30x/1.55x, Q4_K 1.56x/1.40x,
- *                       Q5_K 1.46x/1.70x, Q6_K 2.28x/1.80x
+ * Measured (interleaved A/B in one process: the old matmul, the new one and matvec per column
+ * alternating, 1024×4096 by 64 columns, medians of 15; the 2-core machine was shared by ~8 jobs,
+ * load average 10-14, so single runs scatter by ±30%: ranges over the two final runs): the new
+ * matmul against the previous one (column by column, or the relaxed dot4 for Q4_0/Q8_0), and
+ * against matvec per column —
+ *   baseline (Node 20): Q4_0 1.30-1.58x / 1.32-1.40x, Q4_K 1.26-1.76x / 1.56-2.00x,
+ *                       Q5_K 1.55-1.94x / 1.86-1.96x, Q6_K 1.66-1.79x / 1.63-1.78x
+ *   relaxed (Node 24):  Q8_0 1.01-1.25x / 1.44-1.46x, Q4_0 1.79-1.82x / 2.04-2.55x,
+ *                       Q5_0 1.05-1.30x / 1.11-1.55x, Q4_K 1.00-1.56x / 1.14-1.40x,
+ *                       Q5_K 1.46-1.85x / 1.57-1.70x, Q6_K 1.76-2.28x / 1.80-2.18x
+ * End to end (TinyLlama-shaped Q4_K_M, 64-token prefill, one thread, old and new in one process,
+ * interleaved, per CPU-second): baseline 10.9 → 17.2 tokens/s (1.58x), relaxed 16.3 → 23.8 (1.46x).
  */
 export function matmul(
   type: i32, w: usize, rowBytes: i32, xq: usize, xqStride: i32, y: usize, yStride: i32,
