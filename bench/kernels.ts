@@ -29,7 +29,10 @@ export interface KernelResult {
   readonly gbPerS: number;
   readonly ratioToBandwidth: number;
   readonly ratioToNaive: number | null;
+  /** Columns (tokens) per second: one per matvec, ncols per matmul. */
   readonly tokensPerS?: number;
+  /** matmul only: its time per column against one matvec's (quantization of x included in both). */
+  readonly speedupOverMatvec?: number;
 }
 
 export const ALL_FORMATS = GGML_TYPES.filter((t) => t.supported).map((t) => t.name);
@@ -142,7 +145,7 @@ function benchFormat(e: Engine, type: GgmlTypeInfo, rows: number, cols: number, 
 
   const gb = (ms: number) => bytes / ms / 1e6;
   const results: KernelResult[] = [
-    { bench: "kernels", format: type.name, shape, variant: "fused", simd: o.simd, ms: fusedMs, gbPerS: gb(fusedMs), ratioToBandwidth: gb(fusedMs) / bandwidth, ratioToNaive: naiveMs / fusedMs },
+    { bench: "kernels", format: type.name, shape, variant: "fused", simd: o.simd, ms: fusedMs, gbPerS: gb(fusedMs), ratioToBandwidth: gb(fusedMs) / bandwidth, ratioToNaive: naiveMs / fusedMs, tokensPerS: 1000 / fusedMs },
     { bench: "kernels", format: type.name, shape, variant: "naive", simd: o.simd, ms: naiveMs, gbPerS: gb(naiveMs), ratioToBandwidth: gb(naiveMs) / bandwidth, ratioToNaive: 1 },
   ];
 
@@ -158,21 +161,32 @@ function benchFormat(e: Engine, type: GgmlTypeInfo, rows: number, cols: number, 
       k.quantize_act(type.id, X + c * cols * 4, XQ + c * stride, cols);
     }
     k.matmul(type.id, w[0], rowBytes, XQ, stride, Y, rows, cols, 0, rows, ncols);
-    for (const c of [0, ncols - 1]) {
+    // Every column against the scalar reference, and bit for bit against matvec (the GEMM tiles
+    // must sum exactly as the matvec kernels do: test/gemm.test.ts).
+    const bits = new Uint32Array(e.memory.buffer);
+    for (let c = 0; c < ncols; c++) {
       k.matvec_scalar(type.id, w[0], rowBytes, XQ + c * stride, yRef, cols, 0, rows);
       const d = maxAbsDiff(e, Y + c * rows * 4, yRef, rows);
       if (!(d.diff <= CHECK_RELATIVE * d.scale)) {
         throw new BenchCheckError(`${type.name} ${shape}: matmul column ${c} of ${ncols} differs from the scalar reference by ${d.diff}`);
       }
+      k.matvec(type.id, w[0], rowBytes, XQ + c * stride, yRef, cols, 0, rows);
+      const at = (Y >> 2) + c * rows;
+      for (let r = 0; r < rows; r++) {
+        if (bits[at + r] !== bits[(yRef >> 2) + r]) throw new BenchCheckError(`${type.name} ${shape}: matmul column ${c} row ${r} is not matvec's value`);
+      }
     }
     next = 0;
+    // Quantizing the columns is part of a prompt batch as it is of a matvec.
     const ms = timeMedian(() => {
+      for (let c = 0; c < ncols; c++) k.quantize_act(type.id, X + c * cols * 4, XQ + c * stride, cols);
       k.matmul(type.id, w[next], rowBytes, XQ, stride, Y, rows, cols, 0, rows, ncols);
       next = (next + 1) % copies;
     }, o.samples, o.minMs);
     results.push({
       bench: "kernels", format: type.name, shape, variant: `matmul-${ncols}`, simd: o.simd, ms,
       gbPerS: gb(ms), ratioToBandwidth: gb(ms) / bandwidth, ratioToNaive: null, tokensPerS: ncols / (ms / 1000),
+      speedupOverMatvec: fusedMs / (ms / ncols),
     });
   }
   return results;

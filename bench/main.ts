@@ -53,14 +53,14 @@ async function kernels(argv: string[]): Promise<void> {
       continue;
     }
     if (!header) {
-      out(`${"format".padEnd(7)} ${"shape".padEnd(11)} ${"variant".padEnd(10)} ${pad("ms", 9)} ${pad("GB/s", 7)} ${pad("of bw", 6)} ${pad("vs naive", 8)} ${pad("tok/s", 9)}`);
+      out(`${"format".padEnd(7)} ${"shape".padEnd(11)} ${"variant".padEnd(10)} ${pad("ms", 9)} ${pad("GB/s", 7)} ${pad("of bw", 6)} ${pad("vs naive", 8)} ${pad("cols/s", 9)} ${pad("vs matvec", 9)}`);
       header = true;
     }
     const k = r as KernelResult;
     out(
       `${k.format.padEnd(7)} ${k.shape.padEnd(11)} ${k.variant.padEnd(10)} ${pad(k.ms.toFixed(3), 9)} ${pad(k.gbPerS.toFixed(2), 7)} ` +
         `${pad((k.ratioToBandwidth * 100).toFixed(0) + "%", 6)} ${pad(k.ratioToNaive === null ? "" : k.ratioToNaive.toFixed(2) + "x", 8)} ` +
-        `${pad(k.tokensPerS === undefined ? "" : k.tokensPerS.toFixed(0), 9)}`,
+        `${pad(k.tokensPerS === undefined ? "" : k.tokensPerS.toFixed(0), 9)} ${pad(k.speedupOverMatvec === undefined ? "" : k.speedupOverMatvec.toFixed(2) + "x", 9)}`,
     );
   }
 }

@@ -47,7 +47,7 @@
 // multiplier id = 127 / amax (0 for an all-zero block) and _mm256_round_ps(_MM_ROUND_NEAREST), i.e.
 // round half to even (the scalar reference quantize_row_q8_0_ref uses roundf and 1/d instead,
 // which can differ by one in a quant).
-import { round_f16, hsum_i32x4, K_NIB16, K_NIB8, kconst } from "./common";
+import { round_f16, hsum_i32x4, hadd4_i32, K_NIB16, K_NIB8, kconst } from "./common";
 
 /** Quants stored as i16 (baseline build) rather than i8 (relaxed build). */
 export const ACT_I16: bool = !ASC_FEATURE_RELAXED_SIMD;
@@ -178,14 +178,6 @@ export function unsigned_half(u: v128, y: usize, mb: v128): v128 {
   } else {
     return half_u7(u, y);
   }
-}
-
-/** [Σ lanes of s0, Σ s1, Σ s2, Σ s3]. */
-@inline
-function hadd4_i32(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
-  const u0 = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
-  const u1 = i32x4.add(i32x4.shuffle(s2, s3, 0, 1, 4, 5), i32x4.shuffle(s2, s3, 2, 3, 6, 7));
-  return i32x4.add(i32x4.shuffle(u0, u1, 0, 2, 4, 6), i32x4.shuffle(u0, u1, 1, 3, 5, 7));
 }
 
 /** x (f32[n]) → the layout above at xq. */

@@ -137,6 +137,23 @@ export function hsum_i32x4(v: v128): i32 {
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
 }
 
+/** [Σ lanes of s0, Σ s1, Σ s2, Σ s3]: four i32 horizontal sums at once (exact, any order). */
+@inline
+export function hadd4_i32(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u0 = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
+  const u1 = i32x4.add(i32x4.shuffle(s2, s3, 0, 1, 4, 5), i32x4.shuffle(s2, s3, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(u0, u1, 0, 2, 4, 6), i32x4.shuffle(u0, u1, 1, 3, 5, 7));
+}
+
+/** The four 32-bit values at p, p + stride, p + 2·stride, p + 3·stride as one v128 (one per column). */
+@inline
+export function gather4_32(p: usize, stride: usize): v128 {
+  let v = v128.load32_zero(p);
+  v = v128.load32_lane(p + stride, v, 1);
+  v = v128.load32_lane(p + 2 * stride, v, 2);
+  return v128.load32_lane(p + 3 * stride, v, 3);
+}
+
 /**
  * swizzle(table, idx) for indices known to be in 0..15: the relaxed build uses relaxed_swizzle,
  * which V8 lowers to a bare pshufb; i8x16.swizzle must zero out-of-range lanes and costs a

@@ -11,7 +11,7 @@
 // activation's block sum): Σ(q − 8)·q_x, the same integer. One block per iteration with pointers
 // stepped: V8 hoists every load of an unrolled group and spills (measured slower).
 import { load_f16, f16_raw, madd_f32x4, store_s8x16_scaled, nibbles_lo, nibbles_hi } from "./common";
-import { QS_BLOCK, HALF, qs_bytes, act_q, act_scale, nibble_mask, nib_lo, nib_hi, half_u7 } from "./act_q8_0";
+import { QS_BLOCK, qs_bytes, act_q, act_scale, nibble_mask, nib_lo, nib_hi } from "./act_q8_0";
 
 export const Q4_0_BYTES: i32 = 18;
 
@@ -73,63 +73,4 @@ export function dot_q4_0_scalar(w: usize, xq: usize, n: i32): f32 {
     sum += <f32>s * (load_f16(p) * act_scale(dx + ((<usize>b) << 2)));
   }
   return sum;
-}
-
-/** Σ lanes of s in every lane: the block total, as dot_q4_0 folds it. */
-@inline
-function fold(s: v128): v128 {
-  s = i32x4.add(s, i32x4.shuffle(s, s, 2, 3, 0, 1));
-  return i32x4.add(s, i32x4.shuffle(s, s, 1, 0, 3, 2));
-}
-
-/**
- * Four activation columns at once (matmul): each weight block is decoded once for the columns
- * X[c] at xq + c·xqStride, and W·X[c] is stored at y + c·yStride (bytes). Each column is summed
- * exactly as dot_q4_0 sums it, so the results are bit-identical to it. Relaxed build only: in the
- * baseline build the 16-bit weights of four columns do not fit the registers and V8 spills
- * (measured 5% slower than column by column; relaxed: Q8_0 27% and Q4_0 10% faster, 1024×2048
- * by 64 columns).
- */
-export function dot4_q4_0(w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStride: usize): void {
-  const m = nibble_mask();
-  const nb = n >> 5;
-  const sumOff = (<usize>nb) << 3; // from a column's d entry to its block sum
-  let p = w;
-  let x0 = xq;
-  let d0 = xq + qs_bytes(n);
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
-  for (let b = nb; b > 0; b--) {
-    const v = v128.load(p, 2);
-    const x1 = x0 + xqStride;
-    const x2 = x1 + xqStride;
-    const x3 = x2 + xqStride;
-    const lo = v128.and(v, m);
-    const hi = v128.and(i16x8.shr_u(v, 4), m);
-    let s0 = i32x4.add(half_u7(lo, x0), half_u7(hi, x0 + HALF));
-    let s1 = i32x4.add(half_u7(lo, x1), half_u7(hi, x1 + HALF));
-    let s2 = i32x4.add(half_u7(lo, x2), half_u7(hi, x2 + HALF));
-    let s3 = i32x4.add(half_u7(lo, x3), half_u7(hi, x3 + HALF));
-    const dw = f16_raw(p);
-    const d1 = d0 + xqStride;
-    const d2 = d1 + xqStride;
-    const d3 = d2 + xqStride;
-    s0 = i32x4.sub(fold(s0), i32x4.shl(v128.load32_splat(d0 + sumOff), 3));
-    s1 = i32x4.sub(fold(s1), i32x4.shl(v128.load32_splat(d1 + sumOff), 3));
-    s2 = i32x4.sub(fold(s2), i32x4.shl(v128.load32_splat(d2 + sumOff), 3));
-    s3 = i32x4.sub(fold(s3), i32x4.shl(v128.load32_splat(d3 + sumOff), 3));
-    a0 = madd_f32x4(f32x4.convert_i32x4_s(s0), f32x4.splat(dw * load<f32>(d0)), a0);
-    a1 = madd_f32x4(f32x4.convert_i32x4_s(s1), f32x4.splat(dw * load<f32>(d1)), a1);
-    a2 = madd_f32x4(f32x4.convert_i32x4_s(s2), f32x4.splat(dw * load<f32>(d2)), a2);
-    a3 = madd_f32x4(f32x4.convert_i32x4_s(s3), f32x4.splat(dw * load<f32>(d3)), a3);
-    p += 18;
-    x0 += QS_BLOCK;
-    d0 += 4;
-  }
-  store<f32>(y, f32x4.extract_lane(a0, 0));
-  store<f32>(y + yStride, f32x4.extract_lane(a1, 0));
-  store<f32>(y + 2 * yStride, f32x4.extract_lane(a2, 0));
-  store<f32>(y + 3 * yStride, f32x4.extract_lane(a3, 0));
 }

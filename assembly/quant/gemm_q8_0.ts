@@ -1,0 +1,66 @@
+// GEMM tile for Q8_0 weights (layout: q8_0.ts) against Q8_0 activations (act_q8_0.ts): one weight
+// row × four activation columns, relaxed build only. Each 34-byte block is loaded and unpacked once
+// (|q| and the sign mask, for relaxed_dot) and used for all four columns.
+//
+//   y + c·yStride  ←  W·X[c],  X[c] at xq + c·xqStride (bytes), c = 0..3
+//
+// Bit-identical to dot_q8_0 for every column: each column keeps dot_q8_0's two f32x4 accumulators
+// (elements 0..15 and 16..31 of each block, eight lanes of four consecutive products each), gets
+// the same exact lane integers, the same d_w·d_x product and the same multiply-add per block, and
+// the same final hsum. Only the integer arithmetic is shared across columns, and integers are exact.
+import { f16_raw, hsum_f32x4, madd_f32x4 } from "./common";
+import { QS_BLOCK, HALF, qs_bytes, half_s8_pre } from "./act_q8_0";
+
+/**
+ * Relaxed build only (dispatch.ts does not call it in the baseline build). The baseline build has
+ * no Q8_0 tile: its activations are i16, four v128 per block and column, and V8 hoists every load
+ * of the block to its top, so even two columns per pass spill (seen in --print-wasm-code), and the
+ * unpacking it would save is three shifts per half-block. Measured, interleaved A/B, 1024×4096 by
+ * 64 columns, medians of 15-25 on the loaded 2-core machine: four columns 0.88x of column by
+ * column, two passes of two columns 0.93x-1.33x across three runs.
+ */
+export function gemm4_q8_0(w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStride: usize): void {
+  let p = w;
+  let x0 = xq; // column 0's quants of block b; column c's at x0 + c·xqStride
+  let d0 = xq + qs_bytes(n); // column 0's d entry of block b
+  let l0 = f32x4.splat(0);
+  let h0 = f32x4.splat(0);
+  let l1 = f32x4.splat(0);
+  let h1 = f32x4.splat(0);
+  let l2 = f32x4.splat(0);
+  let h2 = f32x4.splat(0);
+  let l3 = f32x4.splat(0);
+  let h3 = f32x4.splat(0);
+  for (let b = n >> 5; b > 0; b--) {
+    const dw = f16_raw(p);
+    const x1 = x0 + xqStride;
+    const x2 = x1 + xqStride;
+    const x3 = x2 + xqStride;
+    const d1 = d0 + xqStride;
+    const d2 = d1 + xqStride;
+    const d3 = d2 + xqStride;
+    // Low half for the four columns, then the high half: fewer weight vectors live at once.
+    const a = v128.load(p, 2);
+    const ae = i8x16.abs(a); //                 |q| …
+    const ao = i8x16.lt_s(a, i8x16.splat(0)); // … and its sign, for half_s8_pre
+    l0 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x0)), f32x4.splat(dw * load<f32>(d0)), l0);
+    l1 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x1)), f32x4.splat(dw * load<f32>(d1)), l1);
+    l2 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x2)), f32x4.splat(dw * load<f32>(d2)), l2);
+    l3 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x3)), f32x4.splat(dw * load<f32>(d3)), l3);
+    const c = v128.load(p, 18);
+    const ce = i8x16.abs(c);
+    const co = i8x16.lt_s(c, i8x16.splat(0));
+    h0 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x0 + HALF)), f32x4.splat(dw * load<f32>(d0)), h0);
+    h1 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x1 + HALF)), f32x4.splat(dw * load<f32>(d1)), h1);
+    h2 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x2 + HALF)), f32x4.splat(dw * load<f32>(d2)), h2);
+    h3 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x3 + HALF)), f32x4.splat(dw * load<f32>(d3)), h3);
+    p += 34;
+    x0 += QS_BLOCK;
+    d0 += 4;
+  }
+  store<f32>(y, hsum_f32x4(f32x4.add(l0, h0)));
+  store<f32>(y + yStride, hsum_f32x4(f32x4.add(l1, h1)));
+  store<f32>(y + 2 * yStride, hsum_f32x4(f32x4.add(l2, h2)));
+  store<f32>(y + 3 * yStride, hsum_f32x4(f32x4.add(l3, h3)));
+}
+
