@@ -8,6 +8,8 @@
 // and generate() reuses the KV cache for the longest common prefix of token ids.
 import { ParameterError } from "../errors.js";
 import type { GenerateOptions, Generation, TextGenerator } from "../generate/options.js";
+import { planTools, toolStream, type ChatResult, type ToolChoice } from "./tools.js";
+import type { ToolFormatName } from "./tool-parse.js";
 import { MAX_STOPS } from "../generate/stop.js";
 import {
   CHAT_TEMPLATE_KEY,
@@ -28,8 +30,21 @@ export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parse
   template?: "auto" | "model" | "chatml";
   /** Extra variables for the template, e.g. `{ enable_thinking: false }` for templates that read it. */
   templateVariables?: Readonly<Record<string, unknown>>;
-  /** Tool definitions the template offers the model (its `tools` variable). */
+  /**
+   * Tool definitions the template offers the model (its `tools` variable). The reply is then parsed
+   * for calls in the format of the model's family (`result.toolCalls`, `result.content`).
+   */
   tools?: readonly ChatTool[];
+  /**
+   * `"auto"` (default): the model may call a tool; `"none"`: the tools are not rendered and nothing
+   * is parsed; `"required"`: a grammar forces at least one call of one of the tools, with arguments
+   * valid against its parameters schema; `{ type: "function", function: { name } }`: forces that one.
+   */
+  toolChoice?: ToolChoice;
+  /** Forced calls: allow several calls in one reply (default false: exactly one). */
+  parallelToolCalls?: boolean;
+  /** Parse calls in this format rather than the one detected from the template's text. */
+  toolFormat?: ToolFormatName;
   /**
    * The clock of the template's `strftime_now` (templates that print today's date); default: the
    * current time. A server or a test fixes it to make prompts reproducible.
@@ -37,8 +52,12 @@ export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parse
   now?: Date;
 }
 
-/** A reply streaming like generate()'s, with what the model was actually given. */
+/**
+ * A reply streaming like generate()'s, with what the model was actually given. With tools, the
+ * stream holds call markup back: its pieces add up to `result.content`.
+ */
 export interface ChatGeneration extends Generation {
+  readonly result: Promise<ChatResult>;
   /** Which template rendered the conversation. */
   readonly template: ChatTemplateKind;
   /** The rendered prompt text (BOS text removed when the tokenizer adds the BOS token itself). */
@@ -100,8 +119,25 @@ export function chatPrompt(
 
 /** Stream the assistant's reply to `messages`; see Model.chat. */
 export function chat(model: TextGenerator, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
-  const prompt = chatPrompt(model, messages, options);
-  const { template: _template, templateVariables: _variables, tools: _tools, now: _now, ...generateOptions } = options;
+  const source = templateFor(model, options.template).source;
+  const plan = planTools(model.tokenizer, source, messages, {
+    tools: options.tools,
+    toolChoice: options.toolChoice,
+    parallelToolCalls: options.parallelToolCalls,
+    format: options.toolFormat,
+    callerConstrains: options.grammar !== undefined || options.jsonSchema !== undefined || options.json === true,
+  });
+  const prompt = chatPrompt(model, plan.messages, { ...options, tools: plan.tools });
+  const {
+    template: _template,
+    templateVariables: _variables,
+    tools: _tools,
+    toolChoice: _choice,
+    parallelToolCalls: _parallel,
+    toolFormat: _format,
+    now: _now,
+    ...generateOptions
+  } = options;
   let stop = options.stop;
   // Without an <|im_end|> token that ends generation, ChatML's end of turn is plain text: stop on it.
   const endIsToken = (() => {
@@ -110,10 +146,17 @@ export function chat(model: TextGenerator, messages: readonly ChatMessage[], opt
   })();
   const room = stop === undefined || (Array.isArray(stop) && stop.length < MAX_STOPS && !stop.includes(CHATML_END));
   if (prompt.template === "chatml" && !endIsToken && room) stop = [...(stop ?? []), CHATML_END];
-  const g = model.generate(prompt.tokens, { ...generateOptions, stop });
+  const preserve = [...(generateOptions.preserveTokens ?? []), ...(plan.generate.preserveTokens ?? [])];
+  const g = model.generate(prompt.tokens, {
+    ...generateOptions,
+    ...(plan.generate.grammar !== undefined ? { grammar: plan.generate.grammar } : {}),
+    ...(preserve.length ? { preserveTokens: preserve } : {}),
+    stop,
+  });
+  const reply = toolStream(plan, g);
   return {
-    result: g.result,
-    [Symbol.asyncIterator]: () => g[Symbol.asyncIterator](),
+    result: reply.result,
+    [Symbol.asyncIterator]: reply.pieces,
     template: prompt.template,
     prompt: prompt.text,
     promptTokens: prompt.tokens,

@@ -25,6 +25,12 @@ export interface GenerateOptions extends SamplingOptions, ConstraintOptions {
    * grammar's mask, before truncation and temperature).
    */
   logprobs?: number;
+  /**
+   * Control tokens whose text is emitted when generated (they are silent otherwise): the markers of a
+   * tool-call format such as `[TOOL_CALLS]` or `<|python_tag|>`, which the reply's parser must see
+   * (llama.cpp's preserved tokens).
+   */
+  preserveTokens?: readonly number[];
 }
 
 /**
