@@ -20,6 +20,7 @@ import {
   type ChatMessage,
   type ChatTemplateKind,
   type ChatTool,
+  type ChatToolCall,
 } from "./template.js";
 
 export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parseSpecial"> {
@@ -117,17 +118,64 @@ export function chatPrompt(
   return { template: template.kind, text, tokens };
 }
 
+/** Whether each template prints tool-call arguments given as objects (most `tojson` them). */
+const objectArguments = new WeakMap<ChatTemplate, boolean>();
+
+/**
+ * Tool-call arguments as objects for templates that print objects (as transformers passes them):
+ * OpenAI clients send JSON text, which such a template would print as a quoted string. Found as
+ * llama.cpp does, by rendering a probe call and looking for its argument's name.
+ */
+function withArgumentObjects(template: ChatTemplate, messages: readonly ChatMessage[]): readonly ChatMessage[] {
+  if (!Array.isArray(messages) || !messages.some((m: ChatMessage) => m?.tool_calls?.some((c: ChatToolCall) => typeof c?.function?.arguments === "string"))) return messages;
+  let objects = objectArguments.get(template);
+  if (objects === undefined) {
+    const probe: ChatMessage[] = [
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "probe", arguments: { argument_needle: 1 } } }] },
+      { role: "tool", tool_call_id: "call_1", name: "probe", content: "ok" },
+    ];
+    try {
+      objects = template.render(probe, { bos: "", eos: "" }, { addGenerationPrompt: false }).includes("argument_needle");
+    } catch {
+      objects = false;
+    }
+    objectArguments.set(template, objects);
+  }
+  if (!objects) return messages;
+  return messages.map((m: ChatMessage): ChatMessage =>
+    m.tool_calls
+      ? {
+          ...m,
+          tool_calls: m.tool_calls.map((c: ChatToolCall): ChatToolCall => {
+            if (typeof c.function.arguments !== "string") return c;
+            try {
+              const parsed: unknown = JSON.parse(c.function.arguments);
+              return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+                ? { ...c, function: { ...c.function, arguments: parsed as Record<string, unknown> } }
+                : c;
+            } catch {
+              return c;
+            }
+          }),
+        }
+      : m,
+  );
+}
+
 /** Stream the assistant's reply to `messages`; see Model.chat. */
 export function chat(model: TextGenerator, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
-  const source = templateFor(model, options.template).source;
-  const plan = planTools(model.tokenizer, source, messages, {
+  const template = templateFor(model, options.template);
+  const plan = planTools(model.tokenizer, template.source, withArgumentObjects(template, messages), {
     tools: options.tools,
     toolChoice: options.toolChoice,
     parallelToolCalls: options.parallelToolCalls,
     format: options.toolFormat,
+    now: options.now,
     callerConstrains: options.grammar !== undefined || options.jsonSchema !== undefined || options.json === true,
   });
-  const prompt = chatPrompt(model, plan.messages, { ...options, tools: plan.tools });
+  const variables = plan.variables ? { ...plan.variables, ...options.templateVariables } : options.templateVariables;
+  const prompt = chatPrompt(model, plan.messages, { ...options, tools: plan.tools, templateVariables: variables });
   const {
     template: _template,
     templateVariables: _variables,

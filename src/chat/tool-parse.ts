@@ -194,21 +194,35 @@ function joinContent(pieces: string[]): string {
     .join("\n");
 }
 
-/** Repeated `open … close` blocks, each holding a JSON value read by `read`; text outside is content. */
-function parseBlocks(text: string, open: string, close: string, read: (inner: string) => ParsedToolCall[] | undefined): ParsedReply {
+/**
+ * Repeated `open … close` blocks, each read by `read`; text outside is content. Without a `close`, a
+ * block runs to the next `open` (or the end), and `read` may say how much of it the call used.
+ */
+function parseBlocks(
+  text: string,
+  open: string,
+  close: string,
+  read: (inner: string) => ParsedToolCall[] | { calls: ParsedToolCall[]; used: number } | undefined,
+): ParsedReply {
   const pieces: string[] = [];
   const calls: ParsedToolCall[] = [];
   let at = 0;
   for (;;) {
     const start = text.indexOf(open, at);
     if (start < 0) break;
-    const stop = close === "" ? -1 : text.indexOf(close, start + open.length);
-    const inner = text.slice(start + open.length, stop < 0 ? text.length : stop);
+    const from = start + open.length;
+    const stop = close === "" ? -1 : text.indexOf(close, from);
+    const inner = text.slice(from, stop < 0 ? text.length : stop);
     const found = read(inner);
     if (!found) break;
     pieces.push(text.slice(at, start));
-    calls.push(...found);
-    at = stop < 0 ? text.length : stop + close.length;
+    if (Array.isArray(found)) {
+      calls.push(...found);
+      at = stop < 0 ? text.length : stop + close.length;
+    } else {
+      calls.push(...found.calls);
+      at = stop < 0 ? from + found.used : stop + close.length;
+    }
   }
   pieces.push(text.slice(at));
   return calls.length === 0 ? { content: text, toolCalls: [] } : { content: joinContent(pieces), toolCalls: calls };
@@ -400,7 +414,7 @@ export function parseToolCalls(format: ToolFormatName, text: string, ctx: ParseC
     case "functionary-v3.2":
       return parseFunctionary32(text);
     case "mistral-nemo":
-      return parseBlocks(text, "[TOOL_CALLS]", "", (inner) => jsonCalls(inner.trim()));
+      return parseBlocks(text, "[TOOL_CALLS]", "", mistralCall);
     case "mistral":
       return parseBlocks(text, "[TOOL_CALLS]", "", mistralCall);
     case "deepseek-r1": {
@@ -411,7 +425,7 @@ export function parseToolCalls(format: ToolFormatName, text: string, ctx: ParseC
     }
     case "granite": {
       const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>");
-      return withReasoning(parseBlocks(rest, "<|tool_call|>", "", (inner) => jsonCalls(inner.trim())), reasoning);
+      return withReasoning(parseBlocks(rest, "<|tool_call|>", "", jsonBlock), reasoning);
     }
     case "command-r7b": {
       const { text: rest, reasoning } = splitThinking(text, "<|START_THINKING|>", "<|END_THINKING|>");
@@ -420,7 +434,7 @@ export function parseToolCalls(format: ToolFormatName, text: string, ctx: ParseC
       return withReasoning({ ...r, content: r.toolCalls.length ? content.trim() : content }, reasoning);
     }
     case "firefunction-v2":
-      return parseBlocks(text, "functools", "", (inner) => (inner.trimStart().startsWith("[") ? jsonCalls(inner.trim()) : undefined));
+      return parseBlocks(text, "functools", "", (inner) => (inner.trimStart().startsWith("[") ? jsonBlock(inner) : undefined));
     case "gpt-oss":
       return parseGptOss(text);
     case "generic":
@@ -436,12 +450,19 @@ function functionBlock(inner: string): ParsedToolCall[] | undefined {
   return j ? [call(inner.slice(0, gt).trim(), j.value)!] : undefined;
 }
 
-/** `NAME[CALL_ID]id[ARGS]{args}`, possibly repeated within one [TOOL_CALLS] block. */
-function mistralCall(inner: string): ParsedToolCall[] | undefined {
+/** A JSON call or array of calls at the start of `inner`, and how much of it that took. */
+function jsonBlock(inner: string): { calls: ParsedToolCall[]; used: number } | undefined {
+  const j = jsonAt(inner, 0);
+  const calls = j ? jsonCalls(inner.slice(0, j.end)) : undefined;
+  return j && calls ? { calls, used: j.end } : undefined;
+}
+
+/** `NAME[CALL_ID]id[ARGS]{args}` after one [TOOL_CALLS] (or Mistral Nemo's JSON array). */
+function mistralCall(inner: string): { calls: ParsedToolCall[]; used: number } | undefined {
   const m = /^\s*([^[\s]+)\s*(?:\[CALL_ID\]([A-Za-z0-9]+))?\s*\[ARGS\]/.exec(inner);
-  if (!m) return jsonCalls(inner.trim());
+  if (!m) return jsonBlock(inner);
   const j = jsonAt(inner, m[0].length);
-  return j ? [call(m[1], j.value, m[2])!] : undefined;
+  return j ? { calls: [call(m[1], j.value, m[2])!], used: j.end } : undefined;
 }
 
 /** `function<｜tool▁sep｜>NAME\n```json\n{args}\n```` */

@@ -44,7 +44,11 @@ export interface ToolPlan {
   readonly generate: Pick<GenerateOptions, "grammar" | "preserveTokens">;
   /** The conversation as the template should see it (the generic format describes the tools itself). */
   readonly messages: readonly ChatMessage[];
+  /** Template variables the format's template reads besides `tools` (the caller's own take precedence). */
+  readonly variables?: Readonly<Record<string, unknown>>;
 }
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 function checkChoice(choice: unknown, tools: readonly ChatTool[]): ToolChoice {
   if (choice === undefined) return "auto";
@@ -102,7 +106,14 @@ export function planTools(
   tokenizer: Tokenizer,
   template: string,
   messages: readonly ChatMessage[],
-  options: { tools?: readonly ChatTool[]; toolChoice?: ToolChoice; parallelToolCalls?: boolean; callerConstrains: boolean; format?: ToolFormatName },
+  options: {
+    tools?: readonly ChatTool[];
+    toolChoice?: ToolChoice;
+    parallelToolCalls?: boolean;
+    callerConstrains: boolean;
+    format?: ToolFormatName;
+    now?: Date;
+  },
 ): ToolPlan {
   const tools = options.tools;
   if (tools === undefined) {
@@ -139,7 +150,14 @@ export function planTools(
     format,
     generate: { ...(grammar !== undefined ? { grammar } : {}), ...(preserve.length ? { preserveTokens: preserve } : {}) },
     messages: format === "generic" ? genericMessages(messages, tools, forced) : messages,
+    // FireFunction v2's template prints `functions` and `datetime` rather than `tools`.
+    ...(format === "firefunction-v2" ? { variables: { functions: JSON.stringify(tools, null, 2), datetime: datetime(options.now ?? new Date()) } } : {}),
   };
+}
+
+/** llama.cpp's `datetime` template variable: "%b %d %Y" in UTC. */
+function datetime(d: Date): string {
+  return `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, "0")} ${d.getUTCFullYear()}`;
 }
 
 /** The parameters a function declares as plain strings (Qwen3-Coder writes them unquoted). */
