@@ -4,7 +4,12 @@ import type { ServerResponse } from "node:http";
 import { ParameterError, WoollyError } from "../errors.js";
 import type { FinishReason, GenerationResult } from "../generate/options.js";
 import type { Generation, Model } from "../model/model.js";
-import { ChatError } from "../chat/index.js";
+import { ChatError, type ChatResult } from "../chat/index.js";
+import { SchemaError } from "../grammar/index.js";
+import type { Tokenizer } from "../tokenizer/index.js";
+import { chatLogprobs, completionLogprobs } from "./logprobs.js";
+import { parseResponseConstraint } from "./response-format.js";
+import { toolCallDeltas, toolCallJson } from "./tools.js";
 import { EventStream, sendJson, ServerError } from "./http.js";
 import type { Metrics, RequestQueue } from "./metrics.js";
 import { paramName, parseChatRequest, parseCompletionRequest, type StreamRequest } from "./params.js";
@@ -37,6 +42,8 @@ function newId(prefix: string): string {
 export function toServerError(e: unknown, promptField: string): ServerError {
   if (e instanceof ServerError) return e;
   if (e instanceof ParameterError) return new ServerError("invalid_request", e.message, { param: paramName(e.parameter), cause: e });
+  // Grammars and response schemas are compiled before generation; a schema failing here is a forced tool call's parameters.
+  if (e instanceof SchemaError) return new ServerError("invalid_request", `a tool's parameters cannot be enforced: ${e.message}`, { param: "tools", cause: e });
   if (e instanceof ChatError) {
     const client = e.kind === "bad_messages" || e.kind === "template_render";
     return new ServerError(client ? "invalid_request" : "internal", e.message, { param: client ? "messages" : null, cause: e });
@@ -64,6 +71,7 @@ class Shapes {
   constructor(
     private readonly kind: Kind,
     private readonly model: string,
+    private readonly tokenizer: Tokenizer,
   ) {
     this.id = newId(kind === "chat" ? "chatcmpl-" : "cmpl-");
   }
@@ -72,13 +80,47 @@ class Shapes {
     return { id: this.id, object, created: this.created, model: this.model };
   }
 
+  /** The choice's logprobs in the endpoint's shape, or null when not asked for. */
+  logprobs(r: GenerationResult): unknown {
+    if (!r.logprobs) return null;
+    return this.kind === "chat" ? chatLogprobs(this.tokenizer, r.logprobs) : completionLogprobs(this.tokenizer, r.logprobs);
+  }
+
   whole(r: GenerationResult): unknown {
-    const finish_reason = finishReason(r.finishReason);
-    const choice =
-      this.kind === "chat"
-        ? { index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason }
-        : { index: 0, text: r.text, logprobs: null, finish_reason };
+    const logprobs = this.logprobs(r);
+    let choice: unknown;
+    if (this.kind === "chat") {
+      const calls = toolCalls(r);
+      const message = calls.length
+        ? { role: "assistant", content: contentOf(r) || null, tool_calls: calls.map(toolCallJson), refusal: null }
+        : { role: "assistant", content: contentOf(r), refusal: null };
+      choice = { index: 0, message, logprobs, finish_reason: calls.length ? "tool_calls" : finishReason(r.finishReason) };
+    } else {
+      choice = { index: 0, text: r.text, logprobs, finish_reason: finishReason(r.finishReason) };
+    }
     return { ...this.head(this.kind === "chat" ? "chat.completion" : "text_completion"), choices: [choice], usage: usage(r) };
+  }
+
+  /**
+   * What a stream sends after its last piece: the calls as tool_calls deltas, the tokens'
+   * log-probabilities, then the chunk with finish_reason.
+   */
+  ending(r: GenerationResult): unknown[] {
+    const out: unknown[] = [];
+    const calls = this.kind === "chat" ? toolCalls(r) : [];
+    const chat = (delta: unknown, extra: Record<string, unknown> = {}): unknown => ({
+      ...this.head("chat.completion.chunk"),
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: null, ...extra }],
+    });
+    for (const delta of toolCallDeltas(calls)) out.push(chat(delta));
+    const logprobs = this.logprobs(r);
+    if (logprobs !== null) {
+      out.push(this.kind === "chat" ? chat({}, { logprobs }) : { ...this.head("text_completion"), choices: [{ index: 0, text: "", logprobs, finish_reason: null }] });
+    }
+    const last = this.chunk("", r.finishReason) as { choices: { finish_reason: string | null }[] };
+    if (calls.length) last.choices[0]!.finish_reason = "tool_calls";
+    out.push(last);
+    return out;
   }
 
   /** A streamed piece; `role` opens a chat reply, as OpenAI's first chunk does. */
@@ -115,7 +157,7 @@ async function run(
     ctx.metrics.abandon();
     return;
   }
-  const shapes = new Shapes(kind, ctx.modelId);
+  const shapes = new Shapes(kind, ctx.modelId, ctx.model.tokenizer);
   let events: EventStream | undefined;
   try {
     const g = start();
@@ -136,7 +178,7 @@ async function run(
     ctx.metrics.record(r);
     if (r.finishReason === "aborted") return;
     if (events) {
-      events.send(shapes.chunk("", r.finishReason));
+      for (const chunk of shapes.ending(r)) events.send(chunk);
       if (stream.includeUsage) events.send(shapes.usageChunk(r));
       events.done();
     } else {
@@ -153,12 +195,24 @@ async function run(
   }
 }
 
+/** A chat result's parsed calls (none for a completion). */
+function toolCalls(r: GenerationResult): ChatResult["toolCalls"] {
+  return "toolCalls" in r ? (r as ChatResult).toolCalls : [];
+}
+
+/** A chat result's content without call markup. */
+function contentOf(r: GenerationResult): string {
+  return "content" in r ? (r as ChatResult).content : r.text;
+}
+
 export async function chatCompletions(ctx: EndpointContext, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const req = parseChatRequest(body);
-  await run(ctx, res, signal, "chat", req, () => ctx.model.chat(req.messages, { ...req.options, signal }), "messages");
+  const constraint = parseResponseConstraint(body, ctx.model.tokenizer, true);
+  await run(ctx, res, signal, "chat", req, () => ctx.model.chat(req.messages, { ...req.options, ...req.tools, ...constraint, signal }), "messages");
 }
 
 export async function completions(ctx: EndpointContext, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const req = parseCompletionRequest(body);
-  await run(ctx, res, signal, "completion", req, () => ctx.model.generate(req.prompt, { ...req.options, signal }), "prompt");
+  const constraint = parseResponseConstraint(body, ctx.model.tokenizer, false);
+  await run(ctx, res, signal, "completion", req, () => ctx.model.generate(req.prompt, { ...req.options, ...constraint, signal }), "prompt");
 }
