@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GgufValueType } from "../src/gguf/index.js";
 import { loadModel, ParameterError, type Model } from "../src/index.js";
-import { detectToolFormat, parseToolCalls, streamableContent, type ChatTool, type ToolFormatName } from "../src/chat/index.js";
+import { chatPrompt, detectToolFormat, parseToolCalls, streamableContent, type ChatTool, type ToolFormatName } from "../src/chat/index.js";
 import type { JsonValue } from "../src/grammar/index.js";
 import { FIXTURES, rewriteFixture } from "./helpers/fixtures.js";
 import { validate } from "./helpers/json-validate.js";
@@ -228,6 +228,33 @@ describe("tool options", () => {
     ];
     for (const options of bad) {
       expect(() => model.chat(conversation, options)).toThrow(ParameterError);
+    }
+  });
+});
+
+describe("tool-call arguments sent as JSON text", () => {
+  const conversationWithCall = [
+    { role: "user" as const, content: "Weather in Paris?" },
+    { role: "assistant" as const, content: null, tool_calls: [{ id: "abcDEF123", type: "function" as const, function: { name: "get_weather", arguments: '{"city": "Paris"}' } }] },
+    { role: "tool" as const, tool_call_id: "abcDEF123", name: "get_weather", content: "21 degrees" },
+  ];
+  // Templates that print arguments with tojson get objects (else they would print a quoted string);
+  // Functionary v3.2 concatenates the text, so it keeps the text.
+  it.each([
+    ["Qwen-Qwen2.5-7B-Instruct", '{"name": "get_weather", "arguments": {"city": "Paris"}}'],
+    ["NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", '"city": "Paris"'],
+    ["meta-llama-Llama-3.1-8B-Instruct", '{"name": "get_weather", "parameters": {"city": "Paris"}}'],
+    ["mistralai-Mistral-Nemo-Instruct-2407", '"arguments": {"city": "Paris"}'],
+    ["Mistral-Small-3.2-24B-Instruct-2506", '[TOOL_CALLS]get_weather[CALL_ID]abcDEF123[ARGS]{"city": "Paris"}'],
+    ["meetkai-functionary-medium-v3.2", '>>>get_weather\n{"city": "Paris"}'],
+  ])("%s", async (name, expected) => {
+    const model = await withTemplate(name);
+    try {
+      const text = chatPrompt(model, conversationWithCall, { tools: TOOLS, now: new Date(0) }).text;
+      expect(text).toContain(expected);
+      expect(text).not.toContain('\\"city\\"');
+    } finally {
+      model.dispose();
     }
   });
 });

@@ -109,7 +109,7 @@ export function chatPrompt(
   const tk = model.tokenizer;
   const bos = tk.bos !== undefined ? tk.tokenText(tk.bos) : "";
   const eos = tk.eos !== undefined ? tk.tokenText(tk.eos) : "";
-  let text = template.render(messages, { bos, eos }, { variables: options.templateVariables, tools: options.tools, now: options.now });
+  let text = template.render(withArgumentObjects(template, messages), { bos, eos }, { variables: options.templateVariables, tools: options.tools, now: options.now });
   if (tk.addBos && bos !== "" && text.startsWith(bos)) text = text.slice(bos.length);
   if (tk.addEos && eos !== "" && text.endsWith(eos)) text = text.slice(0, -eos.length);
   const tokens = tk.tokenize(text, { addSpecial: true, parseSpecial: true });
@@ -132,8 +132,8 @@ function withArgumentObjects(template: ChatTemplate, messages: readonly ChatMess
   if (objects === undefined) {
     const probe: ChatMessage[] = [
       { role: "user", content: "Hi" },
-      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "probe", arguments: { argument_needle: 1 } } }] },
-      { role: "tool", tool_call_id: "call_1", name: "probe", content: "ok" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call00001", type: "function", function: { name: "probe", arguments: { argument_needle: 1 } } }] },
+      { role: "tool", tool_call_id: "call00001", name: "probe", content: "ok" },
     ];
     try {
       objects = template.render(probe, { bos: "", eos: "" }, { addGenerationPrompt: false }).includes("argument_needle");
@@ -166,7 +166,7 @@ function withArgumentObjects(template: ChatTemplate, messages: readonly ChatMess
 /** Stream the assistant's reply to `messages`; see Model.chat. */
 export function chat(model: TextGenerator, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
   const template = templateFor(model, options.template);
-  const plan = planTools(model.tokenizer, template.source, withArgumentObjects(template, messages), {
+  const plan = planTools(model.tokenizer, template.source, messages, {
     tools: options.tools,
     toolChoice: options.toolChoice,
     parallelToolCalls: options.parallelToolCalls,
