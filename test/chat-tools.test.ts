@@ -82,6 +82,7 @@ describe("parsers on fixed replies", () => {
     ["hermes", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"zone": 2}}\n</tool_call>', { content: "", calls: [PARIS, ZONE] }],
     ["hermes", "No tools needed: it is <b>sunny</b>.", { content: "No tools needed: it is <b>sunny</b>.", calls: [] }],
     ["qwen3-coder", "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=unit>\ncelsius\n</parameter>\n</function>\n</tool_call>", { content: "", calls: [PARIS] }],
+    ["qwen3-coder", '<tool_call>\n<function=get_weather>\n<parameter=city>\n"Paris"\n</parameter>\n<parameter=unit>\ncelsius\n</parameter>\n</function>\n</tool_call>', { content: "", calls: [PARIS] }],
     ["qwen3-coder", "<tool_call>\n<function=get_time>\n<parameter=zone>\n2\n</parameter>\n</function>\n</tool_call>", { content: "", calls: [ZONE] }],
     ["llama3", '{"name": "get_weather", "parameters": {"city": "Paris", "unit": "celsius"}}', { content: "", calls: [PARIS] }],
     ["llama3", '{"type": "function", "name": "get_time", "parameters": {"zone": 2}}', { content: "", calls: [ZONE] }],

@@ -76,13 +76,18 @@ function xmlArguments(t: ChatTool, rule: string, rules: string[]): string {
   const names = [...Object.keys(props).filter((k) => required.has(k)), ...Object.keys(props).filter((k) => !required.has(k))];
   const parts = names.map((k, j) => {
     const s = props[k] as Record<string, JsonValue>;
-    const plainString = s.type === "string" && Object.keys(s).every((key) => key === "type" || key === "description" || key === "title");
-    let value: string;
-    if (plainString) {
-      // Unquoted text that cannot close the tag early.
-      value = `${rule}-p${j}`;
-      rules.push(`${value} ::= ([^<] | "<" [^/])*`);
+    const keys = Object.keys(s).filter((key) => key !== "description" && key !== "title");
+    const bound = (key: string): number | undefined => (typeof s[key] === "number" ? (s[key] as number) : undefined);
+    let value = `${rule}-p${j}`;
+    if (s.type === "string" && keys.every((key) => key === "type" || key === "minLength" || key === "maxLength")) {
+      // Qwen3-Coder writes strings unquoted: text that cannot close the tag early, within the length bounds.
+      const min = bound("minLength") ?? 0;
+      const max = bound("maxLength");
+      rules.push(`${value} ::= ${max === undefined && min === 0 ? '([^<] | "<" [^/])*' : `[^<]{${min},${max ?? ""}}`}`);
+    } else if (Array.isArray(s.enum) && s.enum.every((v) => typeof v === "string") && (s.type === undefined || s.type === "string")) {
+      rules.push(`${value} ::= ${(s.enum as string[]).map(gbnfLiteral).join(" | ")}`);
     } else {
+      // Anything else as JSON (a string with a pattern or format quoted; the parser unquotes it).
       rules.push(prefixRules(jsonSchemaToGbnf(s), `${rule}-p${j}-`));
       value = `${rule}-p${j}-root`;
     }

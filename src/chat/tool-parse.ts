@@ -306,8 +306,18 @@ function xmlCall(inner: string, stringParams: (name: string) => ReadonlySet<stri
   for (const p of f[2]!.matchAll(/<parameter=([^>\n]+)>\n?([\s\S]*?)\n?<\/parameter>/g)) {
     const key = p[1]!.trim();
     const raw = p[2]!;
-    if (strings.has(key)) args[key] = raw;
-    else {
+    if (strings.has(key)) {
+      // Unquoted text, unless it is a JSON string (a forced call's string with a pattern or format).
+      let v: unknown = raw;
+      if (raw.startsWith('"') && raw.endsWith('"') && raw.length > 1) {
+        try {
+          v = JSON.parse(raw);
+        } catch {
+          v = raw;
+        }
+      }
+      args[key] = typeof v === "string" ? v : raw;
+    } else {
       try {
         args[key] = JSON.parse(raw);
       } catch {
