@@ -184,6 +184,41 @@ describe("an auto call from fixed model output (Hermes/Qwen format)", () => {
   });
 });
 
+describe("an auto call with reasoning from fixed model output (DeepSeek R1 format)", () => {
+  const reply =
+    "The user wants the weather.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{\"zone\": 2}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+  it("whole and streamed: reasoning_content apart, the call parsed", async () => {
+    const r1 = await loadModel(withTemplate(readFileSync(join(FIXTURES, "templates", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"), "utf8")), { contextLength: 1024 });
+    const s = await serve(standIn(r1, reply));
+    try {
+      const r = await s.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "Time?" }], tools });
+      const message = r.choices[0]!.message as OpenAI.ChatCompletionMessage & { reasoning_content?: string };
+      expect(message.reasoning_content).toBe("The user wants the weather.");
+      expect(message.content).toBeNull();
+      const call = message.tool_calls![0]!;
+      expect(call.type === "function" && [call.function.name, JSON.parse(call.function.arguments)]).toEqual(["get_time", { zone: 2 }]);
+
+      let reasoning = "";
+      const stream = await s.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "Time?" }], tools, stream: true });
+      const chunks: OpenAI.ChatCompletionChunk[] = [];
+      for await (const chunk of stream) {
+        chunks.push(chunk);
+        reasoning += (chunk.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? "";
+      }
+      expect(reasoning).toBe("The user wants the weather.");
+      async function* replay(): AsyncGenerator<OpenAI.ChatCompletionChunk> {
+        yield* chunks;
+      }
+      const streamed = await reassemble(replay());
+      expect(streamed.content).toBe("");
+      expect(streamed.calls.map((c) => [c.name, JSON.parse(c.arguments)])).toEqual([["get_time", { zone: 2 }]]);
+    } finally {
+      await s.close();
+      r1.dispose();
+    }
+  });
+});
+
 describe("structured output", () => {
   const PERSON = {
     type: "object",

@@ -91,9 +91,15 @@ class Shapes {
     let choice: unknown;
     if (this.kind === "chat") {
       const calls = toolCalls(r);
-      const message = calls.length
-        ? { role: "assistant", content: contentOf(r) || null, tool_calls: calls.map(toolCallJson), refusal: null }
-        : { role: "assistant", content: contentOf(r), refusal: null };
+      const reasoning = reasoningOf(r);
+      const message = {
+        role: "assistant",
+        content: calls.length ? contentOf(r) || null : contentOf(r),
+        // llama.cpp's field for a thinking section the tool format separates (DeepSeek R1, GPT-OSS …).
+        ...(reasoning !== undefined ? { reasoning_content: reasoning } : {}),
+        ...(calls.length ? { tool_calls: calls.map(toolCallJson) } : {}),
+        refusal: null,
+      };
       choice = { index: 0, message, logprobs, finish_reason: calls.length ? "tool_calls" : finishReason(r.finishReason) };
     } else {
       choice = { index: 0, text: r.text, logprobs, finish_reason: finishReason(r.finishReason) };
@@ -112,6 +118,8 @@ class Shapes {
       ...this.head("chat.completion.chunk"),
       choices: [{ index: 0, delta, logprobs: null, finish_reason: null, ...extra }],
     });
+    const reasoning = this.kind === "chat" ? reasoningOf(r) : undefined;
+    if (reasoning !== undefined) out.push(chat({ reasoning_content: reasoning }));
     for (const delta of toolCallDeltas(calls)) out.push(chat(delta));
     const logprobs = this.logprobs(r);
     if (logprobs !== null) {
@@ -198,6 +206,11 @@ async function run(
 /** A chat result's parsed calls (none for a completion). */
 function toolCalls(r: GenerationResult): ChatResult["toolCalls"] {
   return "toolCalls" in r ? (r as ChatResult).toolCalls : [];
+}
+
+/** A chat result's thinking section, when its tool format separates one. */
+function reasoningOf(r: GenerationResult): string | undefined {
+  return "reasoning" in r ? (r as ChatResult).reasoning : undefined;
 }
 
 /** A chat result's content without call markup. */
