@@ -300,8 +300,19 @@ describe("logprobs", () => {
 
     const stream = await client.chat.completions.create({ ...request, stream: true });
     const streamed: OpenAI.ChatCompletionTokenLogprob[] = [];
-    for await (const chunk of stream) for (const c of chunk.choices) streamed.push(...(c.logprobs?.content ?? []));
+    let carriers = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        streamed.push(...(c.logprobs?.content ?? []));
+        // Each chunk's logprobs are those of the tokens whose text it carries.
+        if (c.logprobs?.content?.length) {
+          carriers++;
+          expect(c.logprobs.content.map((e) => e.token).join("")).toBe(c.delta.content);
+        }
+      }
+    }
     expect(streamed).toEqual(content);
+    expect(carriers).toBeGreaterThan(1);
   });
 
   it("completions: the legacy shape (tokens, token_logprobs, top_logprobs, text_offset), streamed alike", async () => {
@@ -323,8 +334,13 @@ describe("logprobs", () => {
     });
     const stream = await client.completions.create({ model: MODEL_ID, prompt, temperature: 0, max_tokens: 6, logprobs: 2, stream: true });
     const tokens: string[] = [];
-    for await (const chunk of stream) tokens.push(...(chunk.choices[0]?.logprobs?.tokens ?? []));
+    const offsets: number[] = [];
+    for await (const chunk of stream) {
+      tokens.push(...(chunk.choices[0]?.logprobs?.tokens ?? []));
+      offsets.push(...(chunk.choices[0]?.logprobs?.text_offset ?? []));
+    }
     expect(tokens).toEqual(lp.tokens);
+    expect(offsets).toEqual(lp.text_offset);
   });
 });
 

@@ -241,7 +241,9 @@ async function* decode(
       out.finish = "eos";
       break;
     }
-    if (recorder) out.logprobs?.push(recorder.result(token));
+    const lp = recorder ? recorder.result(token) : undefined;
+    if (lp) out.logprobs?.push(lp);
+    options.onToken?.(token, lp);
     constraint?.accept(token);
     sampler.accept(token);
     out.tokens.push(token);

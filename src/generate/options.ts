@@ -31,6 +31,11 @@ export interface GenerateOptions extends SamplingOptions, ConstraintOptions {
    * (llama.cpp's preserved tokens).
    */
   preserveTokens?: readonly number[];
+  /**
+   * Called with each generated token as it is accepted, before its text is emitted, with its
+   * log-probabilities when `logprobs` was asked for (a server streams them beside the text).
+   */
+  onToken?: (token: number, logprobs: SampledLogprobs | undefined) => void;
 }
 
 /**

@@ -2,7 +2,8 @@
 // streamed (server-sent events, ending `data: [DONE]`) or whole, with usage and finish_reason.
 import type { ServerResponse } from "node:http";
 import { ParameterError, WoollyError } from "../errors.js";
-import type { FinishReason, GenerationResult } from "../generate/options.js";
+import type { FinishReason, GenerateOptions, GenerationResult } from "../generate/options.js";
+import type { SampledLogprobs } from "../sampling/index.js";
 import type { Generation, Model } from "../model/model.js";
 import { ChatError, type ChatResult } from "../chat/index.js";
 import { SchemaError } from "../grammar/index.js";
@@ -82,8 +83,12 @@ class Shapes {
 
   /** The choice's logprobs in the endpoint's shape, or null when not asked for. */
   logprobs(r: GenerationResult): unknown {
-    if (!r.logprobs) return null;
-    return this.kind === "chat" ? chatLogprobs(this.tokenizer, r.logprobs) : completionLogprobs(this.tokenizer, r.logprobs);
+    return r.logprobs ? this.logprobsOf(r.logprobs, 0) : null;
+  }
+
+  /** Some tokens' logprobs; `offset` is where their text starts in the completion's text. */
+  logprobsOf(lp: readonly SampledLogprobs[], offset: number): unknown {
+    return this.kind === "chat" ? chatLogprobs(this.tokenizer, lp) : completionLogprobs(this.tokenizer, lp, offset);
   }
 
   whole(r: GenerationResult): unknown {
@@ -111,7 +116,7 @@ class Shapes {
    * What a stream sends after its last piece: the calls as tool_calls deltas, the tokens'
    * log-probabilities, then the chunk with finish_reason.
    */
-  ending(r: GenerationResult): unknown[] {
+  ending(r: GenerationResult, pending: readonly SampledLogprobs[] | null, offset: number): unknown[] {
     const out: unknown[] = [];
     const calls = this.kind === "chat" ? toolCalls(r) : [];
     const chat = (delta: unknown, extra: Record<string, unknown> = {}): unknown => ({
@@ -121,7 +126,8 @@ class Shapes {
     const reasoning = this.kind === "chat" ? reasoningOf(r) : undefined;
     if (reasoning !== undefined) out.push(chat({ reasoning_content: reasoning }));
     for (const delta of toolCallDeltas(calls)) out.push(chat(delta));
-    const logprobs = this.logprobs(r);
+    // Tokens whose text was never streamed (held back, or cut by a stop string).
+    const logprobs = pending && pending.length ? this.logprobsOf(pending, offset) : null;
     if (logprobs !== null) {
       out.push(this.kind === "chat" ? chat({}, { logprobs }) : { ...this.head("text_completion"), choices: [{ index: 0, text: "", logprobs, finish_reason: null }] });
     }
@@ -132,13 +138,13 @@ class Shapes {
   }
 
   /** A streamed piece; `role` opens a chat reply, as OpenAI's first chunk does. */
-  chunk(text: string, finish: FinishReason | null, role = false): unknown {
+  chunk(text: string, finish: FinishReason | null, role = false, logprobs: unknown = null): unknown {
     const finish_reason = finish === null ? null : finishReason(finish);
     if (this.kind === "chat") {
       const delta = role ? { role: "assistant", content: text } : finish === null ? { content: text } : {};
-      return { ...this.head("chat.completion.chunk"), choices: [{ index: 0, delta, logprobs: null, finish_reason }] };
+      return { ...this.head("chat.completion.chunk"), choices: [{ index: 0, delta, logprobs, finish_reason }] };
     }
-    return { ...this.head("text_completion"), choices: [{ index: 0, text, logprobs: null, finish_reason }] };
+    return { ...this.head("text_completion"), choices: [{ index: 0, text, logprobs, finish_reason }] };
   }
 
   usageChunk(r: GenerationResult): unknown {
@@ -157,7 +163,7 @@ async function run(
   signal: AbortSignal,
   kind: Kind,
   stream: StreamRequest,
-  start: () => Generation,
+  start: (onToken: GenerateOptions["onToken"]) => Generation,
   promptField: string,
 ): Promise<void> {
   const release = await ctx.queue.acquire(signal);
@@ -168,15 +174,22 @@ async function run(
   const shapes = new Shapes(kind, ctx.modelId, ctx.model.tokenizer);
   let events: EventStream | undefined;
   try {
-    const g = start();
+    // Streamed logprobs go with the chunk that carries their tokens' text.
+    const pending: SampledLogprobs[] | null = stream.stream && stream.logprobs ? [] : null;
+    const g = start(pending ? (_token, lp) => lp && pending.push(lp) : undefined);
     const pieces = g[Symbol.asyncIterator]();
+    let offset = 0;
     // The first piece (or the end) before any byte of the answer: its errors still get a status.
     let next = await pieces.next();
     if (stream.stream) {
       events = new EventStream(res);
       events.open();
       if (kind === "chat") events.send(shapes.chunk("", null, true));
-      for (; !next.done; next = await pieces.next()) events.send(shapes.chunk(next.value, null));
+      for (; !next.done; next = await pieces.next()) {
+        const logprobs = pending && pending.length ? shapes.logprobsOf(pending.splice(0), offset) : null;
+        events.send(shapes.chunk(next.value, null, false, logprobs));
+        offset += next.value.length;
+      }
     } else {
       for (; !next.done; next = await pieces.next()) {
         // pieces are collected into result.text
@@ -186,7 +199,7 @@ async function run(
     ctx.metrics.record(r);
     if (r.finishReason === "aborted") return;
     if (events) {
-      for (const chunk of shapes.ending(r)) events.send(chunk);
+      for (const chunk of shapes.ending(r, pending, offset)) events.send(chunk);
       if (stream.includeUsage) events.send(shapes.usageChunk(r));
       events.done();
     } else {
@@ -221,11 +234,11 @@ function contentOf(r: GenerationResult): string {
 export async function chatCompletions(ctx: EndpointContext, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const req = parseChatRequest(body);
   const constraint = parseResponseConstraint(body, ctx.model.tokenizer, true);
-  await run(ctx, res, signal, "chat", req, () => ctx.model.chat(req.messages, { ...req.options, ...req.tools, ...constraint, signal }), "messages");
+  await run(ctx, res, signal, "chat", req, (onToken) => ctx.model.chat(req.messages, { ...req.options, ...req.tools, ...constraint, onToken, signal }), "messages");
 }
 
 export async function completions(ctx: EndpointContext, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const req = parseCompletionRequest(body);
   const constraint = parseResponseConstraint(body, ctx.model.tokenizer, false);
-  await run(ctx, res, signal, "completion", req, () => ctx.model.generate(req.prompt, { ...req.options, ...constraint, signal }), "prompt");
+  await run(ctx, res, signal, "completion", req, (onToken) => ctx.model.generate(req.prompt, { ...req.options, ...constraint, onToken, signal }), "prompt");
 }

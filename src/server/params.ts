@@ -74,6 +74,8 @@ function refuseUnsupported(body: Body, checks: readonly (readonly [string, (v: u
 export interface StreamRequest {
   readonly stream: boolean;
   readonly includeUsage: boolean;
+  /** Log-probabilities were asked for (streamed beside the text). */
+  readonly logprobs?: boolean;
 }
 
 function streamOptions(body: Body): StreamRequest {
@@ -146,7 +148,7 @@ export function parseChatRequest(body: Body): ChatRequest {
   const messages = parseMessages(field(body, "messages"));
   const logprobs = parseChatLogprobs(body);
   const options = { ...generateOptions(body, undefined), ...(logprobs !== undefined ? { logprobs } : {}) };
-  return { messages, options, tools: parseToolRequest(body), ...streamOptions(body) };
+  return { messages, options, tools: parseToolRequest(body), ...streamOptions(body), logprobs: logprobs !== undefined };
 }
 
 export interface CompletionRequest extends StreamRequest {
@@ -173,5 +175,5 @@ export function parseCompletionRequest(body: Body): CompletionRequest {
   }
   const logprobs = parseCompletionLogprobs(body);
   const options = { ...generateOptions(body, COMPLETIONS_DEFAULT_MAX_TOKENS), ...(logprobs !== undefined ? { logprobs } : {}) };
-  return { prompt: prompt as string | number[], options, ...streamOptions(body) };
+  return { prompt: prompt as string | number[], options, ...streamOptions(body), logprobs: logprobs !== undefined };
 }
