@@ -68,8 +68,11 @@ function markerFor(tokenizer: Tokenizer, preserved: number[]): (text: string) =>
 
 const params = (t: ChatTool): JsonValue => (t.function.parameters as JsonValue | undefined) ?? { type: "object" };
 
-/** The properties of an object schema, for Qwen3-Coder's one-tag-per-parameter markup. */
-function xmlArguments(t: ChatTool, rule: string, rules: string[]): string {
+/**
+ * The properties of an object schema as one tagged value each (Qwen3-Coder's `<parameter=KEY>`,
+ * GLM's `<arg_key>`/`<arg_value>`): `tags(key)` gives the text before and after a value.
+ */
+function taggedArguments(t: ChatTool, rule: string, rules: string[], tags: (key: string) => [string, string]): string {
   const p = params(t) as { properties?: Record<string, JsonValue>; required?: string[] };
   const props = p.properties ?? {};
   const required = new Set(p.required ?? []);
@@ -91,7 +94,8 @@ function xmlArguments(t: ChatTool, rule: string, rules: string[]): string {
       rules.push(prefixRules(jsonSchemaToGbnf(s), `${rule}-p${j}-`));
       value = `${rule}-p${j}-root`;
     }
-    const tag = `${gbnfLiteral(`<parameter=${k}>\n`)} ${value} ${gbnfLiteral("\n</parameter>\n")}`;
+    const [before, after] = tags(k);
+    const tag = `${gbnfLiteral(before)} ${value} ${gbnfLiteral(after)}`;
     return required.has(k) ? tag : `(${tag})?`;
   });
   return parts.join(" ") || '""';
@@ -101,7 +105,12 @@ function xmlArguments(t: ChatTool, rule: string, rules: string[]): string {
  * The grammar of one or more calls (`parallel`) of `tools` in `format`. `callId` asks Mistral's
  * [CALL_ID] (templates that print it). Throws SchemaError for parameters that cannot be enforced.
  */
-export function toolCallGrammar(format: ToolFormatName, tools: readonly ChatTool[], tokenizer: Tokenizer, options: { parallel: boolean; callId: boolean }): ToolGrammar {
+export function toolCallGrammar(
+  format: ToolFormatName,
+  tools: readonly ChatTool[],
+  tokenizer: Tokenizer,
+  options: { parallel: boolean; callId: boolean; argNewlines?: boolean },
+): ToolGrammar {
   const preserved: number[] = [];
   const mark = markerFor(tokenizer, preserved);
   const rules: string[] = [];
@@ -109,13 +118,20 @@ export function toolCallGrammar(format: ToolFormatName, tools: readonly ChatTool
   const alternatives = tools.map((t, i) => {
     const name = t.function.name;
     const args = `t${i}-root`;
-    if (format !== "qwen3-coder") rules.push(prefixRules(jsonSchemaToGbnf(params(t)), `t${i}-`));
+    if (format !== "qwen3-coder" && format !== "glm") rules.push(prefixRules(jsonSchemaToGbnf(params(t)), `t${i}-`));
     const jsonName = JSON.stringify(name);
     switch (format) {
       case "hermes":
         return `${mark("<tool_call>")} ${lit(`\n{"name": ${jsonName}, "arguments": `)} ${args} ${lit("}\n")} ${mark("</tool_call>")}`;
       case "qwen3-coder":
-        return `${mark("<tool_call>")} ${lit(`\n<function=${name}>\n`)} ${xmlArguments(t, `t${i}`, rules)} ${lit("</function>\n")} ${mark("</tool_call>")}`;
+        return `${mark("<tool_call>")} ${lit(`\n<function=${name}>\n`)} ${taggedArguments(t, `t${i}`, rules, (k) => [`<parameter=${k}>\n`, "\n</parameter>\n"])} ${lit("</function>\n")} ${mark("</tool_call>")}`;
+      case "glm": {
+        const nl = options.argNewlines ? "\n" : "";
+        const tags = (k: string): [string, string] => [`<arg_key>${k}</arg_key>${nl}<arg_value>`, `</arg_value>${nl}`];
+        return `${mark("<tool_call>")} ${lit(name + nl)} ${taggedArguments(t, `t${i}`, rules, tags)} ${mark("</tool_call>")}`;
+      }
+      case "kimi-k2":
+        return `${mark("<|tool_call_begin|>")} ${lit(`functions.${name}:`)} [0-9] ${mark("<|tool_call_argument_begin|>")} ${args} ${mark("<|tool_call_end|>")}`;
       case "llama3":
         return `${lit(`{"name": ${jsonName}, "parameters": `)} ${args} ${lit("}")}`;
       case "functionary-v3.1":
@@ -156,6 +172,9 @@ export function toolCallGrammar(format: ToolFormatName, tools: readonly ChatTool
       break;
     case "command-r7b":
       root = `${mark("<|START_ACTION|>")} "[" ${many('", "')} "]" ${mark("<|END_ACTION|>")}`;
+      break;
+    case "kimi-k2":
+      root = `${mark("<|tool_calls_section_begin|>")} ${many('""')} ${mark("<|tool_calls_section_end|>")}`;
       break;
     case "deepseek-r1":
       root = `${mark("<｜tool▁calls▁begin｜>")} ${many('""')} ${mark("<｜tool▁calls▁end｜>")}`;

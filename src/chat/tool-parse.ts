@@ -20,6 +20,8 @@ export interface ParsedReply {
  * The tool-call formats Woolly reads and writes:
  * `hermes` `<tool_call>{"name", "arguments"}</tool_call>` (Hermes 2/3, Qwen 2.5/3, Granite 4, SmolLM3 …);
  * `qwen3-coder` `<tool_call><function=NAME><parameter=KEY>value</parameter></function></tool_call>`;
+ * `glm` `<tool_call>NAME<arg_key>KEY</arg_key><arg_value>value</arg_value></tool_call>` (GLM 4.5–4.7,
+ * Ling 3, Laguna, Spark); `kimi-k2` `<|tool_call_begin|>functions.NAME:0<|tool_call_argument_begin|>{args}<|tool_call_end|>`;
  * `llama3` a bare `{"name", "parameters"}` object, or `<|python_tag|>` (Llama 3.1–3.3);
  * `functionary-v3.1` `<function=NAME>{args}</function>`; `functionary-v3.2` `>>>NAME\n{args}`;
  * `mistral-nemo` `[TOOL_CALLS][{"name", "arguments", "id"}]`; `mistral` `[TOOL_CALLS]NAME[CALL_ID]id[ARGS]{args}`
@@ -33,6 +35,8 @@ export interface ParsedReply {
 export type ToolFormatName =
   | "hermes"
   | "qwen3-coder"
+  | "glm"
+  | "kimi-k2"
   | "llama3"
   | "functionary-v3.1"
   | "functionary-v3.2"
@@ -50,6 +54,7 @@ const has = (src: string, ...parts: string[]): boolean => parts.every((p) => src
 /** The tool-call format of a chat template, from marker strings in its text (as llama.cpp detects them). */
 export function detectToolFormat(template: string): ToolFormatName {
   if (has(template, "<|channel|>")) return "gpt-oss";
+  if (has(template, "<|tool_calls_section_begin|>", "<|tool_call_begin|>")) return "kimi-k2";
   if (has(template, "[TOOL_CALLS]")) return has(template, "[ARGS]") ? "mistral" : "mistral-nemo";
   if (has(template, ">>>all")) return "functionary-v3.2";
   if (has(template, "<｜tool▁calls▁begin｜>")) return "deepseek-r1";
@@ -57,6 +62,7 @@ export function detectToolFormat(template: string): ToolFormatName {
   if (has(template, "<|tool_call|>")) return "granite";
   if (has(template, "functools[")) return "firefunction-v2";
   if (has(template, "<tool_call>", "<function=", "<parameter=")) return "qwen3-coder";
+  if (has(template, "<tool_call>", "<arg_key>", "<arg_value>")) return "glm";
   if (has(template, "<tool_call>")) return "hermes";
   if (has(template, "<function=")) return "functionary-v3.1";
   if (has(template, "<|start_header_id|>") && (has(template, "<|python_tag|>") || has(template, "tools"))) return "llama3";
@@ -67,6 +73,8 @@ export function detectToolFormat(template: string): ToolFormatName {
 export const CALL_MARKERS: { readonly [F in ToolFormatName]: readonly string[] } = {
   hermes: ["<tool_call>", "<function="],
   "qwen3-coder": ["<tool_call>", "<function="],
+  glm: ["<tool_call>"],
+  "kimi-k2": ["<|tool_calls_section_begin|>", "<|tool_call_begin|>"],
   llama3: ["<|python_tag|>"],
   "functionary-v3.1": ["<function=", "<|python_tag|>"],
   "functionary-v3.2": [],
@@ -88,6 +96,7 @@ const THINKING: { readonly [F in ToolFormatName]?: readonly [string, string] } =
   "deepseek-r1": ["<think>", "</think>"],
   granite: ["<think>", "</think>"],
   "command-r7b": ["<|START_THINKING|>", "<|END_THINKING|>"],
+  glm: ["<think>", "</think>"],
 };
 
 /**
@@ -296,7 +305,31 @@ function parseLlama3(text: string): ParsedReply {
   return calls.length === 0 ? { content: text, toolCalls: [] } : { content: text.slice(at).trim(), toolCalls: calls };
 }
 
-/** Qwen3-Coder's XML: a parameter's text is JSON when it parses as JSON of a non-string type, else the text itself. */
+/**
+ * A parameter written as text (Qwen3-Coder, GLM): JSON when it parses as JSON and the function does
+ * not declare it a string; a declared string is the text itself, unless it is a JSON string (a forced
+ * call's string with a pattern or format, which the grammar quotes).
+ */
+function paramValue(raw: string, isString: boolean): unknown {
+  if (isString) {
+    if (raw.length > 1 && raw.startsWith('"') && raw.endsWith('"')) {
+      try {
+        const v: unknown = JSON.parse(raw);
+        if (typeof v === "string") return v;
+      } catch {
+        // text that happens to be quoted
+      }
+    }
+    return raw;
+  }
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Qwen3-Coder's XML: `<function=NAME>` then `<parameter=KEY>\nvalue\n</parameter>` per argument. */
 function xmlCall(inner: string, stringParams: (name: string) => ReadonlySet<string>): ParsedToolCall[] | undefined {
   const f = /<function=([^>\n]+)>([\s\S]*?)(?:<\/function>|$)/.exec(inner);
   if (!f) return undefined;
@@ -305,27 +338,33 @@ function xmlCall(inner: string, stringParams: (name: string) => ReadonlySet<stri
   const args: Record<string, unknown> = {};
   for (const p of f[2]!.matchAll(/<parameter=([^>\n]+)>\n?([\s\S]*?)\n?<\/parameter>/g)) {
     const key = p[1]!.trim();
-    const raw = p[2]!;
-    if (strings.has(key)) {
-      // Unquoted text, unless it is a JSON string (a forced call's string with a pattern or format).
-      let v: unknown = raw;
-      if (raw.startsWith('"') && raw.endsWith('"') && raw.length > 1) {
-        try {
-          v = JSON.parse(raw);
-        } catch {
-          v = raw;
-        }
-      }
-      args[key] = typeof v === "string" ? v : raw;
-    } else {
-      try {
-        args[key] = JSON.parse(raw);
-      } catch {
-        args[key] = raw;
-      }
-    }
+    args[key] = paramValue(p[2]!, strings.has(key));
   }
   return [call(name, args)!];
+}
+
+/** GLM's `NAME` then `<arg_key>KEY</arg_key><arg_value>value</arg_value>` per argument (newlines optional). */
+function glmCall(inner: string, stringParams: (name: string) => ReadonlySet<string>): ParsedToolCall[] | undefined {
+  const m = /^\s*([^<\s]+)\s*/.exec(inner);
+  if (!m) return undefined;
+  const rest = inner.slice(m[0].length);
+  const strings = stringParams(m[1]!);
+  const args: Record<string, unknown> = {};
+  let used = 0;
+  for (const p of rest.matchAll(/<arg_key>([\s\S]*?)<\/arg_key>\s*<arg_value>([\s\S]*?)<\/arg_value>\s*/g)) {
+    if (p.index !== used) return undefined;
+    args[p[1]!.trim()] = paramValue(p[2]!, strings.has(p[1]!.trim()));
+    used = p.index + p[0].length;
+  }
+  return used === rest.length ? [call(m[1], args)!] : undefined;
+}
+
+/** Kimi K2's `functions.NAME:INDEX<|tool_call_argument_begin|>{args}`; the id is `functions.NAME:INDEX`, as Kimi writes it. */
+function kimiCall(inner: string): ParsedToolCall[] | undefined {
+  const m = /^\s*((?:functions\.)?([^:<\s]+)(?::\d+)?)\s*<\|tool_call_argument_begin\|>/.exec(inner);
+  if (!m) return undefined;
+  const j = jsonAt(inner, m[0].length);
+  return j ? [call(m[2], j.value, m[1])!] : undefined;
 }
 
 /** Functionary v3.2: `>>>recipient\n…` segments; the prompt ends with the first `>>>`. */
@@ -414,6 +453,15 @@ export function parseToolCalls(format: ToolFormatName, text: string, ctx: ParseC
     case "qwen3-coder": {
       const strings = ctx.stringParams ?? (() => new Set<string>());
       return parseBlocks(text, "<tool_call>", "</tool_call>", (inner) => xmlCall(inner, strings));
+    }
+    case "glm": {
+      const strings = ctx.stringParams ?? (() => new Set<string>());
+      const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>");
+      return withReasoning(parseBlocks(rest, "<tool_call>", "</tool_call>", (inner) => glmCall(inner, strings)), reasoning);
+    }
+    case "kimi-k2": {
+      const r = parseBlocks(text, "<|tool_call_begin|>", "<|tool_call_end|>", kimiCall);
+      return r.toolCalls.length ? { ...r, content: r.content.replace(/<\|tool_calls_section_(begin|end)\|>/g, "").trim() } : r;
     }
     case "llama3":
       return parseLlama3(text);

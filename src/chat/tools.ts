@@ -26,6 +26,8 @@ export interface ChatResult extends GenerationResult {
 const EXTRA_MARKERS: { readonly [F in ToolFormatName]?: readonly string[] } = {
   hermes: ["</tool_call>"],
   "qwen3-coder": ["</tool_call>"],
+  glm: ["</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "<think>", "</think>"],
+  "kimi-k2": ["<|tool_calls_section_end|>", "<|tool_call_end|>", "<|tool_call_argument_begin|>"],
   llama3: ["<|eom_id|>"],
   mistral: ["[ARGS]", "[CALL_ID]"],
   "deepseek-r1": ["<｜tool▁calls▁end｜>", "<｜tool▁call▁end｜>", "<｜tool▁sep｜>", "<think>", "</think>"],
@@ -141,7 +143,11 @@ export function planTools(
   if (forced) {
     if (options.callerConstrains) throw new ParameterError("toolChoice", '"auto" or "none" when a grammar, jsonSchema or json is given', choice);
     const chosen = choice === "required" ? tools : tools.filter((t) => t.function.name === choice.function.name);
-    const g = toolCallGrammar(format, chosen, tokenizer, { parallel: options.parallelToolCalls ?? false, callId: template.includes("[CALL_ID]") });
+    const g = toolCallGrammar(format, chosen, tokenizer, {
+      parallel: options.parallelToolCalls ?? false,
+      callId: template.includes("[CALL_ID]"),
+      argNewlines: template.includes("</arg_key>\n"),
+    });
     grammar = g.gbnf;
     for (const id of g.preservedTokens) if (!preserve.includes(id)) preserve.push(id);
   }
