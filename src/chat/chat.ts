@@ -9,7 +9,7 @@
 import { ParameterError } from "../errors.js";
 import type { GenerateOptions, Generation, TextGenerator } from "../generate/options.js";
 import { planTools, toolStream, type ChatResult, type ToolChoice } from "./tools.js";
-import type { ToolFormatName } from "./tool-parse.js";
+import type { ToolFormatName } from "./tool-formats.js";
 import { MAX_STOPS } from "../generate/stop.js";
 import {
   CHAT_TEMPLATE_KEY,

@@ -4,7 +4,7 @@
 import { jsonSchemaToGbnf, type JsonValue } from "../grammar/index.js";
 import type { Tokenizer } from "../tokenizer/index.js";
 import type { ChatTool } from "./messages.js";
-import type { ToolFormatName } from "./tool-parse.js";
+import type { ToolFormatName } from "./tool-formats.js";
 
 /** A GBNF string literal. */
 export function gbnfLiteral(text: string): string {

@@ -5,7 +5,8 @@ import type { GenerateOptions, Generation, GenerationResult } from "../generate/
 import type { Tokenizer } from "../tokenizer/index.js";
 import { checkTools, type ChatMessage, type ChatTool } from "./messages.js";
 import { markerTokens, toolCallGrammar } from "./tool-grammar.js";
-import { CALL_MARKERS, detectToolFormat, parseToolCalls, streamableContent, type ParsedReply, type ParsedToolCall, type ToolFormatName } from "./tool-parse.js";
+import { CALL_MARKERS, detectToolFormat, streamableContent, type ToolFormatName } from "./tool-formats.js";
+import { parseToolCalls, type ParsedReply, type ParsedToolCall } from "./tool-parse.js";
 
 /** OpenAI's tool_choice: may call (auto), must not (none), must (required), must call this one. */
 export type ToolChoice = "auto" | "none" | "required" | { readonly type: "function"; readonly function: { readonly name: string } };
