@@ -231,6 +231,24 @@ describe("tool options", () => {
     expect(reply.prompt).toContain('<tool_response>\n{"temperature": 21}\n</tool_response>');
   });
 
+  it("parallelToolCalls: a forced reply may hold several calls, each valid", async () => {
+    let most = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const reply = model.chat(conversation, { tools: TOOLS, toolChoice: "required", parallelToolCalls: true, seed, temperature: 1, maxTokens: 600 });
+      for await (const _ of reply) {
+        // read to the end
+      }
+      const r = await reply.result;
+      // The grammar may end after any call; these weights rarely choose to, so maxTokens may cut a
+      // later call short: the complete ones are parsed.
+      expect(["stop", "length"]).toContain(r.finishReason);
+      expect(r.toolCalls.length).toBeGreaterThanOrEqual(1);
+      most = Math.max(most, r.toolCalls.length);
+      for (const c of r.toolCalls) expect(validate(schemaOf(c.name), JSON.parse(c.arguments) as JsonValue)).toEqual([]);
+    }
+    expect(most).toBeGreaterThan(1);
+  });
+
   it("refuses a choice naming a missing function, a forced call with a grammar, and duplicate names", () => {
     const bad: Parameters<Model["chat"]>[1][] = [
       { tools: TOOLS, toolChoice: { type: "function", function: { name: "nope" } } },

@@ -42,7 +42,11 @@ function newId(prefix: string): string {
 /** Any error from parsing, rendering or generating, as the HTTP error it should be. */
 export function toServerError(e: unknown, promptField: string): ServerError {
   if (e instanceof ServerError) return e;
-  if (e instanceof ParameterError) return new ServerError("invalid_request", e.message, { param: paramName(e.parameter), cause: e });
+  if (e instanceof ParameterError) {
+    // Woolly's message names its own option (toolChoice); the client knows the OpenAI field (tool_choice).
+    const param = paramName(e.parameter);
+    return new ServerError("invalid_request", e.message.replace(e.parameter, param), { param, cause: e });
+  }
   // Grammars and response schemas are compiled before generation; a schema failing here is a forced tool call's parameters.
   if (e instanceof SchemaError) return new ServerError("invalid_request", `a tool's parameters cannot be enforced: ${e.message}`, { param: "tools", cause: e });
   if (e instanceof ChatError) {
