@@ -86,6 +86,7 @@ describe("parsers on fixed replies", () => {
     ["hermes", 'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}\n</tool_call>', { content: "Let me check.", calls: [PARIS] }],
     ["hermes", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"zone": 2}}\n</tool_call>', { content: "", calls: [PARIS, ZONE] }],
     ["hermes", "No tools needed: it is <b>sunny</b>.", { content: "No tools needed: it is <b>sunny</b>.", calls: [] }],
+    ["hermes", '<think>\nParis weather.\n</think>\n\n<tool_call>\n{"name": "get_time", "arguments": {"zone": 2}}\n</tool_call>', { content: "", calls: [ZONE], reasoning: "Paris weather." }],
     ["qwen3-coder", "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=unit>\ncelsius\n</parameter>\n</function>\n</tool_call>", { content: "", calls: [PARIS] }],
     ["qwen3-coder", '<tool_call>\n<function=get_weather>\n<parameter=city>\n"Paris"\n</parameter>\n<parameter=unit>\ncelsius\n</parameter>\n</function>\n</tool_call>', { content: "", calls: [PARIS] }],
     ["qwen3-coder", "<tool_call>\n<function=get_time>\n<parameter=zone>\n2\n</parameter>\n</function>\n</tool_call>", { content: "", calls: [ZONE] }],
@@ -118,6 +119,15 @@ describe("parsers on fixed replies", () => {
   ];
   it.each(cases)("%s: %j", (format, text, want) => {
     expect(calls(format, text)).toEqual(want);
+  });
+
+  it("a prompt that opened the thinking section: the reply is reasoning until it closes", () => {
+    const text = 'Paris weather.\n</think>\n\n<tool_call>\n{"name": "get_time", "arguments": {"zone": 2}}\n</tool_call>';
+    const r = parseToolCalls("hermes", text, { thinkingOpened: true });
+    expect([r.reasoning, r.content, r.toolCalls.map((c) => c.name)]).toEqual(["Paris weather.", "", ["get_time"]]);
+    expect(parseToolCalls("hermes", "It is sunny.", { thinkingOpened: false }).content).toBe("It is sunny.");
+    expect(streamableContent("hermes", "Paris weath", true)).toBe("");
+    expect(streamableContent("hermes", "Paris.</think>\n\nIt is", true)).toBe("It is");
   });
 
   it("a Mistral Nemo id and a Mistral [CALL_ID] are kept", () => {
@@ -285,6 +295,37 @@ describe("tool-call arguments sent as JSON text", () => {
       expect(text).not.toContain('\\"city\\"');
     } finally {
       model.dispose();
+    }
+  });
+});
+
+describe("a template whose prompt opens the thinking section (Qwen3.5)", () => {
+  it("the reply's reasoning is split off, the call parsed, the stream holds both back", async () => {
+    const inner = await withTemplate("Qwen3.5-4B");
+    const reply = "The user asks for the time.\n</think>\n\n<tool_call>\n<function=get_time>\n<parameter=zone>\n2\n</parameter>\n</function>\n</tool_call>";
+    const model = Object.create(inner) as Model;
+    model.generate = (_prompt, options) => {
+      const g = inner.generate("x", { ...options, maxTokens: 1 });
+      return {
+        result: g.result.then((r) => ({ ...r, text: reply })),
+        async *[Symbol.asyncIterator]() {
+          for await (const _ of g) {
+            // the real generation only settles the result
+          }
+          for (let at = 0; at < reply.length; at += 7) yield reply.slice(at, at + 7);
+        },
+      };
+    };
+    try {
+      const g = model.chat(conversation, { tools: TOOLS, now: new Date(0) });
+      expect(g.prompt.endsWith("<think>\n")).toBe(true);
+      let streamed = "";
+      for await (const piece of g) streamed += piece;
+      const r = await g.result;
+      expect([r.toolFormat, r.reasoning, r.content, streamed]).toEqual(["qwen3-coder", "The user asks for the time.", "", ""]);
+      expect(r.toolCalls.map((c) => [c.name, JSON.parse(c.arguments)])).toEqual([["get_time", { zone: 2 }]]);
+    } finally {
+      inner.dispose();
     }
   });
 });

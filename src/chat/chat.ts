@@ -8,7 +8,7 @@
 // and generate() reuses the KV cache for the longest common prefix of token ids.
 import { ParameterError } from "../errors.js";
 import type { GenerateOptions, Generation, TextGenerator } from "../generate/options.js";
-import { planTools, toolStream, type ChatResult, type ToolChoice } from "./tools.js";
+import { planTools, toolStream, withPrompt, type ChatResult, type ToolChoice } from "./tools.js";
 import type { ToolFormatName } from "./tool-formats.js";
 import { MAX_STOPS } from "../generate/stop.js";
 import {
@@ -201,7 +201,7 @@ export function chat(model: TextGenerator, messages: readonly ChatMessage[], opt
     ...(preserve.length ? { preserveTokens: preserve } : {}),
     stop,
   });
-  const reply = toolStream(plan, g);
+  const reply = toolStream(withPrompt(plan, prompt.text), g);
   return {
     result: reply.result,
     [Symbol.asyncIterator]: reply.pieces,

@@ -78,7 +78,9 @@ export const CALL_MARKERS: { readonly [F in ToolFormatName]: readonly string[] }
 const WHOLE_REPLY: ReadonlySet<ToolFormatName> = new Set(["functionary-v3.2", "gpt-oss", "generic"]);
 
 /** Formats whose replies may open with a thinking section, and its tags. */
-const THINKING: { readonly [F in ToolFormatName]?: readonly [string, string] } = {
+export const THINKING: { readonly [F in ToolFormatName]?: readonly [string, string] } = {
+  hermes: ["<think>", "</think>"],
+  "qwen3-coder": ["<think>", "</think>"],
   "deepseek-r1": ["<think>", "</think>"],
   granite: ["<think>", "</think>"],
   "command-r7b": ["<|START_THINKING|>", "<|END_THINKING|>"],
@@ -88,21 +90,23 @@ const THINKING: { readonly [F in ToolFormatName]?: readonly [string, string] } =
 /**
  * The part of the reply so far that is certainly content, whatever follows: the text up to the
  * earliest call marker (or a marker's start cut off at the end), trailing whitespace held back since
- * a call after it trims it, after any thinking section. A chat streams this as the reply grows.
+ * a call after it trims it, after any thinking section (`thinkingOpened`: the prompt ends with the
+ * opening tag, so the reply starts inside it). A chat streams this as the reply grows.
  */
-export function streamableContent(format: ToolFormatName, text: string): string {
+export function streamableContent(format: ToolFormatName, text: string, thinkingOpened = false): string {
   if (WHOLE_REPLY.has(format)) return "";
   const thinking = THINKING[format];
   if (thinking) {
     const [open, close] = thinking;
     const t = text.trimStart();
     const closeAt = t.indexOf(close);
-    // DeepSeek R1's prompt may open the thinking itself: its reply is reasoning until </think>.
-    if (format === "deepseek-r1" && closeAt < 0) return "";
+    // A prompt that opened the thinking itself (DeepSeek R1's always does): reasoning until the close.
+    const opened = thinkingOpened || format === "deepseek-r1";
+    if (opened && closeAt < 0) return "";
     if (t.startsWith(open) || (t.length < open.length && open.startsWith(t))) {
       if (closeAt < 0) return "";
     }
-    if (closeAt >= 0 && (t.startsWith(open) || format === "deepseek-r1")) text = t.slice(closeAt + close.length).trimStart();
+    if (closeAt >= 0 && (t.startsWith(open) || opened)) text = t.slice(closeAt + close.length).trimStart();
   }
   // A reply that opens with a JSON object may be a Llama 3 call.
   if (format === "llama3" && (text.trimStart() === "" || text.trimStart().startsWith("{"))) return "";

@@ -323,22 +323,28 @@ function parseGeneric(text: string): ParsedReply {
 export interface ParseContext {
   /** The parameters typed "string" of a function (Qwen3-Coder writes them unquoted). */
   readonly stringParams?: (name: string) => ReadonlySet<string>;
+  /** The prompt ended with the thinking section's opening tag: the reply starts inside it. */
+  readonly thinkingOpened?: boolean;
 }
 
 /** Split a reply into content and tool calls by its format. Text that holds no well-formed call is all content. */
 export function parseToolCalls(format: ToolFormatName, text: string, ctx: ParseContext = {}): ParsedReply {
+  const opened = ctx.thinkingOpened ?? false;
   switch (format) {
     case "hermes": {
-      const r = parseBlocks(text, "<tool_call>", "</tool_call>", (inner) => jsonCalls(inner.trim()));
-      return r.toolCalls.length ? r : parseBlocks(text, "<function=", "</function>", functionBlock);
+      // Qwen3 and other thinking models of this format write <think>…</think> first.
+      const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>", opened);
+      const r = parseBlocks(rest, "<tool_call>", "</tool_call>", (inner) => jsonCalls(inner.trim()));
+      return withReasoning(r.toolCalls.length ? r : parseBlocks(rest, "<function=", "</function>", functionBlock), reasoning);
     }
     case "qwen3-coder": {
       const strings = ctx.stringParams ?? (() => new Set<string>());
-      return parseBlocks(text, "<tool_call>", "</tool_call>", (inner) => xmlCall(inner, strings));
+      const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>", opened);
+      return withReasoning(parseBlocks(rest, "<tool_call>", "</tool_call>", (inner) => xmlCall(inner, strings)), reasoning);
     }
     case "glm": {
       const strings = ctx.stringParams ?? (() => new Set<string>());
-      const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>");
+      const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>", opened);
       return withReasoning(parseBlocks(rest, "<tool_call>", "</tool_call>", (inner) => glmCall(inner, strings)), reasoning);
     }
     case "kimi-k2": {
@@ -364,11 +370,11 @@ export function parseToolCalls(format: ToolFormatName, text: string, ctx: ParseC
       return withReasoning({ ...r, content }, reasoning);
     }
     case "granite": {
-      const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>");
+      const { text: rest, reasoning } = splitThinking(text, "<think>", "</think>", opened);
       return withReasoning(parseBlocks(rest, "<|tool_call|>", "", jsonBlock), reasoning);
     }
     case "command-r7b": {
-      const { text: rest, reasoning } = splitThinking(text, "<|START_THINKING|>", "<|END_THINKING|>");
+      const { text: rest, reasoning } = splitThinking(text, "<|START_THINKING|>", "<|END_THINKING|>", opened);
       const r = parseBlocks(rest, "<|START_ACTION|>", "<|END_ACTION|>", (inner) => jsonCalls(inner.trim()));
       const content = r.content.replace(/<\|(START|END)_RESPONSE\|>/g, "");
       return withReasoning({ ...r, content: r.toolCalls.length ? content.trim() : content }, reasoning);

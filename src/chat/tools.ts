@@ -5,7 +5,7 @@ import type { GenerateOptions, Generation, GenerationResult } from "../generate/
 import type { Tokenizer } from "../tokenizer/index.js";
 import { checkTools, type ChatMessage, type ChatTool } from "./messages.js";
 import { markerTokens, toolCallGrammar } from "./tool-grammar.js";
-import { CALL_MARKERS, detectToolFormat, streamableContent, type ToolFormatName } from "./tool-formats.js";
+import { CALL_MARKERS, detectToolFormat, streamableContent, THINKING, type ToolFormatName } from "./tool-formats.js";
 import { parseToolCalls, type ParsedReply, type ParsedToolCall } from "./tool-parse.js";
 
 /** OpenAI's tool_choice: may call (auto), must not (none), must (required), must call this one. */
@@ -25,8 +25,8 @@ export interface ChatResult extends GenerationResult {
 
 /** Markers beyond the call openers that the parsers read, kept when they are control tokens. */
 const EXTRA_MARKERS: { readonly [F in ToolFormatName]?: readonly string[] } = {
-  hermes: ["</tool_call>"],
-  "qwen3-coder": ["</tool_call>"],
+  hermes: ["</tool_call>", "<think>", "</think>"],
+  "qwen3-coder": ["</tool_call>", "<think>", "</think>"],
   glm: ["</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "<think>", "</think>"],
   "kimi-k2": ["<|tool_calls_section_end|>", "<|tool_call_end|>", "<|tool_call_argument_begin|>"],
   llama3: ["<|eom_id|>"],
@@ -49,6 +49,14 @@ export interface ToolPlan {
   readonly messages: readonly ChatMessage[];
   /** Template variables the format's template reads besides `tools` (the caller's own take precedence). */
   readonly variables?: Readonly<Record<string, unknown>>;
+  /** The rendered prompt ends inside the format's thinking section (set once the prompt is rendered). */
+  readonly thinkingOpened?: boolean;
+}
+
+/** The plan, told whether the rendered prompt opened the thinking section (Qwen3.5, DeepSeek R1 end with `<think>\n`). */
+export function withPrompt(plan: ToolPlan, prompt: string): ToolPlan {
+  const tags = plan.format !== undefined ? THINKING[plan.format] : undefined;
+  return tags && prompt.trimEnd().endsWith(tags[0]) ? { ...plan, thinkingOpened: true } : plan;
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -178,7 +186,7 @@ function stringParams(tools: readonly ChatTool[]): (name: string) => ReadonlySet
 /** The reply split by the plan's format (all content when no tools are parsed). */
 export function parseReply(plan: ToolPlan, text: string): ParsedReply {
   if (plan.format === undefined) return { content: text, toolCalls: [] };
-  return parseToolCalls(plan.format, text, { stringParams: stringParams(plan.tools ?? []) });
+  return parseToolCalls(plan.format, text, { stringParams: stringParams(plan.tools ?? []), thinkingOpened: plan.thinkingOpened ?? false });
 }
 
 /**
@@ -205,7 +213,7 @@ export function toolStream(plan: ToolPlan, g: Generation): { result: Promise<Cha
     let sent = "";
     for await (const piece of g) {
       text += piece;
-      const ready = streamableContent(format!, text);
+      const ready = streamableContent(format!, text, plan.thinkingOpened ?? false);
       if (ready.length > sent.length && ready.startsWith(sent)) {
         yield ready.slice(sent.length);
         sent = ready;
