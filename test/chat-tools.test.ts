@@ -145,6 +145,7 @@ describe("parsers on fixed replies", () => {
     expect(streamableContent("deepseek-r1", "<think>hm")).toBe("");
     expect(streamableContent("deepseek-r1", "<think>hm</think>\n\nIt is")).toBe("It is");
     expect(streamableContent("generic", "{")).toBe("");
+    expect(streamableContent("generic", "Plain words")).toBe("Plain words");
   });
 });
 

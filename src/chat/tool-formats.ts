@@ -74,8 +74,8 @@ export const CALL_MARKERS: { readonly [F in ToolFormatName]: readonly string[] }
   generic: [],
 };
 
-/** Formats whose whole reply may be one call (a JSON object, or a channel/recipient header): held until the end. */
-const WHOLE_REPLY: ReadonlySet<ToolFormatName> = new Set(["functionary-v3.2", "gpt-oss", "generic"]);
+/** Formats whose replies open with a channel or recipient header: held until the end. */
+const WHOLE_REPLY: ReadonlySet<ToolFormatName> = new Set(["functionary-v3.2", "gpt-oss"]);
 
 /** Formats whose replies may open with a thinking section, and its tags. */
 export const THINKING: { readonly [F in ToolFormatName]?: readonly [string, string] } = {
@@ -108,8 +108,8 @@ export function streamableContent(format: ToolFormatName, text: string, thinking
     }
     if (closeAt >= 0 && (t.startsWith(open) || opened)) text = t.slice(closeAt + close.length).trimStart();
   }
-  // A reply that opens with a JSON object may be a Llama 3 call.
-  if (format === "llama3" && (text.trimStart() === "" || text.trimStart().startsWith("{"))) return "";
+  // A reply that opens with a JSON object may be a call (Llama 3's, or the generic format's).
+  if ((format === "llama3" || format === "generic") && (text.trimStart() === "" || text.trimStart().startsWith("{"))) return "";
   let end = text.length;
   for (const m of CALL_MARKERS[format]) {
     const at = text.indexOf(m);
