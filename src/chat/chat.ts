@@ -8,6 +8,8 @@
 // and generate() reuses the KV cache for the longest common prefix of token ids.
 import { ParameterError } from "../errors.js";
 import type { GenerateOptions, Generation, TextGenerator } from "../generate/options.js";
+import { planTools, toolStream, withPrompt, type ChatResult, type ToolChoice } from "./tools.js";
+import type { ToolFormatName } from "./tool-formats.js";
 import { MAX_STOPS } from "../generate/stop.js";
 import {
   CHAT_TEMPLATE_KEY,
@@ -18,6 +20,7 @@ import {
   type ChatMessage,
   type ChatTemplateKind,
   type ChatTool,
+  type ChatToolCall,
 } from "./template.js";
 
 export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parseSpecial"> {
@@ -28,8 +31,21 @@ export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parse
   template?: "auto" | "model" | "chatml";
   /** Extra variables for the template, e.g. `{ enable_thinking: false }` for templates that read it. */
   templateVariables?: Readonly<Record<string, unknown>>;
-  /** Tool definitions the template offers the model (its `tools` variable). */
+  /**
+   * Tool definitions the template offers the model (its `tools` variable). The reply is then parsed
+   * for calls in the format of the model's family (`result.toolCalls`, `result.content`).
+   */
   tools?: readonly ChatTool[];
+  /**
+   * `"auto"` (default): the model may call a tool; `"none"`: the tools are not rendered and nothing
+   * is parsed; `"required"`: a grammar forces at least one call of one of the tools, with arguments
+   * valid against its parameters schema; `{ type: "function", function: { name } }`: forces that one.
+   */
+  toolChoice?: ToolChoice;
+  /** Forced calls: allow several calls in one reply (default false: exactly one). */
+  parallelToolCalls?: boolean;
+  /** Parse calls in this format rather than the one detected from the template's text. */
+  toolFormat?: ToolFormatName;
   /**
    * The clock of the template's `strftime_now` (templates that print today's date); default: the
    * current time. A server or a test fixes it to make prompts reproducible.
@@ -37,8 +53,12 @@ export interface ChatOptions extends Omit<GenerateOptions, "addSpecial" | "parse
   now?: Date;
 }
 
-/** A reply streaming like generate()'s, with what the model was actually given. */
+/**
+ * A reply streaming like generate()'s, with what the model was actually given. With tools, the
+ * stream holds call markup back: its pieces add up to `result.content`.
+ */
 export interface ChatGeneration extends Generation {
+  readonly result: Promise<ChatResult>;
   /** Which template rendered the conversation. */
   readonly template: ChatTemplateKind;
   /** The rendered prompt text (BOS text removed when the tokenizer adds the BOS token itself). */
@@ -89,7 +109,7 @@ export function chatPrompt(
   const tk = model.tokenizer;
   const bos = tk.bos !== undefined ? tk.tokenText(tk.bos) : "";
   const eos = tk.eos !== undefined ? tk.tokenText(tk.eos) : "";
-  let text = template.render(messages, { bos, eos }, { variables: options.templateVariables, tools: options.tools, now: options.now });
+  let text = template.render(withArgumentObjects(template, messages), { bos, eos }, { variables: options.templateVariables, tools: options.tools, now: options.now });
   if (tk.addBos && bos !== "" && text.startsWith(bos)) text = text.slice(bos.length);
   if (tk.addEos && eos !== "" && text.endsWith(eos)) text = text.slice(0, -eos.length);
   const tokens = tk.tokenize(text, { addSpecial: true, parseSpecial: true });
@@ -98,10 +118,74 @@ export function chatPrompt(
   return { template: template.kind, text, tokens };
 }
 
+/** Whether each template prints tool-call arguments given as objects (most `tojson` them). */
+const objectArguments = new WeakMap<ChatTemplate, boolean>();
+
+/**
+ * Tool-call arguments as objects for templates that print objects (as transformers passes them):
+ * OpenAI clients send JSON text, which such a template would print as a quoted string. Found as
+ * llama.cpp does, by rendering a probe call and looking for its argument's name.
+ */
+function withArgumentObjects(template: ChatTemplate, messages: readonly ChatMessage[]): readonly ChatMessage[] {
+  if (!Array.isArray(messages) || !messages.some((m: ChatMessage) => m?.tool_calls?.some((c: ChatToolCall) => typeof c?.function?.arguments === "string"))) return messages;
+  let objects = objectArguments.get(template);
+  if (objects === undefined) {
+    const probe: ChatMessage[] = [
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call00001", type: "function", function: { name: "probe", arguments: { argument_needle: 1 } } }] },
+      { role: "tool", tool_call_id: "call00001", name: "probe", content: "ok" },
+    ];
+    try {
+      objects = template.render(probe, { bos: "", eos: "" }, { addGenerationPrompt: false }).includes("argument_needle");
+    } catch {
+      objects = false;
+    }
+    objectArguments.set(template, objects);
+  }
+  if (!objects) return messages;
+  return messages.map((m: ChatMessage): ChatMessage =>
+    m.tool_calls
+      ? {
+          ...m,
+          tool_calls: m.tool_calls.map((c: ChatToolCall): ChatToolCall => {
+            if (typeof c.function.arguments !== "string") return c;
+            try {
+              const parsed: unknown = JSON.parse(c.function.arguments);
+              return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+                ? { ...c, function: { ...c.function, arguments: parsed as Record<string, unknown> } }
+                : c;
+            } catch {
+              return c;
+            }
+          }),
+        }
+      : m,
+  );
+}
+
 /** Stream the assistant's reply to `messages`; see Model.chat. */
 export function chat(model: TextGenerator, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatGeneration {
-  const prompt = chatPrompt(model, messages, options);
-  const { template: _template, templateVariables: _variables, tools: _tools, now: _now, ...generateOptions } = options;
+  const template = templateFor(model, options.template);
+  const plan = planTools(model.tokenizer, template.source, messages, {
+    tools: options.tools,
+    toolChoice: options.toolChoice,
+    parallelToolCalls: options.parallelToolCalls,
+    format: options.toolFormat,
+    now: options.now,
+    callerConstrains: options.grammar !== undefined || options.jsonSchema !== undefined || options.json === true,
+  });
+  const variables = plan.variables ? { ...plan.variables, ...options.templateVariables } : options.templateVariables;
+  const prompt = chatPrompt(model, plan.messages, { ...options, tools: plan.tools, templateVariables: variables });
+  const {
+    template: _template,
+    templateVariables: _variables,
+    tools: _tools,
+    toolChoice: _choice,
+    parallelToolCalls: _parallel,
+    toolFormat: _format,
+    now: _now,
+    ...generateOptions
+  } = options;
   let stop = options.stop;
   // Without an <|im_end|> token that ends generation, ChatML's end of turn is plain text: stop on it.
   const endIsToken = (() => {
@@ -110,10 +194,17 @@ export function chat(model: TextGenerator, messages: readonly ChatMessage[], opt
   })();
   const room = stop === undefined || (Array.isArray(stop) && stop.length < MAX_STOPS && !stop.includes(CHATML_END));
   if (prompt.template === "chatml" && !endIsToken && room) stop = [...(stop ?? []), CHATML_END];
-  const g = model.generate(prompt.tokens, { ...generateOptions, stop });
+  const preserve = [...(generateOptions.preserveTokens ?? []), ...(plan.generate.preserveTokens ?? [])];
+  const g = model.generate(prompt.tokens, {
+    ...generateOptions,
+    ...(plan.generate.grammar !== undefined ? { grammar: plan.generate.grammar } : {}),
+    ...(preserve.length ? { preserveTokens: preserve } : {}),
+    stop,
+  });
+  const reply = toolStream(withPrompt(plan, prompt.text), g);
   return {
-    result: g.result,
-    [Symbol.asyncIterator]: () => g[Symbol.asyncIterator](),
+    result: reply.result,
+    [Symbol.asyncIterator]: reply.pieces,
     template: prompt.template,
     prompt: prompt.text,
     promptTokens: prompt.tokens,

@@ -5,6 +5,7 @@
 import { ModelError } from "../errors.js";
 import { LogprobsRecorder, Sampler, type SampledLogprobs } from "../sampling/index.js";
 import type { Tokenizer } from "../tokenizer/index.js";
+import { createStreamDecoder } from "../tokenizer/decoder.js";
 import { checkLogprobs, checkMaxTokens, type FinishReason, type GenerateOptions, type Generation, type GenerationResult } from "./options.js";
 import type { SequenceState } from "./sequence.js";
 import { StopMatcher } from "./stop.js";
@@ -220,7 +221,9 @@ async function* decode(
   options: GenerateOptions,
   out: Produced,
 ): AsyncGenerator<string, void, undefined> {
-  const decoder = r.tokenizer.createDecoder();
+  const preserved = options.preserveTokens?.length ? new Set(options.preserveTokens) : null;
+  const tk = r.tokenizer;
+  const decoder = preserved ? createStreamDecoder((id) => tk.tokenBytes(id, { unparseSpecial: preserved.has(id) })) : tk.createDecoder();
   const view = new LogitsView(r.memory, r.nVocab);
   const one = new Int32Array(1);
   let logits = firstLogits;
@@ -238,7 +241,9 @@ async function* decode(
       out.finish = "eos";
       break;
     }
-    if (recorder) out.logprobs?.push(recorder.result(token));
+    const lp = recorder ? recorder.result(token) : undefined;
+    if (lp) out.logprobs?.push(lp);
+    options.onToken?.(token, lp);
     constraint?.accept(token);
     sampler.accept(token);
     out.tokens.push(token);

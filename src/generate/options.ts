@@ -25,6 +25,17 @@ export interface GenerateOptions extends SamplingOptions, ConstraintOptions {
    * grammar's mask, before truncation and temperature).
    */
   logprobs?: number;
+  /**
+   * Control tokens whose text is emitted when generated (they are silent otherwise): the markers of a
+   * tool-call format such as `[TOOL_CALLS]` or `<|python_tag|>`, which the reply's parser must see
+   * (llama.cpp's preserved tokens).
+   */
+  preserveTokens?: readonly number[];
+  /**
+   * Called with each generated token as it is accepted, before its text is emitted, with its
+   * log-probabilities when `logprobs` was asked for (a server streams them beside the text).
+   */
+  onToken?: (token: number, logprobs: SampledLogprobs | undefined) => void;
 }
 
 /**

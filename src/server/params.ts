@@ -7,6 +7,8 @@ import { StopMatcher } from "../generate/stop.js";
 import { resolveSamplingOptions } from "../sampling/index.js";
 import type { ChatMessage } from "../chat/index.js";
 import { ServerError } from "./http.js";
+import { parseMessages, parseToolRequest, type ToolRequest } from "./tools.js";
+import { parseChatLogprobs, parseCompletionLogprobs } from "./logprobs.js";
 
 type Body = Record<string, unknown>;
 
@@ -23,6 +25,7 @@ const FIELD: Readonly<Record<string, string>> = {
   seed: "seed",
   maxTokens: "max_tokens",
   stop: "stop",
+  toolChoice: "tool_choice",
 };
 
 /** The request field a Woolly option comes from. */
@@ -71,6 +74,8 @@ function refuseUnsupported(body: Body, checks: readonly (readonly [string, (v: u
 export interface StreamRequest {
   readonly stream: boolean;
   readonly includeUsage: boolean;
+  /** Log-probabilities were asked for (streamed beside the text). */
+  readonly logprobs?: boolean;
 }
 
 function streamOptions(body: Body): StreamRequest {
@@ -156,46 +161,16 @@ function lowest(a: number | undefined, b: number | undefined): number | undefine
 export interface ChatRequest extends StreamRequest {
   readonly messages: ChatMessage[];
   readonly options: GenerateOptions;
+  /** tools, tool_choice, parallel_tool_calls (see tools.ts). */
+  readonly tools: ToolRequest;
 }
 
 /** A /v1/chat/completions body. Message content may be a string or OpenAI's array of text parts. */
 export function parseChatRequest(body: Body, limits: RequestLimits = {}): ChatRequest {
-  refuseUnsupported(body, [
-    ["tools", (v) => Array.isArray(v) && v.length === 0, "tool calls are not supported"],
-    ["logprobs", (v) => v === false, "log probabilities are not supported"],
-    ["response_format", (v) => typeof v === "object" && v !== null && (v as Body).type === "text", 'only { "type": "text" } is supported'],
-  ]);
-  const raw = field(body, "messages");
-  if (!Array.isArray(raw) || raw.length === 0) throw bad("messages", "messages must be a non-empty array of { role, content }");
-  const messages = raw.map((m: unknown, i): ChatMessage => {
-    const at = `messages[${i}]`;
-    if (typeof m !== "object" || m === null || Array.isArray(m)) throw bad(at, `${at} must be an object { role, content }`);
-    const { role, content } = m as Body;
-    // OpenAI's newer name for the system role.
-    const r = role === "developer" ? "system" : role;
-    if (r !== "system" && r !== "user" && r !== "assistant") {
-      throw bad(`${at}.role`, `${at}.role must be "system", "user" or "assistant"; got ${describe(role)}`);
-    }
-    return { role: r, content: messageText(content, `${at}.content`) };
-  });
-  return { messages, options: generateOptions(body, undefined, limits), ...streamOptions(body) };
-}
-
-function messageText(content: unknown, at: string): string {
-  if (typeof content === "string") return content;
-  if (content === null || content === undefined) return "";
-  if (Array.isArray(content)) {
-    return content
-      .map((part: unknown, j) => {
-        const p = part as Body | null;
-        if (typeof p !== "object" || p === null || p.type !== "text" || typeof p.text !== "string") {
-          throw bad(`${at}[${j}]`, `${at}[${j}] must be a text part { "type": "text", "text": "…" }; other kinds are not supported`);
-        }
-        return p.text;
-      })
-      .join("");
-  }
-  throw bad(at, `${at} must be a string or an array of text parts; got ${describe(content)}`);
+  const messages = parseMessages(field(body, "messages"));
+  const logprobs = parseChatLogprobs(body);
+  const options = { ...generateOptions(body, undefined, limits), ...(logprobs !== undefined ? { logprobs } : {}) };
+  return { messages, options, tools: parseToolRequest(body), ...streamOptions(body), logprobs: logprobs !== undefined };
 }
 
 export interface CompletionRequest extends StreamRequest {
@@ -211,7 +186,6 @@ export const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 export function parseCompletionRequest(body: Body, limits: RequestLimits = {}): CompletionRequest {
   refuseUnsupported(body, [
     ["echo", (v) => v === false, "echo is not supported"],
-    ["logprobs", (v) => v === 0 || v === false, "log probabilities are not supported"],
     ["suffix", (v) => v === "", "suffix (insertion) is not supported"],
     ["best_of", (v) => v === 1, "best_of must be 1"],
   ]);
@@ -221,5 +195,7 @@ export function parseCompletionRequest(body: Body, limits: RequestLimits = {}): 
   if (typeof prompt !== "string" && !isIds) {
     throw bad("prompt", "prompt must be a string, an array of token ids, or an array holding one of those (one prompt per request)");
   }
-  return { prompt: prompt as string | number[], options: generateOptions(body, COMPLETIONS_DEFAULT_MAX_TOKENS, limits), ...streamOptions(body) };
+  const logprobs = parseCompletionLogprobs(body);
+  const options = { ...generateOptions(body, COMPLETIONS_DEFAULT_MAX_TOKENS, limits), ...(logprobs !== undefined ? { logprobs } : {}) };
+  return { prompt: prompt as string | number[], options, ...streamOptions(body), logprobs: logprobs !== undefined };
 }
