@@ -31,6 +31,18 @@ function typeFor(mix: Mixture, tensor: string, layer: number, nLayers: number, t
   return GgmlType.Q4_K;
 }
 
+/**
+ * llama.cpp's quantize falls back from a K-quant when rows are not whole 256-element super-blocks (gemma-3-1b's
+ * 1152): Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0.
+ */
+function rowFallback(type: number, cols: number): number {
+  if (cols % 256 === 0) return type;
+  if (type === GgmlType.Q4_K) return GgmlType.Q5_0;
+  if (type === GgmlType.Q5_K) return GgmlType.Q5_1;
+  if (type === GgmlType.Q6_K) return GgmlType.Q8_0;
+  return type;
+}
+
 function randomTensor(type: number, elements: number, seed: number): Uint8Array {
   const info = ggmlType(type);
   if (!info) throw new Error(`unknown type ${type}`);
@@ -106,7 +118,7 @@ export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpd
   const tensors = tensorsOf(s).map((t) => ({
     name: t.name,
     dims: [...t.dims],
-    type: t.role === "norm" ? GgmlType.F32 : typeFor(mix, t.role, t.layer, s.nLayers, s.tied ?? false),
+    type: t.role === "norm" ? GgmlType.F32 : rowFallback(typeFor(mix, t.role, t.layer, s.nLayers, s.tied ?? false), t.dims[0]),
   }));
 
   const layout = ggufLayout({ metadata, tensors });
