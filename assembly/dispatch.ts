@@ -31,7 +31,9 @@ import { dequant_row_iq4_xs, dot_iq4_xs, dot_iq4_xs_scalar } from "./quant/iq4_x
 import { gemm4_q8_0 } from "./quant/gemm_q8_0";
 import { gemm4_q4_0 } from "./quant/gemm_q4_0";
 import { gemm4_q5_0 } from "./quant/gemm_q5_0";
+import { gemm4_q4_k } from "./quant/gemm_q4_k";
 import { gemm4_q5_k } from "./quant/gemm_q5_k";
+import { gemm4_q6_k } from "./quant/gemm_q6_k";
 
 /** ggml's `enum ggml_type` ids of the supported types: src/quant/types.ts's table (test/formats.test.ts checks). */
 const enum T {
@@ -211,10 +213,9 @@ function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: us
     case T.Q4_0: gemm4_q4_0(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q5_0: gemm4_q5_0(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q8_0: gemm4_q8_0(w, xq, xqStride, n, y, yStrideBytes); return true;
-    // Q4_K and Q6_K: their dots now keep ggml's eight lanes per block (q4_k.ts, q6_k.ts); the tiles sum one
-    // total per block as the dots did before, so they stay off until they follow the lanes (matmul must equal
-    // matvec to the bit).
+    case T.Q4_K: gemm4_q4_k(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q5_K: gemm4_q5_k(w, xq, xqStride, n, y, yStrideBytes); return true;
+    case T.Q6_K: gemm4_q6_k(w, xq, xqStride, n, y, yStrideBytes); return true;
   }
   return false;
 }

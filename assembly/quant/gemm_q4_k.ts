@@ -1,26 +1,30 @@
 // GEMM tile for Q4_K weights (layout: q4_k.ts) against Q8_K activations (act_q8_k.ts): one weight
-// row × four activation columns. Each 32-element sub-block's nibbles (and, in the baseline build,
-// its scale) are unpacked once and used for all four columns; the per-super-block tail (the mins
-// term, the horizontal sums, the f32 update) runs once for the four columns, lane c = column c.
+// row × four activation columns. Each 16-byte load of qs (one half of two sub-blocks) is unpacked
+// once (and, in the baseline build, multiplied by its sub-block scales once) and used for all four
+// columns.
 //
 //   y + c·yStride  ←  W·X[c],  X[c] at xq + c·xqStride (bytes), c = 0..3
 //
-// Bit-identical to dot_q4_k for every column: per super-block the same two exact integers
-// sumi = Σ_s sc_s·Σ q·x and summ = Σ_s m_s·(bsums pair of s), then the same f32 expression
-//   sum += (dx·d)·f32(sumi) − (dx·dmin)·f32(summ)
-// evaluated lane-wise (f32x4 mul/sub/add round each lane exactly as the scalar ops do; wasm never
-// fuses them). Only the way the integers are reached differs, and integers are exact:
-//   relaxed:  as dot_q4_k (kcommon.ts scaled32v: relaxed_dot pair sums × the scale by dot_i16x8_s);
+// Bit-identical to dot_q4_k for every column: the same ggml AVX2 lanes (q4_k.ts header). Per
+// super-block and column, the eight i32 lanes (lane p of half h = Σ_s sc_s · Σ q·x over elements
+// 16h + 4p … 16h + 4p + 3 of sub-block s) and the four mins lanes (kcommon.ts mins_pairs_lanes)
+// are the same exact integers, and each goes through the same fma_d_f32x4 with the same d
+// (f32 dx·d, f32 −dx·dmin) into the column's own accLo / accHi / accM; the column's result is
+// dot_q4_k's hsum_f32x4(accLo + accHi) + hsum_f32x4(accM). Only the way the integers are reached
+// differs, and integers are exact:
+//   relaxed:  as dot_q4_k (kcommon.ts scaled16v: relaxed_dot pair sums × the scale by dot_i16x8_s);
 //   baseline: the nibbles are multiplied by the sub-block scale as i16 once per row (q·sc ≤ 15·63 =
-//             945; × |x| ≤ 127 and two per dot_i16x8_s lane: ≤ 240030, far inside i32), so each
-//             column needs only the four dot_i16x8_s of the sub-block and no multiply.
-// One sub-block per loop pass: V8 hoists every load of a straight block to its top, and the four
-// columns' activation loads of two sub-blocks would not fit the 16 registers.
-import { hadd4_i32, gather4_32 } from "./common";
+//             945; × |x| ≤ 127 and two per dot_i16x8_s lane: far inside i32), so each column needs
+//             only dot_i16x8_s and no multiply.
+// The super-block's halves run one after the other (h outer, the four 64-element chunks inner), so
+// only one i32 accumulator per column is live in the inner loop: one 16-byte load per pass. V8
+// hoists every load of a straight block to its top; the twelve f32 accumulators are only touched
+// once per half and super-block (the register allocator keeps them out of the inner loop).
+import { hsum_f32x4 } from "./common";
 import { q8k_qs, Q8K_QS_SHIFT } from "./act_q8_k";
-import { k4_sc03, k4_m03, k4_sc47, k4_m47, scaled32v, mask, MASK_0F, MASK_000F, load_f16_finite } from "./kcommon";
+import { k4_sc03, k4_m03, k4_sc47, k4_m47, scaled16v, mask, MASK_0F, MASK_000F, load_f16_finite, fma_d_f32x4 } from "./kcommon";
 
-/** Σ_s m_s·(bsums[2s] + bsums[2s+1]) as i32x4 partial sums (mins_dot_pairs before its hsum). */
+/** mins_pairs_lanes with the mins already widened (m: i16 lanes m0..m7). */
 @inline
 function mins4(bs: usize, m: v128): v128 {
   const p = i16x8.narrow_i32x4_s(
@@ -30,13 +34,13 @@ function mins4(bs: usize, m: v128): v128 {
   return i32x4.dot_i16x8_s(p, m);
 }
 
-/** Baseline: the sub-block's 32 weights as four i16 vectors against one column's x at `x`. */
+/** Baseline: two 16-groups' weights (i16 evens / odds, scale applied) against one column's x at xa, xb. */
 @inline
-function sub_i16(e0: v128, o0: v128, e1: v128, o1: v128, x: usize, acc: v128): v128 {
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(e0, v128.load(x, 0)));
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(o0, v128.load(x, 16)));
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(e1, v128.load(x, 32)));
-  return i32x4.add(acc, i32x4.dot_i16x8_s(o1, v128.load(x, 48)));
+function two16_i16(ea: v128, oa: v128, eb: v128, ob: v128, xa: usize, xb: usize, acc: v128): v128 {
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(ea, v128.load(xa, 0)));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(oa, v128.load(xa, 16)));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(eb, v128.load(xb, 0)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(ob, v128.load(xb, 16)));
 }
 
 /** Measured: see dispatch.ts's matmul header. */
@@ -45,61 +49,80 @@ export function gemm4_q4_k(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
   const m = mask(ASC_FEATURE_RELAXED_SIMD ? MASK_0F : MASK_000F);
   const dArr = xq + ((<usize>n) << Q8K_QS_SHIFT); // column 0's d[0]
   const bsArr = dArr + ((<usize>nb) << 2); // column 0's bsums of super-block 0
-  let sum = f32x4.splat(0);
+  let l0 = f32x4.splat(0), l1 = f32x4.splat(0), l2 = f32x4.splat(0), l3 = f32x4.splat(0); // accLo per column
+  let h0 = f32x4.splat(0), h1 = f32x4.splat(0), h2 = f32x4.splat(0), h3 = f32x4.splat(0); // accHi
+  let m0 = f32x4.splat(0), m1 = f32x4.splat(0), m2 = f32x4.splat(0), m3 = f32x4.splat(0); // accM
   for (let b = 0; b < nb; b++) {
     const u0 = load<u32>(w, 4);
     const u1 = load<u32>(w, 8);
     const u2 = load<u32>(w, 12);
-    let sc = <u64>k4_sc03(u0) | (<u64>k4_sc47(u0, u2) << 32);
-    let q = w + 16;
-    let x = q8k_qs(xq, b);
-    let a0 = i32x4.splat(0);
-    let a1 = i32x4.splat(0);
-    let a2 = i32x4.splat(0);
-    let a3 = i32x4.splat(0);
-    let sh = 0; // 0: low nibbles (even sub-block), 4: high nibbles (odd)
-    for (let s = 0; s < 8; s++) {
-      const v0 = v128.load(q, 0);
-      const v1 = v128.load(q, 16);
-      const x1 = x + xqStride;
-      const x2 = x1 + xqStride;
-      const x3 = x2 + xqStride;
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        const wa = v128.and(i16x8.shr_u(v0, sh), m);
-        const wb = v128.and(i16x8.shr_u(v1, sh), m);
-        const ss = i16x8.splat(<i16>(sc & 0xff));
-        a0 = scaled32v(wa, wb, x, ss, a0);
-        a1 = scaled32v(wa, wb, x1, ss, a1);
-        a2 = scaled32v(wa, wb, x2, ss, a2);
-        a3 = scaled32v(wa, wb, x3, ss, a3);
-      } else {
-        const ss = i16x8.splat(<i16>(sc & 0xff));
-        const e0 = i16x8.mul(v128.and(i16x8.shr_u(v0, sh), m), ss);
-        const o0 = i16x8.mul(v128.and(i16x8.shr_u(v0, sh + 8), m), ss);
-        const e1 = i16x8.mul(v128.and(i16x8.shr_u(v1, sh), m), ss);
-        const o1 = i16x8.mul(v128.and(i16x8.shr_u(v1, sh + 8), m), ss);
-        a0 = sub_i16(e0, o0, e1, o1, x, a0);
-        a1 = sub_i16(e0, o0, e1, o1, x1, a1);
-        a2 = sub_i16(e0, o0, e1, o1, x2, a2);
-        a3 = sub_i16(e0, o0, e1, o1, x3, a3);
+    const sc8 = <u64>k4_sc03(u0) | (<u64>k4_sc47(u0, u2) << 32);
+    const qs = q8k_qs(xq, b);
+    const dp = dArr + ((<usize>b) << 2);
+    for (let h = 0; h < 2; h++) {
+      let a0 = i32x4.splat(0);
+      let a1 = i32x4.splat(0);
+      let a2 = i32x4.splat(0);
+      let a3 = i32x4.splat(0);
+      let sc = sc8;
+      let q = w + 16 + (<usize>h << 4); // qs bytes 32c + 16h …: half h of sub-blocks 2c (low), 2c+1 (high)
+      let xa = qs + ((<usize>(h << 4)) << Q8K_QS_SHIFT); // x of element 64c + 16h
+      for (let c = 0; c < 4; c++) {
+        const v = v128.load(q);
+        const xb = xa + (32 << Q8K_QS_SHIFT);
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          const wa = v128.and(v, m);
+          const wb = v128.and(i16x8.shr_u(v, 4), m);
+          const ssa = i16x8.splat(<i16>(sc & 0xff));
+          const ssb = i16x8.splat(<i16>((sc >> 8) & 0xff));
+          a0 = scaled16v(wb, xb, ssb, scaled16v(wa, xa, ssa, a0));
+          a1 = scaled16v(wb, xb + xqStride, ssb, scaled16v(wa, xa + xqStride, ssa, a1));
+          a2 = scaled16v(wb, xb + 2 * xqStride, ssb, scaled16v(wa, xa + 2 * xqStride, ssa, a2));
+          a3 = scaled16v(wb, xb + 3 * xqStride, ssb, scaled16v(wa, xa + 3 * xqStride, ssa, a3));
+        } else {
+          const ssa = i16x8.splat(<i16>(sc & 0xff));
+          const ssb = i16x8.splat(<i16>((sc >> 8) & 0xff));
+          const ea = i16x8.mul(v128.and(v, m), ssa);
+          const oa = i16x8.mul(v128.and(i16x8.shr_u(v, 8), m), ssa);
+          const eb = i16x8.mul(v128.and(i16x8.shr_u(v, 4), m), ssb);
+          const ob = i16x8.mul(i16x8.shr_u(v, 12), ssb);
+          a0 = two16_i16(ea, oa, eb, ob, xa, xb, a0);
+          a1 = two16_i16(ea, oa, eb, ob, xa + xqStride, xb + xqStride, a1);
+          a2 = two16_i16(ea, oa, eb, ob, xa + 2 * xqStride, xb + 2 * xqStride, a2);
+          a3 = two16_i16(ea, oa, eb, ob, xa + 3 * xqStride, xb + 3 * xqStride, a3);
+        }
+        sc >>= 16;
+        q += 32;
+        xa += 64 << Q8K_QS_SHIFT;
       }
-      sc >>= 8;
-      q += <usize>(sh << 3); // the next 32 bytes after an odd sub-block
-      sh ^= 4;
-      x += 32 << Q8K_QS_SHIFT;
+      const dw = load_f16_finite(w);
+      const d0 = <f64>(load<f32>(dp) * dw);
+      const d1 = <f64>(load<f32>(dp + xqStride) * dw);
+      const d2 = <f64>(load<f32>(dp + 2 * xqStride) * dw);
+      const d3 = <f64>(load<f32>(dp + 3 * xqStride) * dw);
+      if (h == 0) {
+        l0 = fma_d_f32x4(d0, f32x4.convert_i32x4_s(a0), l0);
+        l1 = fma_d_f32x4(d1, f32x4.convert_i32x4_s(a1), l1);
+        l2 = fma_d_f32x4(d2, f32x4.convert_i32x4_s(a2), l2);
+        l3 = fma_d_f32x4(d3, f32x4.convert_i32x4_s(a3), l3);
+      } else {
+        h0 = fma_d_f32x4(d0, f32x4.convert_i32x4_s(a0), h0);
+        h1 = fma_d_f32x4(d1, f32x4.convert_i32x4_s(a1), h1);
+        h2 = fma_d_f32x4(d2, f32x4.convert_i32x4_s(a2), h2);
+        h3 = fma_d_f32x4(d3, f32x4.convert_i32x4_s(a3), h3);
+      }
     }
-    const sumi = hadd4_i32(a0, a1, a2, a3);
     const mv = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(<i32>k4_m03(u1)), 1, <i32>k4_m47(u1, u2)));
     const bs = bsArr + ((<usize>b) << 5);
-    const summ = hadd4_i32(mins4(bs, mv), mins4(bs + xqStride, mv), mins4(bs + 2 * xqStride, mv), mins4(bs + 3 * xqStride, mv));
-    const dx = gather4_32(dArr + ((<usize>b) << 2), xqStride);
-    const t1 = f32x4.mul(f32x4.mul(dx, f32x4.splat(load_f16_finite(w))), f32x4.convert_i32x4_s(sumi));
-    const t2 = f32x4.mul(f32x4.mul(dx, f32x4.splat(load_f16_finite(w + 2))), f32x4.convert_i32x4_s(summ));
-    sum = f32x4.add(sum, f32x4.sub(t1, t2));
+    const dmin = load_f16_finite(w + 2);
+    m0 = fma_d_f32x4(<f64>(-load<f32>(dp) * dmin), f32x4.convert_i32x4_s(mins4(bs, mv)), m0);
+    m1 = fma_d_f32x4(<f64>(-load<f32>(dp + xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + xqStride, mv)), m1);
+    m2 = fma_d_f32x4(<f64>(-load<f32>(dp + 2 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 2 * xqStride, mv)), m2);
+    m3 = fma_d_f32x4(<f64>(-load<f32>(dp + 3 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 3 * xqStride, mv)), m3);
     w += 144;
   }
-  store<f32>(y, f32x4.extract_lane(sum, 0));
-  store<f32>(y + yStride, f32x4.extract_lane(sum, 1));
-  store<f32>(y + 2 * yStride, f32x4.extract_lane(sum, 2));
-  store<f32>(y + 3 * yStride, f32x4.extract_lane(sum, 3));
+  store<f32>(y, hsum_f32x4(f32x4.add(l0, h0)) + hsum_f32x4(m0));
+  store<f32>(y + yStride, hsum_f32x4(f32x4.add(l1, h1)) + hsum_f32x4(m1));
+  store<f32>(y + 2 * yStride, hsum_f32x4(f32x4.add(l2, h2)) + hsum_f32x4(m2));
+  store<f32>(y + 3 * yStride, hsum_f32x4(f32x4.add(l3, h3)) + hsum_f32x4(m3));
 }
