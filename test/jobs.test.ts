@@ -133,6 +133,31 @@ describe("cutting a job into chunks", () => {
     expect(planJob(i32, jobs, Op.MATMUL, 2, 64 << 10, 4)).toBe(4);
   });
 
+  it("matrix products go through the workers' scratch when a chunk's outputs fit it; attention never", () => {
+    const { i32, jobs } = views();
+    const a = jobs.matmul.args;
+    a.rows.set(5632);
+    a.rowBytes.set(1152);
+    a.ncols.set(64);
+    // 8 chunks of 704 rows × 64 columns would need 176 KiB each: a 64 KiB scratch caps them at 256 rows.
+    expect(planJob(i32, jobs, Op.MATMUL, 2, 64 << 10, 4, 64 << 10)).toBe(22);
+    expect(i32[W.CHUNK]).toBe(256);
+    expect(i32[W.PRIVATE]).toBe(1);
+    // Without scratch: the plain plan, written in place.
+    expect(planJob(i32, jobs, Op.MATMUL, 2, 64 << 10, 4, 0)).toBe(8);
+    expect(i32[W.PRIVATE]).toBe(0);
+    // Less scratch than one 16-row block of outputs (16 × 64 × 4 = 4096 bytes): written in place.
+    expect(planJob(i32, jobs, Op.MATMUL, 2, 64 << 10, 4, 4000)).toBe(8);
+    expect(i32[W.PRIVATE]).toBe(0);
+    const t = jobs.attention.args;
+    t.nHeads.set(32);
+    t.nKvHeads.set(4);
+    t.headDim.set(64);
+    t.nPos.set(1000);
+    expect(planJob(i32, jobs, Op.ATTENTION, 2, 0, 4, 64 << 10)).toBe(4);
+    expect(i32[W.PRIVATE]).toBe(0);
+  });
+
   it("attention: whole KV-head groups when the KV heads divide between the threads, single heads otherwise", () => {
     const { i32, jobs } = views();
     const a = jobs.attention.args;

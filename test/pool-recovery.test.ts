@@ -45,10 +45,11 @@ describe("a worker that dies", () => {
   let pool: ThreadPool | null = null;
   afterEach(() => pool?.end());
 
-  it("holding a chunk: the call completes with the right rows, the pool drops the worker and says why", async () => {
+  it("holding a chunk the caller cannot take over: found by the stall bound, its chunk computed, the worker dropped", async () => {
     const engine = createEngine({ shared: true });
     // Two threads: the doomed worker is the only other claimer, so it surely claims a chunk.
-    pool = await ThreadPool.start(engine, 2, { minChunkBytes: 0, stallMs: 300 });
+    // takeover off: what attention jobs (shared scores scratch) always do.
+    pool = await ThreadPool.start(engine, 2, { minChunkBytes: 0, stallMs: 300, takeover: false });
     const threaded = new ThreadedExecutor(pool, engine.kernels, { minParallelBytes: 0 });
     const m = setup(engine, 512, 256);
     const y = m.out();
@@ -64,6 +65,23 @@ describe("a worker that dies", () => {
     const y2 = m.out();
     threaded.matvec(m.w, m.xq, y2);
     expect(bytesOf(m.read(y2))).toEqual(bytesOf(m.want));
+  });
+
+  it("holding a matrix-product chunk: the caller takes it over at once; the exit event tells the pool", async () => {
+    const engine = createEngine({ shared: true });
+    // A stall bound far beyond the test's timeout: only the takeover can finish this call.
+    pool = await ThreadPool.start(engine, 2, { minChunkBytes: 0, stallMs: 3_600_000 });
+    const threaded = new ThreadedExecutor(pool, engine.kernels, { minParallelBytes: 0 });
+    const m = setup(engine, 512, 256);
+    const y = m.out();
+    pool.dieAfterClaim(1);
+    threaded.matvec(m.w, m.xq, y);
+    expect(bytesOf(m.read(y))).toEqual(bytesOf(m.want));
+    // The pool has not heard yet (no event-loop turn); the worker's exit code is its own.
+    expect(pool.fallback).toBeNull();
+    await expect(pool.terminateWorker(1)).resolves.toBe("it exited with code 70");
+    expect(pool.liveThreads).toBe(1);
+    expect(pool.fallback).toBe("running on 1 of 2 threads: worker thread 1 ended: it exited with code 70");
   });
 
   it("before the call: the others take its share at once, and the pool reports it once it hears", async () => {

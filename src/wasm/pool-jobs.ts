@@ -21,6 +21,9 @@
 //         │                                              │ +216  UNITS    units in the job
 //         │                                              │ +220  TEST_DIE tests: 1 + the worker that dies after its next claim
 //         │                                              │ +224  TEST_ACK tests: the gen in which it claimed
+//         │                                              │ +228  SCRATCH  workers' private output buffers (base)
+//         │                                              │ +232  SCRATCH_BYTES  bytes per thread (thread t at base + t × this)
+//         │                                              │ +236  PRIVATE  1: workers compute chunks into SCRATCH and commit
 //   0x540 ├──────────────────────────────────────────────┤ +256  ARGS     64 words: the op's arguments
 //         │ ARGS[0..64)                                  │               (jobs.ts: f32 ones stored by bit pattern)
 //   0x640 ├──────────────────────────────────────────────┤ +512  ERRTEXT  the failing thread's message, UTF-8,
@@ -43,6 +46,13 @@
 // exhausted every owned, unfinished chunk is visible in some CLAIM word: the caller only waits for
 // those, never for a worker that has claimed nothing. The tag stops a late worker from claiming a
 // chunk of a later job with an earlier job's view (it reads the arguments only after step 3).
+//
+// Matrix products (PRIVATE = 1) go further: a worker computes its chunk into its own scratch and
+// commits it by compare-exchanging CLAIM[t] from the chunk to the chunk | COMMITTING, copying the
+// rows out and clearing CLAIM. The caller, done with its own chunks, takes over a chunk a worker
+// has held for longer than a chunk takes (the worker was descheduled, or died) by
+// compare-exchanging CLAIM[t] to 0 and computing it itself: the worker's commit then fails and its
+// rows are dropped. So the caller never sleeps on a descheduled worker, only (briefly) on a copy.
 import type { KernelExports } from "./exports.js";
 import { Op, type Jobs, type OpId } from "./jobs.js";
 
@@ -62,6 +72,9 @@ export const W = {
   UNITS: (CONTROL_BLOCK + 216) >> 2,
   TEST_DIE: (CONTROL_BLOCK + 220) >> 2,
   TEST_ACK: (CONTROL_BLOCK + 224) >> 2,
+  SCRATCH: (CONTROL_BLOCK + 228) >> 2,
+  SCRATCH_BYTES: (CONTROL_BLOCK + 232) >> 2,
+  PRIVATE: (CONTROL_BLOCK + 236) >> 2,
   ARGS: (CONTROL_BLOCK + 256) >> 2,
   CLAIM: (CONTROL_BLOCK + 1536) >> 2,
 } as const;
@@ -72,6 +85,8 @@ export const CONTROL_BLOCK_USED = CONTROL_BLOCK + 1536 + 64 * 4;
 
 /** The tag of generation `gen` as it appears in NEXT and CLAIM (bits 16..30). */
 export const tagOf = (gen: number): number => (gen & 0x7fff) << 16;
+/** Set in CLAIM[t] while worker t copies its chunk out of its scratch: the chunk can no longer be taken over. */
+export const COMMITTING = 0x80000000 | 0;
 /** The most chunks a job is cut into: the chunk index has 16 bits, and CLAIM holds chunk + 1. */
 export const MAX_CHUNKS = 0xfffe;
 
@@ -87,10 +102,12 @@ export const ROW_ALIGN = 16;
  * thread streams only its own KV heads' cache. Every row (head) is computed by the same per-row
  * kernel whatever the cut, so results are bit-identical for any thread count and chunk size.
  */
-export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, minChunkBytes: number, perThread: number): number {
+export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, minChunkBytes: number, perThread: number, scratchBytes = 0): number {
   let units = 0;
   let bytes = 0;
   let align = ROW_ALIGN;
+  /** Output floats per unit, for the private (scratch) path; 0: the op has none. */
+  let floats = 1;
   switch (op) {
     case Op.MATVEC: {
       const a = jobs.matvec.args;
@@ -112,6 +129,7 @@ export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, 
       units = a.rows.get();
       // Each row is read once and used for every column: the work is rows × columns.
       bytes = units * a.rowBytes.get() * a.ncols.get();
+      floats = a.ncols.get();
       break;
     }
     case Op.ATTENTION: {
@@ -121,21 +139,33 @@ export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, 
       units = nHeads;
       bytes = a.nPos.get() * nKvHeads * a.headDim.get() * 4;
       align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
+      // Its scores scratch is shared: two threads on one head would mix their softmaxes.
+      floats = 0;
       break;
     }
   }
   const most = Math.min(MAX_CHUNKS, threads * perThread, Math.ceil(units / align), Math.floor(bytes / Math.max(1, minChunkBytes)));
   const n = Math.max(1, most);
-  const chunk = Math.max(align, Math.ceil(units / n / align) * align);
+  let chunk = Math.max(align, Math.ceil(units / n / align) * align);
+  // The private path needs a chunk's output to fit a thread's scratch.
+  const fit = floats > 0 ? Math.floor(scratchBytes / 4 / floats / align) * align : 0;
+  const priv = fit >= align && Math.ceil(units / Math.min(chunk, fit)) <= MAX_CHUNKS;
+  if (priv) chunk = Math.min(chunk, fit);
   const nChunks = Math.max(1, Math.ceil(units / chunk));
+  i32[W.PRIVATE] = priv ? 1 : 0;
   i32[W.UNITS] = units;
   i32[W.CHUNK] = chunk;
   i32[W.NCHUNKS] = nChunks;
   return nChunks;
 }
 
-/** Compute chunk `c` of the job named by OP, its arguments read through `jobs`. */
-export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: number): void {
+/**
+ * Compute chunk `c` of the job named by OP, its arguments read through `jobs`: into the outputs,
+ * or (scratch ≠ 0, matrix products only) into scratch, its rows from 0, for commitChunk to copy.
+ * The kernels get output pointers moved back by the chunk's first row (u32 arithmetic wraps),
+ * so they run unchanged and the same per-row code computes every row, bit for bit.
+ */
+export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: number, scratch = 0): void {
   const chunk = i32[W.CHUNK];
   const lo = c * chunk;
   const hi = Math.min(i32[W.UNITS], lo + chunk);
@@ -143,7 +173,8 @@ export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: numbe
   switch (i32[W.OP]) {
     case Op.MATVEC: {
       const a = jobs.matvec.args;
-      k.matvec(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.y.get(), a.n.get(), lo, hi);
+      const y = scratch === 0 ? a.y.get() : scratch - lo * 4;
+      k.matvec(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), y, a.n.get(), lo, hi);
       return;
     }
     case Op.MATVECS: {
@@ -156,19 +187,58 @@ export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: numbe
         const rows = g.rows.get();
         const r0 = Math.max(0, lo - off);
         const r1 = Math.min(rows, hi - off);
-        if (r0 < r1) k.matvec(g.type.get(), g.w.get(), g.rowBytes.get(), xq, g.y.get(), g.n.get(), r0, r1);
+        const y = scratch === 0 ? g.y.get() : scratch + (off - lo) * 4;
+        if (r0 < r1) k.matvec(g.type.get(), g.w.get(), g.rowBytes.get(), xq, y, g.n.get(), r0, r1);
         off += rows;
       }
       return;
     }
     case Op.MATMUL: {
       const a = jobs.matmul.args;
-      k.matmul(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.xqStride.get(), a.y.get(), a.yStride.get(), a.n.get(), lo, hi, a.ncols.get());
+      // Scratch holds the chunk column by column: yStride becomes the chunk's rows.
+      const y = scratch === 0 ? a.y.get() : scratch - lo * 4;
+      const yStride = scratch === 0 ? a.yStride.get() : hi - lo;
+      k.matmul(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.xqStride.get(), y, yStride, a.n.get(), lo, hi, a.ncols.get());
       return;
     }
     case Op.ATTENTION: {
       const a = jobs.attention.args;
       k.attention(a.q.get(), a.kCache.get(), a.vCache.get(), a.out.get(), a.scores.get(), a.nHeads.get(), a.nKvHeads.get(), a.headDim.get(), a.nPos.get(), a.scale.get(), a.softcap.get(), lo, hi);
+      return;
+    }
+  }
+}
+
+/** Copy chunk `c`, computed into `scratch` by runChunk, to the job's outputs. */
+export function commitChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: number, scratch: number): void {
+  const chunk = i32[W.CHUNK];
+  const lo = c * chunk;
+  const hi = Math.min(i32[W.UNITS], lo + chunk);
+  if (lo >= hi) return;
+  switch (i32[W.OP]) {
+    case Op.MATVEC:
+      k.vec_copy(scratch, jobs.matvec.args.y.get() + lo * 4, (hi - lo) * 4);
+      return;
+    case Op.MATVECS: {
+      const job = jobs.matvecs;
+      let off = 0;
+      for (let m = 0, count = job.args.count.get(); m < count && off < hi; m++) {
+        const g = job.each[m];
+        const rows = g.rows.get();
+        const r0 = Math.max(0, lo - off);
+        const r1 = Math.min(rows, hi - off);
+        if (r0 < r1) k.vec_copy(scratch + (off + r0 - lo) * 4, g.y.get() + r0 * 4, (r1 - r0) * 4);
+        off += rows;
+      }
+      return;
+    }
+    case Op.MATMUL: {
+      const a = jobs.matmul.args;
+      const y = a.y.get();
+      const yStride = a.yStride.get();
+      for (let col = 0, ncols = a.ncols.get(); col < ncols; col++) {
+        k.vec_copy(scratch + col * (hi - lo) * 4, y + (col * yStride + lo) * 4, (hi - lo) * 4);
+      }
       return;
     }
   }
@@ -189,6 +259,8 @@ export function claimedChunk(claim: number, tag: number): number {
 export function work(k: KernelExports, i32: Int32Array, u8: Uint8Array, jobs: Jobs, t: number, gen: number, claimed?: () => void): unknown {
   const tag = tagOf(gen);
   const claim = W.CLAIM + t;
+  // Workers of a PRIVATE job compute into their own scratch (the caller, t = 0, never: nobody takes its chunks over).
+  const scratch = t !== 0 && Atomics.load(i32, W.PRIVATE) === 1 ? (Atomics.load(i32, W.SCRATCH) >>> 0) + t * Atomics.load(i32, W.SCRATCH_BYTES) : 0;
   let first: unknown = null;
   for (;;) {
     const v = Atomics.load(i32, W.NEXT);
@@ -197,7 +269,11 @@ export function work(k: KernelExports, i32: Int32Array, u8: Uint8Array, jobs: Jo
     if (Atomics.compareExchange(i32, W.NEXT, v, v + 1) !== v) continue;
     claimed?.();
     try {
-      runChunk(k, i32, jobs, v & 0xffff);
+      runChunk(k, i32, jobs, v & 0xffff, scratch);
+      // Commit unless the caller took the chunk over meanwhile (then CLAIM is no longer v + 1).
+      if (scratch !== 0 && Atomics.compareExchange(i32, claim, v + 1, (v + 1) | COMMITTING) === v + 1) {
+        commitChunk(k, i32, jobs, v & 0xffff, scratch);
+      }
     } catch (e) {
       // A trap unwinds out of the instance and leaves it usable.
       reportFailure(i32, u8, t, e);

@@ -6,19 +6,24 @@
 // view, no message per kernel. Workers receive the compiled module and the memory once, by
 // postMessage, at start-up.
 //
+// A worker the OS deschedules while it holds a matrix-product chunk does not hold the caller up:
+// workers compute those chunks into private scratch and commit them, and the caller takes over a
+// chunk held longer than one of its own took (pool-jobs.ts). Attention chunks (shared scores
+// scratch) are waited for.
+//
 // Workers die (terminated, out of memory, an engine crash). A dead worker that claimed nothing
-// costs nothing: the others take its share. One that dies holding a chunk is found by the caller's
-// bounded wait: when no chunk finishes for `stallMs`, the caller computes the chunks still held
-// (rows are idempotent: the same kernel writes the same bits), marks their workers dead, ends
-// them, and the pool runs on with fewer threads; `fallback` says why. 'exit' and 'error' events
-// (delivered only when the event loop runs, never while the caller blocks in a job) mark a worker
-// dead between calls.
+// costs nothing: the others take its share; a matrix-product chunk it held is taken over. An
+// attention chunk it held is found by the caller's bounded wait: when no chunk finishes for
+// `stallMs`, the caller computes the chunks still held (heads are idempotent: the same kernel
+// writes the same bits), marks their workers dead, ends them, and the pool runs on with fewer
+// threads; `fallback` says why. 'exit' and 'error' events (delivered only when the event loop
+// runs, never while the caller blocks in a job) mark a worker dead between calls.
 import workerSource from "../../build/worker.txt";
 import { WasmError } from "../errors.js";
 import type { Engine } from "./engine.js";
 import type { KernelExports } from "./exports.js";
 import { jobsOver, Op, type Jobs, type OpId } from "./jobs.js";
-import { CONTROL_BLOCK_END, W, claimedChunk, failureText, planJob, reportFailure, runChunk, spinWhile, tagOf, work } from "./pool-jobs.js";
+import { COMMITTING, CONTROL_BLOCK_END, W, claimedChunk, failureText, planJob, reportFailure, runChunk, spinWhile, tagOf, work } from "./pool-jobs.js";
 import type { StartMessage, WorkerReply } from "./worker.js";
 
 /** The most threads a pool runs. */
@@ -56,6 +61,13 @@ export const DEFAULT_MIN_CHUNK_BYTES = 64 << 10;
  */
 export const DEFAULT_CHUNKS_PER_THREAD = 4;
 
+/**
+ * Bytes of private output per worker for matrix products (see the takeover in pool-jobs.ts): a
+ * chunk's outputs must fit, so it caps a chunk at 16384 rows of a matvec, or 16 rows × 4096
+ * columns of a matmul (the largest batch).
+ */
+export const SCRATCH_BYTES = 256 << 10;
+
 /** How long start-up waits for workers to report ready before giving up. */
 const START_TIMEOUT_MS = 30_000;
 
@@ -68,6 +80,8 @@ export interface PoolOptions {
   readonly minChunkBytes?: number;
   /** Most chunks per thread (DEFAULT_CHUNKS_PER_THREAD). */
   readonly chunksPerThread?: number;
+  /** Whether the caller takes over matrix-product chunks a worker holds too long (default true; tests turn it off to reach the stall path). */
+  readonly takeover?: boolean;
 }
 
 interface WorkerHandle {
@@ -177,6 +191,7 @@ export class ThreadPool {
   private readonly stallMs: number;
   private readonly minChunkBytes: number;
   private readonly perThread: number;
+  private readonly scratchBytes: number;
   private readonly workers: WorkerHandle[];
   /** Per thread: why it is dead, or null while alive (index 0, the caller, is always alive). */
   private readonly dead: (string | null)[];
@@ -202,6 +217,7 @@ export class ThreadPool {
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
     this.minChunkBytes = options.minChunkBytes ?? DEFAULT_MIN_CHUNK_BYTES;
     this.perThread = options.chunksPerThread ?? DEFAULT_CHUNKS_PER_THREAD;
+    this.scratchBytes = options.takeover === false ? 0 : SCRATCH_BYTES;
     const i32 = this.i32;
     this.endWorkers = () => {
       i32[W.OP] = Op.QUIT;
@@ -227,6 +243,9 @@ export class ThreadPool {
     const i32 = new Int32Array(engine.memory.buffer, 0, CONTROL_BLOCK_END >> 2);
     i32.fill(0, W.GEN, CONTROL_BLOCK_END >> 2);
     Atomics.store(i32, W.SPIN, options.spin ?? DEFAULT_SPIN);
+    // Thread t's scratch at SCRATCH + t × SCRATCH_BYTES (t = 0, the caller, never uses its own).
+    Atomics.store(i32, W.SCRATCH, engine.alloc(threads * SCRATCH_BYTES, "the thread pool's scratch"));
+    Atomics.store(i32, W.SCRATCH_BYTES, SCRATCH_BYTES);
     let workers: WorkerHandle[] = [];
     try {
       workers = await spawn(threads - 1);
@@ -270,7 +289,7 @@ export class ThreadPool {
     const i32 = this.i32;
     i32[W.OP] = op;
     Atomics.store(i32, W.FAILED, 0);
-    const nChunks = planJob(i32, this.jobs, op, this.live, this.minChunkBytes, this.perThread);
+    const nChunks = planJob(i32, this.jobs, op, this.live, this.minChunkBytes, this.perThread, this.scratchBytes);
     if (nChunks === 1 || this.live === 1) {
       // Nothing to share (a small job, or no worker left): no worker is woken.
       for (let c = 0; c < nChunks; c++) runChunk(this.k, i32, this.jobs, c);
@@ -281,9 +300,14 @@ export class ThreadPool {
     Atomics.store(i32, W.GEN, gen);
     Atomics.notify(i32, W.GEN);
     if (Atomics.load(i32, W.TEST_DIE) !== 0) this.awaitTestClaim(gen);
+    const p0 = Atomics.load(i32, W.PROGRESS);
+    const t0 = performance.now();
     const own = work(this.k, i32, this.u8, this.jobs, 0, gen);
+    // How long a chunk takes here: a worker's chunk held much longer than this is taken over.
+    const ownChunks = Atomics.load(i32, W.PROGRESS) - p0;
+    const grace = ownChunks > 0 ? (performance.now() - t0) / ownChunks : 0;
     // Always wait, even after a failure here: the next job must not start under a running chunk.
-    this.waitChunks(gen);
+    this.waitChunks(gen, Math.max(grace, this.spin / 1000));
     const failed = Atomics.load(i32, W.FAILED);
     if (failed !== 0) {
       const where = failed === 1 ? "the calling thread" : `worker thread ${failed - 1}`;
@@ -296,11 +320,13 @@ export class ThreadPool {
    * Polls `spin` µs, then sleeps on PROGRESS with a timeout; when nothing finishes for `stallMs`,
    * the holders are taken as dead and their chunks computed here. Every wait is bounded.
    */
-  private waitChunks(gen: number): void {
+  private waitChunks(gen: number, graceMs: number): void {
     const i32 = this.i32;
     const tag = tagOf(gen);
+    const takeover = Atomics.load(i32, W.PRIVATE) === 1;
     let seen = Atomics.load(i32, W.PROGRESS);
-    let since = performance.now();
+    const start = performance.now();
+    let since = start;
     let spun = false;
     for (;;) {
       let busy = false;
@@ -308,6 +334,17 @@ export class ThreadPool {
         const word = Atomics.load(i32, W.CLAIM + t);
         const c = claimedChunk(word, tag);
         if (c < 0) continue;
+        // A matrix-product chunk held past the grace (its worker is descheduled, or died): computed
+        // here instead, unless the worker is already copying it out (COMMITTING).
+        const late = takeover && (word & COMMITTING) === 0 && performance.now() - start >= graceMs;
+        if (late && Atomics.compareExchange(i32, W.CLAIM + t, word, 0) === word) {
+          try {
+            runChunk(this.k, i32, this.jobs, c);
+          } catch (e) {
+            reportFailure(i32, this.u8, t, e);
+          }
+          continue;
+        }
         if (this.dead[t] === null) {
           busy = true;
           continue;
@@ -325,11 +362,15 @@ export class ThreadPool {
         spun = true;
         if (spinWhile(i32, W.PROGRESS, seen, this.spin)) continue;
       }
-      const left = this.stallMs - (performance.now() - since);
+      const now = performance.now();
+      const left = this.stallMs - (now - since);
       if (left > 0) {
+        // Sleep until progress, the grace's end (takeover) or the stall bound, whichever comes first.
+        const graceLeft = start + graceMs - now;
+        const timeout = takeover && graceLeft > 0 ? Math.min(left, graceLeft) : left;
         if (this.canBlock) {
           try {
-            Atomics.wait(i32, W.PROGRESS, seen, left);
+            Atomics.wait(i32, W.PROGRESS, seen, timeout);
           } catch {
             this.canBlock = false;
           }
