@@ -56,8 +56,11 @@ export const DEFAULT_MIN_CHUNK_BYTES = 64 << 10;
 /**
  * Chunks per thread at most: several, so a descheduled thread's share is taken by the others.
  * Measured (TinyLlama-shaped Q4_0, 2 threads, 12 decoded tokens = 1068 jobs of ≤ 8 chunks, load
- * average ~17 on 2 cores): the caller took 61-65% of the chunks, and waited for a worker's chunk
- * 16-44 ms in all, 1-2% of the time; with fixed halves it waited for every descheduled worker.
+ * average ~17 on 2 cores, stealing without takeover): the caller took 61-65% of the chunks, and
+ * waited for a worker's chunk 16-44 ms in all, 1-2% of the time; with fixed halves it waited for
+ * every descheduled worker. With takeover, `woolly-bench e2e --mix Q4_0 --prefill 64 --decode 32`
+ * with one core kept busy (load average ~5): 1 thread 4.23 / 5.44 tok/s (prefill / decode),
+ * 2 threads 5.51 / 7.22. The machine was shared; runs of identical code varied by up to 2x.
  */
 export const DEFAULT_CHUNKS_PER_THREAD = 4;
 
