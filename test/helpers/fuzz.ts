@@ -8,24 +8,13 @@ import { WoollyError } from "../../src/errors.js";
 import { GgufError } from "../../src/errors.js";
 import { GgufValueType, parseGguf, writeGguf, type GgufTensorInput, type GgufValue } from "../../src/gguf/index.js";
 import { loadModel } from "../../src/model/load.js";
+import { prng as rng } from "./bytes.js";
 import { tensorsOf } from "./fixtures.js";
 
 export interface FuzzCase {
   /** Which mutation, for the report; with the seed and index it reproduces the case. */
   readonly kind: string;
   readonly bytes: Uint8Array;
-}
-
-/** mulberry32 */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const BOUNDARY_U32 = [0, 1, 2, 7, 8, 31, 32, 0x7f, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
