@@ -119,7 +119,7 @@ describe("woolly CLI", () => {
       for (const option of command.options) {
         expect(one.out).toContain(`--${option.name}`);
         if (option.short) expect(one.out).toContain(`-${option.short}, --${option.name}`);
-        expect(option.description, `--${option.name}`).toBeDefined();
+        expect(option.description ?? "", `--${option.name}`).toMatch(/\S/);
         expect(one.out).toContain(option.description);
       }
     }
