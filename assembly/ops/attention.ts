@@ -168,23 +168,8 @@ export function attention_scalar(
       for (let d = 0; d < headDim; d++) store<f32>(oh + (<usize>d << 2), dotOrderS(vCache + kvOff + (<usize>d << 1), rowBytes, sc, nPos));
       continue;
     }
-    for (let d = 0; d < headDim; d++) {
-      // tinyBLAS's eight lanes: position t in lane t % 8, then its hsum (see weightedSumV)
-      let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, l4: f32 = 0, l5: f32 = 0, l6: f32 = 0, l7: f32 = 0;
-      for (let t = 0; t < nPos; t++) {
-        const x = load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(vCache + <usize>t * rowBytes + kvOff + (<usize>d << 1)));
-        const l = t & 7;
-        if (l == 0) l0 += x;
-        else if (l == 1) l1 += x;
-        else if (l == 2) l2 += x;
-        else if (l == 3) l3 += x;
-        else if (l == 4) l4 += x;
-        else if (l == 5) l5 += x;
-        else if (l == 6) l6 += x;
-        else l7 += x;
-      }
-      store<f32>(oh + (<usize>d << 2), (((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))) * <f32>1);
-    }
+    // tinyBLAS's eight lanes: position t in lane t % 8, then its hsum (see weightedSumV)
+    for (let d = 0; d < headDim; d++) store<f32>(oh + (<usize>d << 2), tinyOrderS(vCache + kvOff + (<usize>d << 1), rowBytes, sc, nPos) * <f32>1);
   }
 }
 
@@ -428,13 +413,23 @@ function dotOrderS(col: usize, rowBytes: usize, sc: usize, nPos: i32): f32 {
 }
 
 @inline function laneQuadS(col: usize, rowBytes: usize, sc: usize, nPos: i32, l: i32): f32 {
-  return (laneS(col, rowBytes, sc, nPos, l) + laneS(col, rowBytes, sc, nPos, l + 16)) +
-    (laneS(col, rowBytes, sc, nPos, l + 8) + laneS(col, rowBytes, sc, nPos, l + 24));
+  return (laneS(col, rowBytes, sc, nPos, l, 32) + laneS(col, rowBytes, sc, nPos, l + 16, 32)) +
+    (laneS(col, rowBytes, sc, nPos, l + 8, 32) + laneS(col, rowBytes, sc, nPos, l + 24, 32));
 }
 
-@inline function laneS(col: usize, rowBytes: usize, sc: usize, nPos: i32, lane: i32): f32 {
+/** One element of the batch V pass (weightedSumV's order), scalar: lanes t % 8, then tinyBLAS's hsum. */
+function tinyOrderS(col: usize, rowBytes: usize, sc: usize, nPos: i32): f32 {
+  const l0 = laneS(col, rowBytes, sc, nPos, 0, 8), l1 = laneS(col, rowBytes, sc, nPos, 1, 8);
+  const l2 = laneS(col, rowBytes, sc, nPos, 2, 8), l3 = laneS(col, rowBytes, sc, nPos, 3, 8);
+  const l4 = laneS(col, rowBytes, sc, nPos, 4, 8), l5 = laneS(col, rowBytes, sc, nPos, 5, 8);
+  const l6 = laneS(col, rowBytes, sc, nPos, 6, 8), l7 = laneS(col, rowBytes, sc, nPos, 7, 8);
+  return ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7));
+}
+
+/** Σ p_t v_t over positions t = lane, lane + step, … in order. */
+@inline function laneS(col: usize, rowBytes: usize, sc: usize, nPos: i32, lane: i32, step: i32): f32 {
   let acc: f32 = 0;
-  for (let t = lane; t < nPos; t += 32) acc += load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(col + <usize>t * rowBytes));
+  for (let t = lane; t < nPos; t += step) acc += load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(col + <usize>t * rowBytes));
   return acc;
 }
 
@@ -481,22 +476,5 @@ function dotOrderS(col: usize, rowBytes: usize, sc: usize, nPos: i32): f32 {
     const r = f32x4.add(f32x4.add(f32x4.add(l0, l4), f32x4.add(l2, l6)), f32x4.add(f32x4.add(l1, l5), f32x4.add(l3, l7)));
     v128.store(out + (<usize>d << 2), f32x4.mul(r, iv));
   }
-  for (; d < headDim; d++) {
-    let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, l4: f32 = 0, l5: f32 = 0, l6: f32 = 0, l7: f32 = 0;
-    let row = v + (<usize>d << 1);
-    for (let t = 0; t < nPos; t++) {
-      const x = load<f32>(sc + (<usize>t << 2)) * scaledS(<u32>load<u16>(row));
-      const l = t & 7;
-      if (l == 0) l0 += x;
-      else if (l == 1) l1 += x;
-      else if (l == 2) l2 += x;
-      else if (l == 3) l3 += x;
-      else if (l == 4) l4 += x;
-      else if (l == 5) l5 += x;
-      else if (l == 6) l6 += x;
-      else l7 += x;
-      row += rowBytes;
-    }
-    store<f32>(out + (<usize>d << 2), (((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))) * inv);
-  }
+  for (; d < headDim; d++) store<f32>(out + (<usize>d << 2), tinyOrderS(v + (<usize>d << 1), rowBytes, sc, nPos) * inv);
 }
