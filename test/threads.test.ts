@@ -41,7 +41,8 @@ describe.each(MODELS)("%s with 1, 2 and 3 threads", (file) => {
   beforeAll(async () => {
     for (const threads of [1, 2, 3]) {
       // Split every job, even these tiny models' 4 KiB matrices, so the workers do real work.
-      const options: InternalLoadOptions = { threads, batchSize: 4, minParallelBytes: 0 };
+      // minChunkBytes 0: 16-row chunks, so several threads claim chunks of every job.
+      const options: InternalLoadOptions = { threads, batchSize: 4, minParallelBytes: 0, minChunkBytes: 0 };
       models.set(threads, await loadModelFile(fixturePath("models", file), options));
     }
   });
@@ -89,7 +90,7 @@ describe("the thread pool's jobs", () => {
 
   beforeAll(async () => {
     engine = createEngine({ shared: true });
-    pool = await ThreadPool.start(engine, 3);
+    pool = await ThreadPool.start(engine, 3, { minChunkBytes: 0 });
     threaded = new ThreadedExecutor(pool, engine.kernels, { minParallelBytes: 0 });
     single = new SingleThreadExecutor(engine.kernels);
   });
@@ -202,8 +203,8 @@ describe("the thread pool's jobs", () => {
     const xq = engine.alloc(engine.kernels.act_bytes(GgmlType.Q8_0, 64), "xq");
     engine.kernels.quantize_act(GgmlType.Q8_0, randomF32(64, 8), xq, 64);
     const y = engine.alloc(64 * 4, "y");
-    // Three threads split 64 rows as 32, 32, 0 (multiples of 16 rows): place the matrix so rows
-    // 0..31 (the caller's) end exactly at the end of memory and rows 32..63 (worker 1's) lie beyond it.
+    // 64 rows in four 16-row chunks: place the matrix so rows 0..31 end exactly at the end of
+    // memory and rows 32..63 lie beyond it. Whichever thread claims a chunk there traps first.
     const end = engine.memory.buffer.byteLength;
     const bad: WeightMatrix = { ...w, ptr: end - 32 * w.rowBytes };
     let err: unknown;
@@ -214,14 +215,14 @@ describe("the thread pool's jobs", () => {
     }
     expect(err).toBeInstanceOf(WasmError);
     expect((err as WasmError).kind).toBe("worker");
-    expect((err as WasmError).message).toMatch(/worker thread 1.*out of bounds/);
+    expect((err as WasmError).message).toMatch(/^a kernel failed in (the calling thread|worker thread [12]): RuntimeError: memory access out of bounds$/);
     // The same pool, the next call: right results.
     const a = engine.alloc(64 * 4, "a");
     single.matvec(w, xq, a);
     threaded.matvec(w, xq, y);
     expect(bytesOf(read(y, 64))).toEqual(bytesOf(read(a, 64)));
-    // A trap on the calling thread's own slice fails the call too, after the workers finished theirs.
-    expect(() => threaded.matvec({ ...w, ptr: end + 64 }, xq, y)).toThrow(/out of bounds/);
+    // Every chunk trapping fails the call the same way, after every chunk was tried.
+    expect(() => threaded.matvec({ ...w, ptr: end + 64 }, xq, y)).toThrow(/^a kernel failed in .*: RuntimeError: memory access out of bounds$/);
     threaded.matvec(w, xq, y);
     expect(bytesOf(read(y, 64))).toEqual(bytesOf(read(a, 64)));
   });

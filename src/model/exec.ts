@@ -4,7 +4,7 @@
 import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
 import { MAX_BATCH } from "../wasm/jobs.js";
-import { ThreadPool } from "../wasm/pool.js";
+import { ThreadPool, type PoolOptions } from "../wasm/pool.js";
 import type { WeightMatrix } from "./weights.js";
 
 export interface AttentionArgs {
@@ -93,20 +93,22 @@ export class SingleThreadExecutor implements Executor {
  */
 export const DEFAULT_MIN_PARALLEL_BYTES = 128 << 10;
 
-export interface ThreadTuning {
+export interface ThreadTuning extends PoolOptions {
   /** Jobs smaller than this run on the calling thread (default DEFAULT_MIN_PARALLEL_BYTES; tests use 0 to split even tiny matrices). */
   readonly minParallelBytes?: number;
 }
 
 /**
- * Splits matvec and matmul by rows and attention by heads over a ThreadPool. Once the pool has
+ * Splits matvec and matmul by rows and attention by heads over a ThreadPool (in chunks the threads
+ * claim as they go: pool-jobs.ts). Once the pool has
  * ended (the model was disposed mid-generation) it runs everything on the calling thread.
  */
 export class ThreadedExecutor implements Executor {
   private readonly single: SingleThreadExecutor;
   private readonly minParallelBytes: number;
   constructor(
-    private readonly pool: ThreadPool,
+    /** The pool the jobs run on (tests reach its hooks through it). */
+    readonly pool: ThreadPool,
     k: KernelExports,
     tuning: ThreadTuning = {},
   ) {
@@ -114,8 +116,9 @@ export class ThreadedExecutor implements Executor {
     this.minParallelBytes = tuning.minParallelBytes ?? DEFAULT_MIN_PARALLEL_BYTES;
   }
 
+  /** Threads that run jobs now (fewer than started once a worker died). */
   get threads(): number {
-    return this.pool.threads;
+    return this.pool.liveThreads;
   }
 
   matvec(w: WeightMatrix, xq: number, y: number): void {
@@ -219,9 +222,9 @@ export class ThreadedExecutor implements Executor {
 /** The executor a model runs with, how many threads it has, and why not more. */
 export interface Threading {
   readonly executor: Executor;
-  /** Threads that run the kernels (1: the calling thread alone). */
+  /** Threads that run the kernels (1: the calling thread alone); drops if a worker dies. */
   readonly threads: number;
-  /** Why fewer threads run than were asked for; null when the request was met. */
+  /** Why fewer threads run than were asked for (no shared memory, a worker died); null when the request was met. */
   readonly fallback: string | null;
   /** End the workers (idempotent). */
   end(): void;
@@ -243,9 +246,20 @@ export async function startThreads(engine: Engine, wanted: number, unavailable: 
   if (!engine.shared) return single(unavailable ?? "the engine's memory is not shared");
   let pool: ThreadPool;
   try {
-    pool = await ThreadPool.start(engine, wanted);
+    pool = await ThreadPool.start(engine, wanted, tuning);
   } catch (e) {
     return single(e instanceof Error ? e.message : String(e));
   }
-  return { executor: new ThreadedExecutor(pool, engine.kernels, tuning), threads: pool.threads, fallback: null, end: () => pool.end() };
+  const executor = new ThreadedExecutor(pool, engine.kernels, tuning);
+  // Read live: a worker that dies later lowers `threads` and sets `fallback`.
+  return {
+    executor,
+    get threads() {
+      return pool.liveThreads;
+    },
+    get fallback() {
+      return pool.fallback;
+    },
+    end: () => pool.end(),
+  };
 }

@@ -48,6 +48,10 @@ export interface LoadOptions extends Omit<EngineOptions, "shared">, RemoteModelO
 export interface InternalLoadOptions extends LoadOptions {
   /** Jobs smaller than this many bytes run on the calling thread (DEFAULT_MIN_PARALLEL_BYTES in exec.ts). */
   minParallelBytes?: number;
+  /** The smallest chunk of a job a thread claims (DEFAULT_MIN_CHUNK_BYTES in pool.ts; tests use 0). */
+  minChunkBytes?: number;
+  /** ms without progress before a worker holding a chunk is taken as dead (DEFAULT_STALL_MS in pool.ts). */
+  stallMs?: number;
 }
 
 const ARENA_BASE = 0x20000;
@@ -117,7 +121,7 @@ async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<
 
   // Workers start while the weights stream in (~25 ms each on Node 20, measured); a failed load
   // ends them.
-  const starting = startThreads(engine, threads, noSharedMemory, { minParallelBytes });
+  const starting = startThreads(engine, threads, noSharedMemory, { minParallelBytes, minChunkBytes: options.minChunkBytes, stallMs: options.stallMs });
   let net: Transformer | Encoder;
   try {
     // Allocate, then stream tensor bytes in file order straight into the arena.

@@ -1,117 +1,302 @@
 // What the thread pool's threads agree on: the control block's layout in shared memory, how a job
-// is split between threads, and running one thread's slice. The jobs' arguments are laid out in
-// jobs.ts.
+// is cut into chunks that threads claim one at a time, and running one chunk. The jobs' arguments
+// are laid out in jobs.ts.
 // Imported by the dispatcher (pool.ts) and by the worker script (worker.ts), so both sides read
 // the same words. No wasm and no Web/Node API here: the worker bundle stays small.
 //
 // The control block (assembly/layout.ts: CONTROL_BLOCK = 0x440, up to 0x1000), as i32 words:
 //
-//   0x440 ┌──────────────────────────────────────────────┐ +0    GEN     job generation: the dispatcher
-//         │ GEN                                          │              bumps it, workers Atomics.wait on it
-//   0x480 ├──────────────────────────────────────────────┤ +64   DONE    workers done with this generation:
-//         │ DONE                                         │              they add 1, the dispatcher waits on it
-//   0x4c0 ├──────────────────────────────────────────────┤ +128  THREADS threads in the job (the caller too)
-//         │ THREADS │ FAILED │ OP │ SPIN │ ERRLEN │ …    │ +132  FAILED  0, or 1 + the first failing thread
-//         │                                              │ +136  OP      what to run (Op below)
-//         │                                              │ +140  SPIN    µs a thread polls before it sleeps
-//         │                                              │ +144  ERRLEN  bytes of ERRTEXT
-//   0x500 ├──────────────────────────────────────────────┤ +192  ARGS    64 words: the op's arguments
-//         │ ARGS[0..64)                                  │              (jobs.ts: f32 ones stored by bit pattern)
-//   0x600 ├──────────────────────────────────────────────┤ +448  ERRTEXT the failing thread's message,
-//         │ ERRTEXT (1 KiB, UTF-8)                       │              UTF-8, so the waiting caller can
-//   0xa00 └──────────────────────────────────────────────┘ +1472         read it without a message loop
+//   0x440 ┌──────────────────────────────────────────────┐ +0    GEN      job generation: the dispatcher
+//         │ GEN                                          │               bumps it, workers Atomics.wait on it
+//   0x480 ├──────────────────────────────────────────────┤ +64   NEXT     the next chunk to claim, tagged with
+//         │ NEXT                                         │               the job: (gen & 0x7fff) << 16 | chunk
+//   0x4c0 ├──────────────────────────────────────────────┤ +128  PROGRESS bumped after every chunk and when a
+//         │ PROGRESS                                     │               worker leaves a job: the caller waits on it
+//   0x500 ├──────────────────────────────────────────────┤ +192  OP       what to run (Op in jobs.ts)
+//         │ OP │ SPIN │ ERRLEN │ FAILED │ NCHUNKS │      │ +196  SPIN     µs a thread polls before it sleeps
+//         │ CHUNK │ UNITS │ TEST_DIE │ TEST_ACK │ …     │ +200  ERRLEN   bytes of ERRTEXT
+//         │                                              │ +204  FAILED   0, or 1 + the first failing thread
+//         │                                              │ +208  NCHUNKS  chunks in the job
+//         │                                              │ +212  CHUNK    units (rows or heads) per chunk
+//         │                                              │ +216  UNITS    units in the job
+//         │                                              │ +220  TEST_DIE tests: 1 + the worker that dies after its next claim
+//         │                                              │ +224  TEST_ACK tests: the gen in which it claimed
+//         │                                              │ +228  SCRATCH  workers' private output buffers (base)
+//         │                                              │ +232  SCRATCH_BYTES  bytes per thread (thread t at base + t × this)
+//         │                                              │ +236  PRIVATE  1: workers compute chunks into SCRATCH and commit
+//   0x540 ├──────────────────────────────────────────────┤ +256  ARGS     64 words: the op's arguments
+//         │ ARGS[0..64)                                  │               (jobs.ts: f32 ones stored by bit pattern)
+//   0x640 ├──────────────────────────────────────────────┤ +512  ERRTEXT  the failing thread's message, UTF-8,
+//         │ ERRTEXT (1 KiB, UTF-8)                       │               so the waiting caller can read it
+//   0xa40 ├──────────────────────────────────────────────┤ +1536 CLAIM    per thread: the chunk it is computing,
+//         │ CLAIM[0..64)                                 │               tagged as NEXT but chunk + 1; 0 when none
+//   0xb40 └──────────────────────────────────────────────┘ +1792
 //
-// GEN and DONE each have a cache line of their own: workers poll GEN while others add to DONE.
+// GEN, NEXT and PROGRESS each have a cache line of their own: workers poll GEN, every thread
+// compare-exchanges NEXT, and the caller sleeps on PROGRESS.
+//
+// A job is claimed in chunks (work stealing): each thread, the caller included, takes the next
+// chunk off NEXT until none is left, so a thread the OS deschedules simply takes fewer chunks and
+// one that never wakes (or died) leaves its share to the others. Claim protocol, per chunk:
+//   1. v = NEXT; stop if its tag is not this job's or its chunk is ≥ NCHUNKS;
+//   2. CLAIM[t] = v + 1 (announce the chunk before owning it);
+//   3. compare-exchange NEXT from v to v + 1; on failure go back to 1;
+//   4. compute the chunk; CLAIM[t] = 0; PROGRESS += 1 and notify.
+// Because step 2 comes before step 3 (sequentially consistent atomics), once the caller sees NEXT
+// exhausted every owned, unfinished chunk is visible in some CLAIM word: the caller only waits for
+// those, never for a worker that has claimed nothing. The tag stops a late worker from claiming a
+// chunk of a later job with an earlier job's view (it reads the arguments only after step 3).
+//
+// Matrix products (PRIVATE = 1) go further: a worker computes its chunk into its own scratch and
+// commits it by compare-exchanging CLAIM[t] from the chunk to the chunk | COMMITTING, copying the
+// rows out and clearing CLAIM. The caller, done with its own chunks, takes over a chunk a worker
+// has held for longer than a chunk takes (the worker was descheduled, or died) by
+// compare-exchanging CLAIM[t] to 0 and computing it itself: the worker's commit then fails and its
+// rows are dropped. So the caller never sleeps on a descheduled worker, only (briefly) on a copy.
 import type { KernelExports } from "./exports.js";
-import { Op, type Jobs } from "./jobs.js";
+import { Op, type Jobs, type OpId } from "./jobs.js";
 
 export const CONTROL_BLOCK = 0x440;
 export const CONTROL_BLOCK_END = 0x1000;
 /** Word indices into an Int32Array over the whole memory. */
 export const W = {
   GEN: (CONTROL_BLOCK + 0) >> 2,
-  DONE: (CONTROL_BLOCK + 64) >> 2,
-  THREADS: (CONTROL_BLOCK + 128) >> 2,
-  FAILED: (CONTROL_BLOCK + 132) >> 2,
-  OP: (CONTROL_BLOCK + 136) >> 2,
-  SPIN: (CONTROL_BLOCK + 140) >> 2,
-  ERRLEN: (CONTROL_BLOCK + 144) >> 2,
-  ARGS: (CONTROL_BLOCK + 192) >> 2,
+  NEXT: (CONTROL_BLOCK + 64) >> 2,
+  PROGRESS: (CONTROL_BLOCK + 128) >> 2,
+  OP: (CONTROL_BLOCK + 192) >> 2,
+  SPIN: (CONTROL_BLOCK + 196) >> 2,
+  ERRLEN: (CONTROL_BLOCK + 200) >> 2,
+  FAILED: (CONTROL_BLOCK + 204) >> 2,
+  NCHUNKS: (CONTROL_BLOCK + 208) >> 2,
+  CHUNK: (CONTROL_BLOCK + 212) >> 2,
+  UNITS: (CONTROL_BLOCK + 216) >> 2,
+  TEST_DIE: (CONTROL_BLOCK + 220) >> 2,
+  TEST_ACK: (CONTROL_BLOCK + 224) >> 2,
+  SCRATCH: (CONTROL_BLOCK + 228) >> 2,
+  SCRATCH_BYTES: (CONTROL_BLOCK + 232) >> 2,
+  PRIVATE: (CONTROL_BLOCK + 236) >> 2,
+  ARGS: (CONTROL_BLOCK + 256) >> 2,
+  CLAIM: (CONTROL_BLOCK + 1536) >> 2,
 } as const;
-export const ERRTEXT = CONTROL_BLOCK + 448;
+export const ERRTEXT = CONTROL_BLOCK + 512;
 export const ERRTEXT_BYTES = 1024;
+/** One past the last byte the control block uses (CLAIM holds 64 words: MAX_THREADS). */
+export const CONTROL_BLOCK_USED = CONTROL_BLOCK + 1536 + 64 * 4;
 
-/**
- * Rows a thread gets: ranges are multiples of `align` rows so a thread's range never depends on
- * rounding, and every row is computed by the same per-row kernel whatever the split, so results
- * are bit-identical for any thread count.
- */
-export function sliceOf(total: number, threads: number, t: number, align: number): [number, number] {
-  const chunk = Math.ceil(total / threads / align) * align;
-  const lo = Math.min(total, t * chunk);
-  return [lo, Math.min(total, lo + chunk)];
-}
+/** The tag of generation `gen` as it appears in NEXT and CLAIM (bits 16..30). */
+export const tagOf = (gen: number): number => (gen & 0x7fff) << 16;
+/** Set in CLAIM[t] while worker t copies its chunk out of its scratch: the chunk can no longer be taken over. */
+export const COMMITTING = 0x80000000 | 0;
+/** The most chunks a job is cut into: the chunk index has 16 bits, and CLAIM holds chunk + 1. */
+export const MAX_CHUNKS = 0xfffe;
 
-/** Row alignment of a split: 16 rows keeps each thread's output on whole cache lines. */
+/** Row alignment of a chunk: 16 rows keeps each chunk's output on whole cache lines. */
 export const ROW_ALIGN = 16;
 
-/** Run thread t's share of the job named by the control block's OP word, its arguments read through `jobs`. */
-export function runSlice(k: KernelExports, i32: Int32Array, jobs: Jobs, t: number, threads: number): void {
-  switch (i32[W.OP]) {
+/**
+ * Cut the job whose arguments are in ARGS into chunks for `threads` threads and write the plan
+ * (NCHUNKS, CHUNK, UNITS); returns the chunk count. At most `perThread` chunks per thread, each
+ * at least `minChunkBytes` of weights (K/V cache for attention) unless that leaves fewer chunks
+ * than one, and whole multiples of the op's alignment: 16 rows, or (attention) whole groups of
+ * query heads sharing a KV head when the KV heads divide evenly between the threads, so that a
+ * thread streams only its own KV heads' cache. Every row (head) is computed by the same per-row
+ * kernel whatever the cut, so results are bit-identical for any thread count and chunk size.
+ */
+export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, minChunkBytes: number, perThread: number, scratchBytes = 0): number {
+  let units = 0;
+  let bytes = 0;
+  let align = ROW_ALIGN;
+  /** Output floats per unit, for the private (scratch) path; 0: the op has none. */
+  let floats = 1;
+  switch (op) {
     case Op.MATVEC: {
       const a = jobs.matvec.args;
-      const [r0, r1] = sliceOf(a.rows.get(), threads, t, ROW_ALIGN);
-      if (r0 < r1) k.matvec(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.y.get(), a.n.get(), r0, r1);
-      return;
+      units = a.rows.get();
+      bytes = units * a.rowBytes.get();
+      break;
     }
     case Op.MATVECS: {
       const job = jobs.matvecs;
-      const a = job.args;
-      const count = a.count.get();
-      const xq = a.xq.get();
-      let total = 0;
-      for (let m = 0; m < count; m++) total += job.each[m].rows.get();
-      const [lo, hi] = sliceOf(total, threads, t, ROW_ALIGN);
+      for (let m = 0, count = job.args.count.get(); m < count; m++) {
+        const g = job.each[m];
+        units += g.rows.get();
+        bytes += g.rows.get() * g.rowBytes.get();
+      }
+      break;
+    }
+    case Op.MATMUL: {
+      const a = jobs.matmul.args;
+      units = a.rows.get();
+      // Each row is read once and used for every column: the work is rows × columns.
+      bytes = units * a.rowBytes.get() * a.ncols.get();
+      floats = a.ncols.get();
+      break;
+    }
+    case Op.ATTENTION: {
+      const a = jobs.attention.args;
+      const nHeads = a.nHeads.get();
+      const nKvHeads = a.nKvHeads.get();
+      units = nHeads;
+      bytes = a.nPos.get() * nKvHeads * a.headDim.get() * 4;
+      align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
+      // Its scores scratch is shared: two threads on one head would mix their softmaxes.
+      floats = 0;
+      break;
+    }
+    case Op.ENCODER_ATTENTION: {
+      const a = jobs.encoderAttention.args;
+      units = a.nHeads.get();
+      // every query over every position: nPos² rows of K and V, f32
+      bytes = a.nPos.get() * a.nPos.get() * a.nKvHeads.get() * a.headDim.get() * 8;
+      align = 1;
+      floats = 0;
+      break;
+    }
+  }
+  const most = Math.min(MAX_CHUNKS, threads * perThread, Math.ceil(units / align), Math.floor(bytes / Math.max(1, minChunkBytes)));
+  const n = Math.max(1, most);
+  let chunk = Math.max(align, Math.ceil(units / n / align) * align);
+  // The private path needs a chunk's output to fit a thread's scratch.
+  const fit = floats > 0 ? Math.floor(scratchBytes / 4 / floats / align) * align : 0;
+  const priv = fit >= align && Math.ceil(units / Math.min(chunk, fit)) <= MAX_CHUNKS;
+  if (priv) chunk = Math.min(chunk, fit);
+  const nChunks = Math.max(1, Math.ceil(units / chunk));
+  i32[W.PRIVATE] = priv ? 1 : 0;
+  i32[W.UNITS] = units;
+  i32[W.CHUNK] = chunk;
+  i32[W.NCHUNKS] = nChunks;
+  return nChunks;
+}
+
+/**
+ * Compute chunk `c` of the job named by OP, its arguments read through `jobs`: into the outputs,
+ * or (scratch ≠ 0, matrix products only) into scratch, its rows from 0, for commitChunk to copy.
+ * The kernels get output pointers moved back by the chunk's first row (u32 arithmetic wraps),
+ * so they run unchanged and the same per-row code computes every row, bit for bit.
+ */
+export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: number, scratch = 0): void {
+  const chunk = i32[W.CHUNK];
+  const lo = c * chunk;
+  const hi = Math.min(i32[W.UNITS], lo + chunk);
+  if (lo >= hi) return;
+  switch (i32[W.OP]) {
+    case Op.MATVEC: {
+      const a = jobs.matvec.args;
+      const y = scratch === 0 ? a.y.get() : scratch - lo * 4;
+      k.matvec(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), y, a.n.get(), lo, hi);
+      return;
+    }
+    case Op.MATVECS: {
+      // The matrices' rows as one range: this chunk may end one matrix and start the next.
+      const job = jobs.matvecs;
+      const xq = job.args.xq.get();
       let off = 0;
-      for (let m = 0; m < count; m++) {
+      for (let m = 0, count = job.args.count.get(); m < count && off < hi; m++) {
         const g = job.each[m];
         const rows = g.rows.get();
         const r0 = Math.max(0, lo - off);
         const r1 = Math.min(rows, hi - off);
-        if (r0 < r1) k.matvec(g.type.get(), g.w.get(), g.rowBytes.get(), xq, g.y.get(), g.n.get(), r0, r1);
+        const y = scratch === 0 ? g.y.get() : scratch + (off - lo) * 4;
+        if (r0 < r1) k.matvec(g.type.get(), g.w.get(), g.rowBytes.get(), xq, y, g.n.get(), r0, r1);
         off += rows;
       }
       return;
     }
     case Op.MATMUL: {
       const a = jobs.matmul.args;
-      const [r0, r1] = sliceOf(a.rows.get(), threads, t, ROW_ALIGN);
-      if (r0 < r1) {
-        k.matmul(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.xqStride.get(), a.y.get(), a.yStride.get(), a.n.get(), r0, r1, a.ncols.get());
-      }
+      // Scratch holds the chunk column by column: yStride becomes the chunk's rows.
+      const y = scratch === 0 ? a.y.get() : scratch - lo * 4;
+      const yStride = scratch === 0 ? a.yStride.get() : hi - lo;
+      k.matmul(a.type.get(), a.w.get(), a.rowBytes.get(), a.xq.get(), a.xqStride.get(), y, yStride, a.n.get(), lo, hi, a.ncols.get());
       return;
     }
     case Op.ATTENTION: {
       const a = jobs.attention.args;
-      const nHeads = a.nHeads.get();
-      const nKvHeads = a.nKvHeads.get();
-      // Whole groups of query heads sharing a KV head per thread where they divide evenly: each
-      // thread then streams only its own KV heads' cache.
-      const align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
-      const [h0, h1] = sliceOf(nHeads, threads, t, align);
-      if (h0 < h1) {
-        k.attention(a.q.get(), a.kCache.get(), a.vCache.get(), a.out.get(), a.scores.get(), nHeads, nKvHeads, a.headDim.get(), a.nPos.get(), a.scale.get(), a.softcap.get(), a.batch.get(), h0, h1);
+      k.attention(a.q.get(), a.kCache.get(), a.vCache.get(), a.out.get(), a.scores.get(), a.nHeads.get(), a.nKvHeads.get(), a.headDim.get(), a.nPos.get(), a.scale.get(), a.softcap.get(), a.batch.get(), lo, hi);
+      return;
+    }
+    case Op.ENCODER_ATTENTION:
+      encoderAttention(k, jobs.encoderAttention.args, lo, hi);
+      return;
+  }
+}
+
+/** Copy chunk `c`, computed into `scratch` by runChunk, to the job's outputs. */
+export function commitChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: number, scratch: number): void {
+  const chunk = i32[W.CHUNK];
+  const lo = c * chunk;
+  const hi = Math.min(i32[W.UNITS], lo + chunk);
+  if (lo >= hi) return;
+  switch (i32[W.OP]) {
+    case Op.MATVEC:
+      k.vec_copy(scratch, jobs.matvec.args.y.get() + lo * 4, (hi - lo) * 4);
+      return;
+    case Op.MATVECS: {
+      const job = jobs.matvecs;
+      let off = 0;
+      for (let m = 0, count = job.args.count.get(); m < count && off < hi; m++) {
+        const g = job.each[m];
+        const rows = g.rows.get();
+        const r0 = Math.max(0, lo - off);
+        const r1 = Math.min(rows, hi - off);
+        if (r0 < r1) k.vec_copy(scratch + (off + r0 - lo) * 4, g.y.get() + r0 * 4, (r1 - r0) * 4);
+        off += rows;
       }
       return;
     }
-    case Op.ENCODER_ATTENTION: {
-      const a = jobs.encoderAttention.args;
-      const nHeads = a.nHeads.get();
-      const [h0, h1] = sliceOf(nHeads, threads, t, 1);
-      if (h0 < h1) encoderAttention(k, a, h0, h1);
+    case Op.MATMUL: {
+      const a = jobs.matmul.args;
+      const y = a.y.get();
+      const yStride = a.yStride.get();
+      for (let col = 0, ncols = a.ncols.get(); col < ncols; col++) {
+        k.vec_copy(scratch + col * (hi - lo) * 4, y + (col * yStride + lo) * 4, (hi - lo) * 4);
+      }
       return;
     }
   }
+}
+
+/** The chunk a CLAIM word says its thread is computing in the job tagged `tag`, or -1. */
+export function claimedChunk(claim: number, tag: number): number {
+  return (claim & 0x7fff0000) === tag && (claim & 0xffff) !== 0 ? (claim & 0xffff) - 1 : -1;
+}
+
+/**
+ * Thread t's part of the job of generation `gen`: claim chunks off NEXT (protocol in the header)
+ * and compute them until none is left. A chunk that throws (a trap) is recorded in the control
+ * block and the thread goes on: the job must still be exhausted before the caller returns. Returns
+ * the first error this thread caught, or null. `claimed` runs after each successful claim (the
+ * worker's test hook).
+ */
+export function work(k: KernelExports, i32: Int32Array, u8: Uint8Array, jobs: Jobs, t: number, gen: number, claimed?: () => void): unknown {
+  const tag = tagOf(gen);
+  const claim = W.CLAIM + t;
+  // Workers of a PRIVATE job compute into their own scratch (the caller, t = 0, never: nobody takes its chunks over).
+  const scratch = t !== 0 && Atomics.load(i32, W.PRIVATE) === 1 ? (Atomics.load(i32, W.SCRATCH) >>> 0) + t * Atomics.load(i32, W.SCRATCH_BYTES) : 0;
+  let first: unknown = null;
+  for (;;) {
+    const v = Atomics.load(i32, W.NEXT);
+    if ((v & 0x7fff0000) !== tag || (v & 0xffff) >= Atomics.load(i32, W.NCHUNKS)) break;
+    Atomics.store(i32, claim, v + 1);
+    if (Atomics.compareExchange(i32, W.NEXT, v, v + 1) !== v) continue;
+    claimed?.();
+    try {
+      runChunk(k, i32, jobs, v & 0xffff, scratch);
+      // Commit unless the caller took the chunk over meanwhile (then CLAIM is no longer v + 1).
+      if (scratch !== 0 && Atomics.compareExchange(i32, claim, v + 1, (v + 1) | COMMITTING) === v + 1) {
+        commitChunk(k, i32, jobs, v & 0xffff, scratch);
+      }
+    } catch (e) {
+      // A trap unwinds out of the instance and leaves it usable.
+      reportFailure(i32, u8, t, e);
+      first ??= e;
+    }
+    Atomics.store(i32, claim, 0);
+    Atomics.add(i32, W.PROGRESS, 1);
+    Atomics.notify(i32, W.PROGRESS);
+  }
+  Atomics.store(i32, claim, 0);
+  return first;
 }
 
 /**

@@ -2,11 +2,11 @@
 // started by pool.ts from a Blob URL (browsers, Deno, Bun) or `new Worker(code, { eval: true })`
 // (Node worker_threads). It gets the compiled kernels module and the shared memory once, by
 // postMessage, instantiates the same kernels over the same memory, then lives in one loop on the
-// control block (pool-jobs.ts): wait for the generation word to move, run its slice of the job,
-// count itself done. No message per kernel.
+// control block (pool-jobs.ts): wait for the generation word to move, claim and compute chunks of
+// the job until none is left, wait again. No message per kernel.
 import type { KernelExports } from "./exports.js";
 import { jobsOver, Op } from "./jobs.js";
-import { CONTROL_BLOCK_END, W, reportFailure, runSlice, waitWhile } from "./pool-jobs.js";
+import { CONTROL_BLOCK_END, W, waitWhile, work } from "./pool-jobs.js";
 
 export interface StartMessage {
   readonly module: WebAssembly.Module;
@@ -71,20 +71,33 @@ function serve(start: StartMessage, port: Port): void {
   const jobs = jobsOver(i32, f32, W.ARGS);
   // The pool dispatches nothing before every worker is ready, so this generation is the idle one.
   let seen = Atomics.load(i32, W.GEN);
+  // Tests (TEST_DIE): after claiming a chunk, say so and die holding it, as a crash would.
+  const dieHook = (): void => {
+    if (Atomics.load(i32, W.TEST_DIE) !== index + 1) return;
+    Atomics.store(i32, W.TEST_ACK, seen);
+    Atomics.notify(i32, W.TEST_ACK);
+    die();
+  };
   port.post({ ready: true });
   for (;;) {
+    // Idle workers sleep here (after SPIN µs of polling) for as long as no job comes: no busy wait.
     waitWhile(i32, W.GEN, seen, Atomics.load(i32, W.SPIN), true);
     seen = Atomics.load(i32, W.GEN);
     if (i32[W.OP] === Op.QUIT) return;
-    const threads = i32[W.THREADS];
-    try {
-      runSlice(k, i32, jobs, index, threads);
-    } catch (e) {
-      // A trap unwinds out of the instance and leaves it usable: report it and serve the next job.
-      reportFailure(i32, u8, index, e);
-    }
-    if (Atomics.add(i32, W.DONE, 1) + 1 === threads - 1) Atomics.notify(i32, W.DONE);
+    work(k, i32, u8, jobs, index, seen, dieHook);
   }
+}
+
+/**
+ * End this thread at once, mid-job. Node's worker_threads: process.exit() stops this thread only
+ * (the parent sees 'exit' with the code). Elsewhere there is no synchronous exit: hang forever,
+ * which the pool cannot tell from death either.
+ */
+function die(): never {
+  const g = globalThis as { process?: { exit?: (code: number) => never } };
+  g.process?.exit?.(70);
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(word, 0, 0);
 }
 
 const port = parentPort();
