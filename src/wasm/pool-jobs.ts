@@ -40,12 +40,14 @@
 // one that never wakes (or died) leaves its share to the others. Claim protocol, per chunk:
 //   1. v = NEXT; stop if its tag is not this job's or its chunk is ≥ NCHUNKS;
 //   2. CLAIM[t] = v + 1 (announce the chunk before owning it);
-//   3. compare-exchange NEXT from v to v + 1; on failure go back to 1;
+//   3. compare-exchange NEXT from v to v + 1; on failure CLAIM[t] = 0 and go back to 1;
 //   4. compute the chunk; CLAIM[t] = 0; PROGRESS += 1 and notify.
 // Because step 2 comes before step 3 (sequentially consistent atomics), once the caller sees NEXT
 // exhausted every owned, unfinished chunk is visible in some CLAIM word: the caller only waits for
 // those, never for a worker that has claimed nothing. The tag stops a late worker from claiming a
-// chunk of a later job with an earlier job's view (it reads the arguments only after step 3).
+// chunk of a later job with an earlier job's view (it reads the arguments only after step 3), and
+// the dispatcher closes NEXT (CLOSED) before it plans a job, so a thread that read the last job's
+// exhausted NEXT cannot then compare it against the new job's NCHUNKS and win the exchange.
 //
 // Matrix products (PRIVATE = 1) go further: a worker computes its chunk into its own scratch and
 // commits it by compare-exchanging CLAIM[t] from the chunk to the chunk | COMMITTING, copying the
@@ -87,6 +89,13 @@ export const CONTROL_BLOCK_USED = CONTROL_BLOCK + 1536 + 64 * 4;
 export const tagOf = (gen: number): number => (gen & 0x7fff) << 16;
 /** Set in CLAIM[t] while worker t copies its chunk out of its scratch: the chunk can no longer be taken over. */
 export const COMMITTING = 0x80000000 | 0;
+/**
+ * NEXT between jobs: bit 31 is in no job's tag, so no thread can claim from it. The dispatcher
+ * stores it before it plans the next job: a thread that read the last job's exhausted NEXT and then
+ * the next job's (larger) NCHUNKS would otherwise claim a chunk of the next job with the last one's
+ * tag, which the dispatcher never waits for.
+ */
+export const CLOSED = 0x80000000 | 0;
 /** The most chunks a job is cut into: the chunk index has 16 bits, and CLAIM holds chunk + 1. */
 export const MAX_CHUNKS = 0xfffe;
 
@@ -276,9 +285,15 @@ export function work(k: KernelExports, i32: Int32Array, u8: Uint8Array, jobs: Jo
   let first: unknown = null;
   for (;;) {
     const v = Atomics.load(i32, W.NEXT);
-    if ((v & 0x7fff0000) !== tag || (v & 0xffff) >= Atomics.load(i32, W.NCHUNKS)) break;
+    // The whole upper half: CLOSED (bit 31) matches no tag.
+    if ((v & 0xffff0000) !== tag || (v & 0xffff) >= Atomics.load(i32, W.NCHUNKS)) break;
     Atomics.store(i32, claim, v + 1);
-    if (Atomics.compareExchange(i32, W.NEXT, v, v + 1) !== v) continue;
+    if (Atomics.compareExchange(i32, W.NEXT, v, v + 1) !== v) {
+      // Another thread took it: withdraw the announcement at once, so the dispatcher does not
+      // wait on (or take over) a chunk this thread never owned.
+      Atomics.store(i32, claim, 0);
+      continue;
+    }
     claimed?.();
     try {
       runChunk(k, i32, jobs, v & 0xffff, scratch);

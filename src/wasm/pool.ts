@@ -23,7 +23,7 @@ import { WasmError } from "../errors.js";
 import type { Engine } from "./engine.js";
 import type { KernelExports } from "./exports.js";
 import { jobsOver, Op, type Jobs, type OpId } from "./jobs.js";
-import { COMMITTING, CONTROL_BLOCK_END, W, claimedChunk, failureText, planJob, reportFailure, runChunk, spinWhile, tagOf, work } from "./pool-jobs.js";
+import { CLOSED, COMMITTING, CONTROL_BLOCK_END, W, claimedChunk, failureText, planJob, reportFailure, runChunk, spinWhile, tagOf, work } from "./pool-jobs.js";
 import type { StartMessage, WorkerReply } from "./worker.js";
 
 /** The most threads a pool runs. */
@@ -290,6 +290,8 @@ export class ThreadPool {
   run(op: OpId): void {
     if (this.ended_) throw new WasmError("worker", "the thread pool has ended");
     const i32 = this.i32;
+    // Closed first: no thread still looking at the last job can claim from this one's plan.
+    Atomics.store(i32, W.NEXT, CLOSED);
     i32[W.OP] = op;
     Atomics.store(i32, W.FAILED, 0);
     const nChunks = planJob(i32, this.jobs, op, this.live, this.minChunkBytes, this.perThread, this.scratchBytes);
@@ -333,6 +335,8 @@ export class ThreadPool {
     let spun = false;
     for (;;) {
       let busy = false;
+      /** A held chunk the takeover could take once the grace ends (not one being copied out). */
+      let takeable = false;
       for (let t = 1; t < this.threads; t++) {
         const word = Atomics.load(i32, W.CLAIM + t);
         const c = claimedChunk(word, tag);
@@ -350,6 +354,7 @@ export class ThreadPool {
         }
         if (this.dead[t] === null) {
           busy = true;
+          takeable ||= takeover && (word & COMMITTING) === 0;
           continue;
         }
         // A dead worker's chunk: computed here (the same kernel writes the same bits), once.
@@ -370,7 +375,10 @@ export class ThreadPool {
       if (left > 0) {
         // Sleep until progress, the grace's end (takeover) or the stall bound, whichever comes first.
         const graceLeft = start + graceMs - now;
-        const timeout = takeover && graceLeft > 0 ? Math.min(left, graceLeft) : left;
+        // The grace ended since the scan above (while spinning): scan again now, to take the chunk
+        // over, rather than sleep for the whole stall bound (the bug that hung a run for stallMs).
+        if (takeable && graceLeft <= 0) continue;
+        const timeout = takeable ? Math.min(left, graceLeft) : left;
         if (this.canBlock) {
           try {
             Atomics.wait(i32, W.PROGRESS, seen, timeout);
