@@ -18,6 +18,9 @@ export interface UrlSourceOptions {
   readonly headers?: Record<string, string>;
 }
 
+/** The BYOB reader's bounce buffer (see bodyInto). */
+const BOUNCE_BYTES = 1 << 20;
+
 /** What a 200 response left open: its body reader and the absolute offset of `pending[0]`. */
 interface OpenStream {
   reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -51,6 +54,21 @@ export class UrlSource implements GgufSource {
     if (length <= 0 || (this.size !== undefined && offset >= this.size)) return new Uint8Array(0);
     if (this.size !== undefined) length = Math.min(length, this.size - offset);
     if (this.rangeSupported === false) return this.readFromStream(offset, length, signal);
+    const out = new Uint8Array(length);
+    const n = await this.readInto(offset, out, signal);
+    return n === length ? out : out.subarray(0, n);
+  }
+
+  /**
+   * The bytes at `offset` written straight into `target` (a view of WebAssembly memory while a model
+   * loads): no buffer per request, so loading from a URL neither copies twice nor leaves garbage the
+   * size of the model for the collector. Returns how many bytes were written (fewer at the file's end).
+   */
+  async readInto(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<number> {
+    if (target.length === 0 || (this.size !== undefined && offset >= this.size)) return 0;
+    const length = this.size === undefined ? target.length : Math.min(target.length, this.size - offset);
+    const into = target.subarray(0, length);
+    if (this.rangeSupported === false) return this.streamInto(offset, into, signal);
 
     const res = await this.fetchFn(this.url, {
       headers: { ...this.headers, Range: `bytes=${offset}-${offset + length - 1}` },
@@ -64,49 +82,78 @@ export class UrlSource implements GgufSource {
         throw new GgufError("io", offset, `${this.url}: bad Content-Range "${res.headers.get("content-range")}" for a request from byte ${offset}`);
       }
       if (range.size !== undefined) this.size = range.size;
-      const body = await this.readAtMost(res, length);
+      const filled = await this.bodyInto(res, into);
       // A server may send less than asked for; ask again for the rest unless the file ended.
-      if (body.length < length && body.length > 0 && (this.size === undefined || offset + body.length < this.size)) {
-        const rest = await this.read(offset + body.length, length - body.length, signal);
-        const out = new Uint8Array(body.length + rest.length);
-        out.set(body);
-        out.set(rest, body.length);
-        return out;
+      if (filled < length && filled > 0 && (this.size === undefined || offset + filled < this.size)) {
+        return filled + (await this.readInto(offset + filled, into.subarray(filled), signal));
       }
-      return body;
+      return filled;
     }
     if (res.status === 416) {
       // Range not satisfiable: the offset is at or past the end; learn the size from "bytes */size".
       await res.body?.cancel();
       const m = /^bytes \*\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
       if (m) this.size = Number(m[1]);
-      return new Uint8Array(0);
+      return 0;
     }
     if (res.status === 200) {
       this.rangeSupported = false;
       this.adoptStream(res);
-      return this.readFromStream(offset, length, signal);
+      return this.streamInto(offset, into, signal);
     }
     await res.body?.cancel();
     throw new GgufError("io", offset, `${this.url}: HTTP ${res.status} ${res.statusText}`);
   }
 
-  /** The first `length` bytes of a body; the rest (a server may send more than the range) is cancelled. */
-  private async readAtMost(res: Response, length: number): Promise<Uint8Array> {
-    if (res.body === null) return new Uint8Array(0);
-    const reader = res.body.getReader();
-    const out = new Uint8Array(length);
+  /** Fills `target` from the open stream of a server without Range support (see readFromStream). */
+  private async streamInto(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<number> {
+    const bytes = await this.readFromStream(offset, target.length, signal);
+    target.set(bytes);
+    return bytes.length;
+  }
+
+  /**
+   * A body's first `target.length` bytes into target; the rest (a server may send more than the range)
+   * is cancelled. Where the body is a byte stream (browsers, Deno, Bun, Node 24), it is read with a BYOB
+   * reader into one bounce buffer that comes back with each read, so a download makes no garbage per
+   * chunk (measured in Chromium: the default reader's chunks, awaiting collection, put the page at 1.8x
+   * the file). The target itself cannot be the BYOB view: WebAssembly memory cannot be transferred.
+   */
+  private async bodyInto(res: Response, target: Uint8Array): Promise<number> {
+    if (res.body === null) return 0;
+    const length = target.length;
     let filled = 0;
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = res.body.getReader({ mode: "byob" });
+    } catch {
+      byob = undefined;
+    }
+    if (byob !== undefined) {
+      let bounce = new Uint8Array(Math.min(BOUNCE_BYTES, length));
+      while (filled < length) {
+        const { done, value } = await byob.read(bounce.subarray(0, Math.min(bounce.length, length - filled)));
+        if (value === undefined) return filled;
+        this.bytesReceived += value.length;
+        target.set(value, filled);
+        filled += value.length;
+        bounce = new Uint8Array(value.buffer);
+        if (done) return filled;
+      }
+      await byob.cancel().catch(() => undefined);
+      return filled;
+    }
+    const reader = res.body.getReader();
     while (filled < length) {
       const { done, value } = await reader.read();
-      if (done) return out.subarray(0, filled);
+      if (done) return filled;
       this.bytesReceived += value.length;
       const take = Math.min(value.length, length - filled);
-      out.set(value.subarray(0, take), filled);
+      target.set(value.subarray(0, take), filled);
       filled += take;
     }
     await reader.cancel().catch(() => undefined);
-    return out;
+    return filled;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,148 @@
+// `npm run bench:browser`: a GGUF file loaded from a URL (HTTP Range, as a page loads a model) in headless
+// Chromium on a cross-origin isolated page, then load time, prefill and decode tokens/s, and the peak
+// resident memory of the page's renderer process (VmHWM from /proc, so WebAssembly memory and workers
+// are counted). Not part of CI. The same checks as `woolly-bench e2e` run before any timing: the logits
+// of a short prompt are finite and greedy decoding is deterministic.
+//
+//   npm run bench:browser -- --model FILE.gguf [--threads 1,2] [--prefill 64] [--decode 32] [--runs 3]
+//   npm run bench:browser -- --shape llama-8b [--mix Q4_K_M]   (the file `woolly-bench e2e --shape` made)
+//
+// Needs the runtimes (`bash scripts/install-runtimes.sh`) and a built dist/.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const CHROMIUM = "/usr/bin/chromium";
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const numbers = (s) => s.split(",").map((v) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected positive integers, got ${s}`);
+  return n;
+});
+
+let model = option("model");
+const shape = option("shape");
+if (!model && shape) model = join(tmpdir(), "woolly-bench", `${shape}-shapes-${option("mix", "Q4_K_M")}.gguf`);
+if (!model || !existsSync(model)) {
+  process.stderr.write(`bench:browser: give --model FILE.gguf, or --shape NAME after \`woolly-bench e2e --shape NAME\` has made it (${model ?? "no file"})\n`);
+  process.exit(2);
+}
+if (!existsSync(join(ROOT, "dist/index.js"))) {
+  process.stderr.write("bench:browser: dist/ is not built: run `node scripts/build.mjs`\n");
+  process.exit(2);
+}
+if (!existsSync(CHROMIUM)) {
+  process.stderr.write("bench:browser: no Chromium: run `bash scripts/install-runtimes.sh`\n");
+  process.exit(2);
+}
+const threadsList = numbers(option("threads", "1,2"));
+const prefill = numbers(option("prefill", "64"))[0];
+const decode = numbers(option("decode", "32"))[0];
+const runs = numbers(option("runs", "3"))[0];
+
+/** Start scripts/serve-example.mjs with the model's folder at /models/; resolves with its base URL. */
+function serve(dir) {
+  const server = spawn(process.execPath, [join(ROOT, "scripts/serve-example.mjs"), "--port", "0", "--mount", `/models/=${dir}`], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolveBase, reject) => {
+    let seen = "";
+    server.stdout.on("data", (d) => {
+      seen += d.toString();
+      const m = /Serving (http:\/\/\S+?)\/?\s/.exec(seen);
+      if (m) resolveBase({ base: m[1], server });
+    });
+    server.on("exit", (code) => reject(new Error(`serve-example exited with ${code}`)));
+  });
+}
+
+/** Peak resident set (VmHWM, or VmRSS now) of Chromium's renderer processes, in bytes: the page runs in one of them. */
+function rendererPeak(field = "VmHWM") {
+  let peak = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes("--type=renderer")) continue;
+      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return peak;
+}
+
+const gib = (n) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+const { base, server } = await serve(dirname(resolve(model)));
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const fileBytes = statSync(model).size;
+process.stdout.write(`bench:browser — ${basename(model)} (${gib(fileBytes)}), Chromium ${browser.version()}, prefill ${prefill}, decode ${decode}, median of ${runs}\n`);
+try {
+  for (const threads of threadsList) {
+    // A fresh page (and renderer) per thread count, so each peak is its own.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on("pageerror", (e) => process.stderr.write(`page error: ${e.message}\n`));
+    await page.goto(`${base}/`);
+    const url = `${base}/models/${encodeURIComponent(basename(model))}`;
+    await page.evaluate(`import("${base}/dist/index.js").then((w) => { globalThis.woolly = w; })`);
+    // What the page holds before the model: the baseline the model's own memory adds to.
+    const before = rendererPeak("VmRSS");
+    const result = await page.evaluate(`(async () => {
+      const woolly = globalThis.woolly;
+      const t0 = performance.now();
+      const model = await woolly.loadModel(${JSON.stringify(url)}, { threads: ${threads}, contextLength: ${prefill + decode + 32} });
+      const loadMs = performance.now() - t0;
+      const n = model.config.nVocab;
+      const prompt = (len, run) => {
+        const ids = [model.tokenizer.bos ?? 1];
+        for (let i = 1; i < len; i++) ids.push(259 + ((run * 7919 + i * 104729) % (n - 259)));
+        ids[1] = 259 + ((run * 31 + 17) % (n - 259));
+        return ids;
+      };
+      try {
+        const ids = prompt(8, 999);
+        const logits = await model.logits(ids);
+        if (!logits.every((row) => row.every(Number.isFinite))) return { error: "non-finite logits" };
+        const a = await model.complete(ids, { temperature: 0, maxTokens: 8, ignoreEos: true });
+        await model.complete(prompt(8, 998), { temperature: 0, maxTokens: 2, ignoreEos: true });
+        const c = await model.complete(ids, { temperature: 0, maxTokens: 8, ignoreEos: true });
+        if (a.tokens.join() !== c.tokens.join()) return { error: "greedy decoding is not deterministic" };
+        const median = (xs) => xs.slice().sort((x, y) => x - y)[xs.length >> 1];
+        const pre = [], dec = [];
+        for (let r = 0; r < ${runs}; r++) {
+          const p = await model.complete(prompt(${prefill}, r), { temperature: 0, maxTokens: 1, ignoreEos: true });
+          if (p.cachedTokens > 1) return { error: "a prompt reused the cache" };
+          pre.push(p.timings.prefillTokensPerSecond);
+          const d = await model.complete(prompt(16, 100 + r), { temperature: 0, maxTokens: ${decode}, ignoreEos: true });
+          dec.push(d.timings.decodeTokensPerSecond);
+        }
+        return { loadMs, threads: model.threads, fallback: model.threadFallback, simd: model.simd, memoryBytes: model.memoryBytes, prefill: median(pre), decode: median(dec) };
+      } finally {
+        model.dispose();
+      }
+    })()`);
+    const peak = rendererPeak();
+    await context.close();
+    if (result.error) throw new Error(`check failed before timing: ${result.error}`);
+    process.stdout.write(
+      `threads ${result.threads}${result.fallback ? ` (${result.fallback})` : ""}, ${result.simd}: load ${(result.loadMs / 1000).toFixed(1)} s, ` +
+        `prefill ${result.prefill.toFixed(2)} tok/s, decode ${result.decode.toFixed(2)} tok/s, ` +
+        `wasm memory ${gib(result.memoryBytes)}, renderer peak RSS ${gib(peak)}, ${gib(before)} before loading ` +
+        `(peak − before = ${((peak - before) / fileBytes).toFixed(2)}x the file)\n`,
+    );
+  }
+} finally {
+  await browser.close();
+  server.kill();
+}
