@@ -133,12 +133,13 @@ try {
       }
     })()`);
     const peak = rendererPeak();
+    const now = rendererPeak("VmRSS");
     await context.close();
     if (result.error) throw new Error(`check failed before timing: ${result.error}`);
     process.stdout.write(
       `threads ${result.threads}${result.fallback ? ` (${result.fallback})` : ""}, ${result.simd}: load ${(result.loadMs / 1000).toFixed(1)} s, ` +
         `prefill ${result.prefill.toFixed(2)} tok/s, decode ${result.decode.toFixed(2)} tok/s, ` +
-        `wasm memory ${gib(result.memoryBytes)}, renderer peak RSS ${gib(peak)}, ${gib(before)} before loading ` +
+        `wasm memory ${gib(result.memoryBytes)}, renderer peak RSS ${gib(peak)} (${gib(now)} at the end), ${gib(before)} before loading ` +
         `(peak − before = ${((peak - before) / fileBytes).toFixed(2)}x the file)\n`,
     );
   }
