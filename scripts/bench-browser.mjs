@@ -127,7 +127,8 @@ try {
           const d = await model.complete(prompt(16, 100 + r), { temperature: 0, maxTokens: ${decode}, ignoreEos: true });
           dec.push(d.timings.decodeTokensPerSecond);
         }
-        return { loadMs, threads: model.threads, fallback: model.threadFallback, simd: model.simd, memoryBytes: model.memoryBytes, prefill: median(pre), decode: median(dec) };
+        const heapBytes = performance.memory?.usedJSHeapSize ?? 0;
+        return { heapBytes, loadMs, threads: model.threads, fallback: model.threadFallback, simd: model.simd, memoryBytes: model.memoryBytes, prefill: median(pre), decode: median(dec) };
       } finally {
         model.dispose();
       }
@@ -139,7 +140,7 @@ try {
     process.stdout.write(
       `threads ${result.threads}${result.fallback ? ` (${result.fallback})` : ""}, ${result.simd}: load ${(result.loadMs / 1000).toFixed(1)} s, ` +
         `prefill ${result.prefill.toFixed(2)} tok/s, decode ${result.decode.toFixed(2)} tok/s, ` +
-        `wasm memory ${gib(result.memoryBytes)}, renderer peak RSS ${gib(peak)} (${gib(now)} at the end), ${gib(before)} before loading ` +
+        `wasm memory ${gib(result.memoryBytes)}, renderer peak RSS ${gib(peak)} (${gib(now)} at the end; JS heap ${gib(result.heapBytes)}), ${gib(before)} before loading ` +
         `(peak − before = ${((peak - before) / fileBytes).toFixed(2)}x the file)\n`,
     );
   }
