@@ -99,8 +99,9 @@ export interface ThreadTuning {
 }
 
 /**
- * Splits matvec and matmul by rows and attention by heads over a ThreadPool. Once the pool has
- * ended (the model was disposed mid-generation) it runs everything on the calling thread.
+ * Splits matvec and matmul by rows and attention by heads over a ThreadPool, for pointers into the
+ * pool's memory `mem` (a model's shard; 0 when it has one memory) whose kernels are `k`. Once the pool
+ * has ended (the model was disposed mid-generation) it runs everything on the calling thread.
  */
 export class ThreadedExecutor implements Executor {
   private readonly single: SingleThreadExecutor;
@@ -109,6 +110,7 @@ export class ThreadedExecutor implements Executor {
     private readonly pool: ThreadPool,
     k: KernelExports,
     tuning: ThreadTuning = {},
+    private readonly mem = 0,
   ) {
     this.single = new SingleThreadExecutor(k);
     this.minParallelBytes = tuning.minParallelBytes ?? DEFAULT_MIN_PARALLEL_BYTES;
@@ -129,7 +131,7 @@ export class ThreadedExecutor implements Executor {
     a.y.set(y);
     a.n.set(w.cols);
     a.rows.set(w.rows);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 
   matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void {
@@ -153,7 +155,7 @@ export class ThreadedExecutor implements Executor {
         g.n.set(w.cols);
         g.rows.set(w.rows);
       }
-      this.pool.run(job.op);
+      this.pool.run(job.op, this.mem);
     }
   }
 
@@ -171,7 +173,7 @@ export class ThreadedExecutor implements Executor {
     a.n.set(w.cols);
     a.rows.set(w.rows);
     a.ncols.set(ncols);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 
   attention(x: AttentionArgs): void {
@@ -191,7 +193,7 @@ export class ThreadedExecutor implements Executor {
     a.scale.set(x.scale);
     a.softcap.set(x.softcap);
     a.batch.set(x.batch);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 
   encoderAttention(x: EncoderAttentionArgs): void {
@@ -212,13 +214,16 @@ export class ThreadedExecutor implements Executor {
     a.headDim.set(x.headDim);
     a.nPos.set(x.nPos);
     a.scale.set(x.scale);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 }
 
-/** The executor a model runs with, how many threads it has, and why not more. */
+/** The executors a model runs with (one per memory), how many threads it has, and why not more. */
 export interface Threading {
+  /** The executor of the first memory (the only one of a model under 4 GiB). */
   readonly executor: Executor;
+  /** One executor per memory, in engine order: each runs kernels on pointers into its own memory. */
+  readonly executors: readonly Executor[];
   /** Threads that run the kernels (1: the calling thread alone). */
   readonly threads: number;
   /** Why fewer threads run than were asked for; null when the request was met. */
@@ -228,24 +233,30 @@ export interface Threading {
 }
 
 /**
- * An executor for `wanted` threads over `engine`: a ThreadPool when the engine's memory is shared
- * and workers start, else the calling thread alone with the reason (`unavailable`, or the start-up
- * failure) in `fallback`. Never throws for want of threads.
+ * Executors for `wanted` threads over `engines` (one, or a model's shards in order): one ThreadPool
+ * whose workers instantiate the kernels over every memory when the memories are shared and workers
+ * start, else the calling thread alone with the reason (`unavailable`, or the start-up failure) in
+ * `fallback`. Never throws for want of threads.
  */
-export async function startThreads(engine: Engine, wanted: number, unavailable: string | null, tuning: ThreadTuning = {}): Promise<Threading> {
-  const single = (fallback: string | null): Threading => ({
-    executor: new SingleThreadExecutor(engine.kernels),
-    threads: 1,
-    fallback,
-    end: () => undefined,
-  });
+export async function startThreads(
+  engine: Engine | readonly Engine[],
+  wanted: number,
+  unavailable: string | null,
+  tuning: ThreadTuning = {},
+): Promise<Threading> {
+  const engines: readonly Engine[] = "memory" in engine ? [engine] : engine;
+  const single = (fallback: string | null): Threading => {
+    const executors = engines.map((e) => new SingleThreadExecutor(e.kernels));
+    return { executor: executors[0], executors, threads: 1, fallback, end: () => undefined };
+  };
   if (wanted <= 1) return single(null);
-  if (!engine.shared) return single(unavailable ?? "the engine's memory is not shared");
+  if (!engines.every((e) => e.shared)) return single(unavailable ?? "the engine's memory is not shared");
   let pool: ThreadPool;
   try {
-    pool = await ThreadPool.start(engine, wanted);
+    pool = await ThreadPool.start(engines, wanted);
   } catch (e) {
     return single(e instanceof Error ? e.message : String(e));
   }
-  return { executor: new ThreadedExecutor(pool, engine.kernels, tuning), threads: pool.threads, fallback: null, end: () => pool.end() };
+  const executors = engines.map((e, mem) => new ThreadedExecutor(pool, e.kernels, tuning, mem));
+  return { executor: executors[0], executors, threads: pool.threads, fallback: null, end: () => pool.end() };
 }

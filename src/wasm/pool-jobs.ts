@@ -11,10 +11,11 @@
 //   0x480 ├──────────────────────────────────────────────┤ +64   DONE    workers done with this generation:
 //         │ DONE                                         │              they add 1, the dispatcher waits on it
 //   0x4c0 ├──────────────────────────────────────────────┤ +128  THREADS threads in the job (the caller too)
-//         │ THREADS │ FAILED │ OP │ SPIN │ ERRLEN │ …    │ +132  FAILED  0, or 1 + the first failing thread
+//         │ THREADS │ FAILED │ OP │ SPIN │ ERRLEN │ MEM  │ +132  FAILED  0, or 1 + the first failing thread
 //         │                                              │ +136  OP      what to run (Op below)
 //         │                                              │ +140  SPIN    µs a thread polls before it sleeps
 //         │                                              │ +144  ERRLEN  bytes of ERRTEXT
+//         │                                              │ +148  MEM     which memory the job's pointers are in
 //   0x500 ├──────────────────────────────────────────────┤ +192  ARGS    64 words: the op's arguments
 //         │ ARGS[0..64)                                  │              (jobs.ts: f32 ones stored by bit pattern)
 //   0x600 ├──────────────────────────────────────────────┤ +448  ERRTEXT the failing thread's message,
@@ -22,6 +23,10 @@
 //   0xa00 └──────────────────────────────────────────────┘ +1472         read it without a message loop
 //
 // GEN and DONE each have a cache line of their own: workers poll GEN while others add to DONE.
+//
+// A model too large for one memory runs over several (its shards: src/model/shards.ts). There is still
+// one control block, in memory 0's first page; every thread has the kernels instantiated once per
+// memory, and MEM says which instance runs the job (the same area of the other memories stays unused).
 import type { KernelExports } from "./exports.js";
 import { Op, type Jobs } from "./jobs.js";
 
@@ -36,6 +41,7 @@ export const W = {
   OP: (CONTROL_BLOCK + 136) >> 2,
   SPIN: (CONTROL_BLOCK + 140) >> 2,
   ERRLEN: (CONTROL_BLOCK + 144) >> 2,
+  MEM: (CONTROL_BLOCK + 148) >> 2,
   ARGS: (CONTROL_BLOCK + 192) >> 2,
 } as const;
 export const ERRTEXT = CONTROL_BLOCK + 448;
@@ -55,8 +61,12 @@ export function sliceOf(total: number, threads: number, t: number, align: number
 /** Row alignment of a split: 16 rows keeps each thread's output on whole cache lines. */
 export const ROW_ALIGN = 16;
 
-/** Run thread t's share of the job named by the control block's OP word, its arguments read through `jobs`. */
-export function runSlice(k: KernelExports, i32: Int32Array, jobs: Jobs, t: number, threads: number): void {
+/**
+ * Run thread t's share of the job named by the control block's OP word, its arguments read through `jobs`,
+ * with the kernels instantiated over the memory the MEM word names (`ks[MEM]`).
+ */
+export function runSlice(ks: readonly KernelExports[], i32: Int32Array, jobs: Jobs, t: number, threads: number): void {
+  const k = ks[i32[W.MEM]];
   switch (i32[W.OP]) {
     case Op.MATVEC: {
       const a = jobs.matvec.args;

@@ -1,8 +1,9 @@
 // The thread pool: N-1 workers plus the calling thread (thread 0, which does its share), all
-// running the same kernels module over the same shared memory. A job is written into the control
+// running the same kernels module over the same shared memory (or memories: a model past 4 GiB has
+// one per shard, each thread instantiates the kernels once per memory and a job names its memory). A job is written into the control
 // block (pool-jobs.ts draws it), started by bumping the generation word, and finished when every
 // worker has added itself to the done word: Atomics on an Int32Array view, no message per kernel.
-// Workers receive the compiled module and the memory once, by postMessage, at start-up.
+// Workers receive the compiled module and the memories once, by postMessage, at start-up.
 import workerSource from "../../build/worker.txt";
 import { WasmError } from "../errors.js";
 import type { Engine } from "./engine.js";
@@ -109,21 +110,22 @@ export class ThreadPool {
   /** Each job's arguments, written by name into the control block before run(). */
   readonly jobs: Jobs;
   private readonly u8: Uint8Array;
-  private readonly k: KernelExports;
+  /** This thread's kernels, one instance per memory (engine order). */
+  private readonly ks: readonly KernelExports[];
   private readonly spin: number;
   /** Atomics.wait throws on a browser's main thread: then the caller only spins. */
   private canBlock = true;
   private ended_ = false;
   private readonly endWorkers: () => void;
 
-  private constructor(engine: Engine, threads: number, spin: number, workers: WorkerHandle[]) {
+  private constructor(engines: readonly Engine[], threads: number, spin: number, workers: WorkerHandle[]) {
     this.threads = threads;
-    const buffer = engine.memory.buffer;
+    const buffer = engines[0].memory.buffer;
     this.i32 = new Int32Array(buffer, 0, CONTROL_BLOCK_END >> 2);
     this.f32 = new Float32Array(buffer, 0, CONTROL_BLOCK_END >> 2);
     this.u8 = new Uint8Array(buffer, 0, CONTROL_BLOCK_END);
     this.jobs = jobsOver(this.i32, this.f32, W.ARGS);
-    this.k = engine.kernels;
+    this.ks = engines.map((e) => e.kernels);
     this.spin = spin;
     const i32 = this.i32;
     this.endWorkers = () => {
@@ -136,26 +138,32 @@ export class ThreadPool {
   }
 
   /**
-   * Start `threads - 1` workers over the engine's shared memory and wait until each has
-   * instantiated the kernels. Rejects with WasmError('worker') if one cannot start.
+   * Start `threads - 1` workers over the engines' shared memories (one engine, or a model's shards in
+   * order) and wait until each has instantiated the kernels over every memory. Rejects with
+   * WasmError('worker') if one cannot start.
    */
-  static async start(engine: Engine, threads: number, options: { spin?: number } = {}): Promise<ThreadPool> {
-    if (!engine.shared) throw new WasmError("worker", "a thread pool needs an engine over shared memory (createEngine({ shared: true }))");
+  static async start(engine: Engine | readonly Engine[], threads: number, options: { spin?: number } = {}): Promise<ThreadPool> {
+    const engines: readonly Engine[] = "memory" in engine ? [engine] : engine;
+    if (engines.length === 0 || !engines.every((e) => e.shared)) {
+      throw new WasmError("worker", "a thread pool needs engines over shared memory (createEngine({ shared: true }))");
+    }
     if (!Number.isInteger(threads) || threads < 2 || threads > MAX_THREADS) {
       throw new WasmError("worker", `a thread pool runs 2 to ${MAX_THREADS} threads; got ${threads}`);
     }
     const spin = options.spin ?? DEFAULT_SPIN;
-    const i32 = new Int32Array(engine.memory.buffer, 0, CONTROL_BLOCK_END >> 2);
+    const i32 = new Int32Array(engines[0].memory.buffer, 0, CONTROL_BLOCK_END >> 2);
     Atomics.store(i32, W.GEN, 0);
     Atomics.store(i32, W.DONE, 0);
     Atomics.store(i32, W.THREADS, threads);
     Atomics.store(i32, W.FAILED, 0);
     Atomics.store(i32, W.OP, 0);
     Atomics.store(i32, W.SPIN, spin);
+    Atomics.store(i32, W.MEM, 0);
     let workers: WorkerHandle[] = [];
     try {
       workers = await spawn(threads - 1);
-      workers.forEach((w, i) => w.post({ module: engine.kernelsModule, memory: engine.memory, index: i + 1 }));
+      const memories = engines.map((e) => e.memory);
+      workers.forEach((w, i) => w.post({ module: engines[0].kernelsModule, memories, index: i + 1 }));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
@@ -169,25 +177,31 @@ export class ThreadPool {
       for (const w of workers) w.terminate();
       throw new WasmError("worker", `could not start ${threads - 1} worker thread(s): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
-    return new ThreadPool(engine, threads, spin, workers);
+    return new ThreadPool(engines, threads, spin, workers);
+  }
+
+  /** How many memories the threads run jobs on. */
+  get memories(): number {
+    return this.ks.length;
   }
 
   /**
-   * Run the job whose arguments are already in ARGS (written through `jobs`): every thread does
-   * its slice, this one included, and this returns when all are done. A thread that threw fails
-   * the call with its message; the pool stays usable.
+   * Run the job whose arguments are already in ARGS (written through `jobs`), its pointers into memory
+   * `mem` (engine order): every thread does its slice, this one included, and this returns when all
+   * are done. A thread that threw fails the call with its message; the pool stays usable.
    */
-  run(op: OpId): void {
+  run(op: OpId, mem = 0): void {
     if (this.ended_) throw new WasmError("worker", "the thread pool has ended");
     const i32 = this.i32;
     i32[W.OP] = op;
+    i32[W.MEM] = mem;
     Atomics.store(i32, W.FAILED, 0);
     Atomics.store(i32, W.DONE, 0);
     Atomics.add(i32, W.GEN, 1);
     Atomics.notify(i32, W.GEN);
     let own: { error: unknown } | null = null;
     try {
-      runSlice(this.k, i32, this.jobs, 0, this.threads);
+      runSlice(this.ks, i32, this.jobs, 0, this.threads);
     } catch (error) {
       own = { error };
     }
