@@ -167,6 +167,15 @@ async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<
 }
 
 /**
+ * How a model would be laid out over memories of `budget` bytes (for tests: which budget splits a small
+ * model in two or three). Throws as loading would for what cannot fit.
+ */
+export function planModelMemories(file: GgufFile, budget: number, nCtx: number, batch: number): ShardPlan {
+  const config = configFromGguf(file);
+  return planMemories(config, planTensors(file, config), budget, nCtx, batch);
+}
+
+/**
  * The memories the model needs: one for an encoder (which is never split: refused past one memory), else
  * planShards' layers-per-memory plan under `budget` bytes each.
  */
