@@ -92,6 +92,15 @@ describe.each(MODELS)("%s split over memories", (_, path, memories) => {
     }
   });
 
+  it("gives the same final hidden states (a decoder's embeddings), from the output's memory", async () => {
+    const want = await whole.tokenEmbeddings(PROMPTS[1]);
+    for (const m of [split1, split2]) {
+      const got = await m.tokenEmbeddings(PROMPTS[1]);
+      expect(got.length).toBe(want.length);
+      for (let t = 0; t < want.length; t++) expect(bytesOf(got[t])).toEqual(bytesOf(want[t]));
+    }
+  });
+
   it("generates the same greedy text, past the 8-token windows", async () => {
     const opts = { maxTokens: 24, temperature: 0, ignoreEos: true } as const;
     const want = await whole.complete(PROMPTS[2], opts);

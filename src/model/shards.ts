@@ -132,11 +132,15 @@ export function tensorGroup(name: string): { kind: "layer"; layer: number } | { 
 }
 
 /**
- * The machine's physical memory where the runtime tells it (Node, Deno, Bun: os.totalmem()), else null
- * (browsers): a model needing more would not run without swapping the weights every token.
+ * The machine's physical memory where the runtime tells it (Node, Bun, Deno with `--allow-sys`:
+ * os.totalmem()), else null (browsers): a model needing more would not run without swapping the weights
+ * every token.
  */
 export async function machineMemoryBytes(): Promise<number | null> {
+  // Deno asks for the `sys` permission (or prompts at a terminal): read it only where already granted.
+  const deno = (globalThis as { Deno?: { permissions?: { querySync?(d: { name: string; kind: string }): { state: string } } } }).Deno;
   try {
+    if (deno && deno.permissions?.querySync?.({ name: "sys", kind: "systemMemoryInfo" }).state !== "granted") return null;
     const specifier = "node:os";
     const os = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as typeof import("node:os");
     const n = os.totalmem();
