@@ -70,7 +70,8 @@ export async function* benchModel(path: string, label: string, weights: string, 
     for (const len of o.prefillLengths) {
       const speeds: number[] = [];
       for (let r = 0; r < o.runs; r++) {
-        const res = await model.complete(prompt(model, len, r), { temperature: 0, maxTokens: 1, ignoreEos: true });
+        // Seeds apart per length: with --runs 1 the 512-token prompt otherwise began with the 64-token one.
+        const res = await model.complete(prompt(model, len, len * 1000 + r), { temperature: 0, maxTokens: 1, ignoreEos: true });
         // Every prompt starts with BOS, which the cache always shares; anything more is a reuse.
         if (res.cachedTokens > 1) throw new E2eCheckError(`${label}: prompt ${r} reused the cache`);
         speeds.push(res.timings.prefillTokensPerSecond);

@@ -217,7 +217,8 @@ export class Transformer {
     }
 
     // Each memory's layers in turn; only the residual stream (T, dim) moves between memories.
-    for (const S of this.stages) {
+    for (let s = 0; s < this.stages.length; s++) {
+      const S = this.stages[s];
       if (S.first === S.end) continue;
       at = handOff(at, S, T * dim);
       this.ropeTables(S, pos0, T);
