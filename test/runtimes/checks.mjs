@@ -122,7 +122,7 @@ export async function runChecks({ woolly, load, reference, threads = [], runtime
  * Per-memory budget (InternalLoadOptions.maxMemoryBytes) that splits synth-llama-Q4_K (context 64,
  * batch 4) over three WebAssembly memories, as a model past 4 GiB is split.
  */
-export const SPLIT_BUDGET = 400_000;
+export const SPLIT_BUDGET = 600_000;
 
 /** A model split over several memories gives the logits of one memory, bit for bit, on each thread count. */
 async function checkSplit({ load, report, threads, flavour }) {
