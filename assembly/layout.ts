@@ -1,5 +1,7 @@
-// Memory map of the one linear memory that every Woolly module imports as `env.memory`.
-// All addresses are byte offsets; every module and every thread sees the same picture.
+// Memory map of the linear memory that every Woolly module imports as `env.memory`.
+// All addresses are byte offsets; every module and every thread sees the same picture. A model past
+// 4 GiB has several such memories (src/model/shards.ts), each laid out the same way; only memory 0's
+// control block is used.
 //
 //   0x0000_0000 ┌────────────────────────────────────┐
 //               │ null guard: pointer 0 means "none" │  1 KiB, never written

@@ -1,5 +1,6 @@
 // `woolly-bench e2e`: prefill and decode tokens/s of whole models through the public API, on
 // synthesized TinyLlama-shaped models (no download) or any GGUF file given.
+import { statSync } from "node:fs";
 import { loadModelFile } from "../src/model/load-node.js";
 import type { Model } from "../src/model/model.js";
 import { median } from "./stats.js";
@@ -13,9 +14,14 @@ export interface E2eResult {
   readonly phase: "prefill" | "decode";
   readonly tokens: number;
   readonly tokensPerS: number;
-  /** WebAssembly memory of the loaded model, and the process's peak resident set so far. */
+  /** WebAssembly memory of the loaded model, and the process's peak resident set so far (its high-water mark). */
   readonly wasmMemoryBytes: number;
   readonly peakRssBytes: number;
+  /** How many WebAssembly memories the model is split over (1 below 4 GiB). */
+  readonly memories: number;
+  /** Seconds loadModelFile took, and the model file's size. */
+  readonly loadSeconds: number;
+  readonly fileBytes: number;
 }
 
 export interface E2eOptions {
@@ -38,14 +44,15 @@ function prompt(model: Model, length: number, run: number): number[] {
   return ids;
 }
 
-let peakRss = 0;
+/** The process's resident-set high-water mark (getrusage's ru_maxrss, KiB on Linux), not a sample: it catches the peak of loading. */
 function rss(): number {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  return peakRss;
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 export async function* benchModel(path: string, label: string, weights: string, o: E2eOptions): AsyncGenerator<E2eResult> {
+  const started = performance.now();
   const model = await loadModelFile(path, { contextLength: Math.max(...o.prefillLengths) + o.decodeTokens + 8, simd: o.simd, threads: o.threads });
+  const loadSeconds = (performance.now() - started) / 1000;
   try {
     // Check first: the logits of a short prompt are finite, and greedy decoding is deterministic.
     const ids = prompt(model, 8, 999);
@@ -56,11 +63,15 @@ export async function* benchModel(path: string, label: string, weights: string, 
     const c = await model.complete(ids, { temperature: 0, maxTokens: 8, ignoreEos: true });
     if (b.tokens.length !== 2 || a.tokens.join() !== c.tokens.join()) throw new E2eCheckError(`${label}: greedy decoding is not deterministic`);
 
-    const base = { bench: "e2e" as const, model: label, weights, threads: model.threads, simd: model.simd };
+    const base = {
+      bench: "e2e" as const, model: label, weights, threads: model.threads, simd: model.simd,
+      memories: model.memories, loadSeconds, fileBytes: statSync(path).size,
+    };
     for (const len of o.prefillLengths) {
       const speeds: number[] = [];
       for (let r = 0; r < o.runs; r++) {
-        const res = await model.complete(prompt(model, len, r), { temperature: 0, maxTokens: 1, ignoreEos: true });
+        // Seeds apart per length: with --runs 1 the 512-token prompt otherwise began with the 64-token one.
+        const res = await model.complete(prompt(model, len, len * 1000 + r), { temperature: 0, maxTokens: 1, ignoreEos: true });
         // Every prompt starts with BOS, which the cache always shares; anything more is a reuse.
         if (res.cachedTokens > 1) throw new E2eCheckError(`${label}: prompt ${r} reused the cache`);
         speeds.push(res.timings.prefillTokensPerSecond);

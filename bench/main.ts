@@ -7,7 +7,7 @@ import { chooseFlavour, createEngine } from "../src/wasm/engine.js";
 import { ALL_FORMATS, BenchCheckError, benchKernels, DEFAULT_SHAPES, measureBandwidth, type KernelResult } from "./kernels.js";
 import { benchModel, E2eCheckError, type E2eResult } from "./e2e.js";
 import { MIXTURES, synthesizeModel, type Mixture } from "./synth.js";
-import { SHAPES, shapeByName, TINYLLAMA } from "./shapes.js";
+import { LARGE_SHAPES, SHAPES, shapeByName, TINYLLAMA } from "./shapes.js";
 import { WoollyError } from "../src/errors.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
@@ -85,15 +85,19 @@ async function e2e(argv: string[]): Promise<void> {
   const shapeArg = args.values.get("shape");
   const shapes = !shapeArg ? [TINYLLAMA] : shapeArg === "all" ? SHAPES : shapeArg.split(",").map((n) => {
     const s = shapeByName(n);
-    if (!s) throw new BenchCheckError(`--shape takes all or ${SHAPES.map((x) => x.name.replace(/-shapes$/, "")).join(", ")}; got ${n}`);
+    if (!s) throw new BenchCheckError(`--shape takes all or ${[...SHAPES, ...LARGE_SHAPES].map((x) => x.name.replace(/-shapes$/, "")).join(", ")}; got ${n}`);
     return s;
   });
-  const mixes = args.values.get("mix")?.split(",") ?? (given ? [] : [...MIXTURES]);
-  for (const m of mixes) {
+  const mixArg = args.values.get("mix")?.split(",");
+  for (const m of mixArg ?? []) {
     if (!(MIXTURES as readonly string[]).includes(m)) throw new BenchCheckError(`--mix takes ${MIXTURES.join(", ")}; got ${m}`);
+  }
+  for (const m of MIXTURES) {
     for (const shape of shapes) {
+      const wanted = mixArg ?? (given ? [] : (shape.mixes ?? MIXTURES));
+      if (!wanted.includes(m)) continue;
       if (!json) out(`synthesizing ${shape.name} ${m} (random weights; cached in the temp folder)…`);
-      models.push([synthesizeModel(shape, m as Mixture), shape.name, m]);
+      models.push([synthesizeModel(shape, m), shape.name, m]);
     }
   }
   if (!json) out(`woolly-bench e2e — ${machine()}, median of ${runs}`);
@@ -126,8 +130,10 @@ function bandwidth(argv: string[]): void {
 }
 
 function formatE2e(r: E2eResult): string {
+  const memories = r.memories > 1 ? ` in ${r.memories} memories` : "";
   return `${r.model} ${r.weights.padEnd(7)} ${r.simd.padEnd(7)} ${r.threads} thread${r.threads > 1 ? "s" : " "} ${r.phase.padEnd(7)} ${pad(r.tokens, 4)} tokens ` +
-    `${pad(r.tokensPerS.toFixed(2), 8)} tokens/s   wasm memory ${(r.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
+    `${pad(r.tokensPerS.toFixed(2), 8)} tokens/s   loaded in ${r.loadSeconds.toFixed(1)} s, wasm memory ${(r.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB${memories}, ` +
+    `peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB (file ${(r.fileBytes / 2 ** 20).toFixed(0)} MiB)`;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -57,3 +57,67 @@ export function randomMatrix(type: number, rows: number, cols: number, seed: num
     for (const f of fields) out[base + f + 1] = 0x20;
   }
 }
+
+/** f32 → f16 bits, round to nearest, subnormals included (the calibrated scales below are often subnormal). */
+export function f16Bits(v: number): number {
+  const sign = v < 0 ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a >= 65504) return sign | 0x7bff;
+  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24); // subnormal: multiples of 2^-24 (0x0400 = the smallest normal)
+  const e = Math.floor(Math.log2(a));
+  const m = Math.round((a / 2 ** e - 1) * 1024);
+  return m === 1024 ? sign | ((e + 16) << 10) : sign | ((e + 15) << 10) | m;
+}
+
+const unitRms = new Map<number, number>();
+
+/**
+ * RMS of `type`'s dequantized random blocks when every f16 field (scales, mins) is 1.0, measured once
+ * per type through the kernels' own dequantizer: weights are linear in those fields, so this gives the
+ * field value for any target RMS.
+ */
+function rmsAtUnitScale(type: number, dequant: (type: number, block: Uint8Array, n: number) => Float32Array): number {
+  const known = unitRms.get(type);
+  if (known !== undefined) return known;
+  const info = ggmlType(type);
+  if (!info?.f16Fields) throw new Error(`type ${type}: no f16Fields in src/quant/types.ts`);
+  const blocks = 64;
+  const bytes = new Uint8Array(blocks * info.blockBytes);
+  fillRandom(bytes, 12345);
+  for (let b = 0; b < blocks; b++) for (const f of info.f16Fields) [bytes[b * info.blockBytes + f], bytes[b * info.blockBytes + f + 1]] = [0x00, 0x3c];
+  const w = dequant(type, bytes, blocks * info.blockElements);
+  let s = 0;
+  for (const x of w) s += x * x;
+  const rms = Math.sqrt(s / w.length);
+  unitRms.set(type, rms);
+  return rms;
+}
+
+/**
+ * Random weights for a synthesized model: like randomMatrix, but with every f16 field set so the
+ * weights' RMS is about 1/cols. K-quant blocks have a large common offset (scale·q − min with both
+ * positive), so a row's dot product with a normed activation can be ~cols × the weights' mean: the fixed
+ * ≈0.008 scales gave rows of ~10⁴ after a few layers, an f16 KV cache of inf and non-finite logits
+ * (phi-3.5 shapes, measured). At 1/cols the coherent sum stays O(1) in every layer.
+ */
+export function randomWeights(
+  type: number,
+  rows: number,
+  cols: number,
+  seed: number,
+  out: Uint8Array,
+  dequant: (type: number, block: Uint8Array, n: number) => Float32Array,
+): void {
+  randomMatrix(type, rows, cols, seed, out);
+  const info = ggmlType(type);
+  if (!info?.f16Fields) return; // f32 / f16 / bf16: randomMatrix's ±0.1 floats
+  const bits = f16Bits(1 / cols / rmsAtUnitScale(type, dequant));
+  const blocks = (rows * cols) / info.blockElements;
+  for (let b = 0; b < blocks; b++) {
+    const base = b * info.blockBytes;
+    for (const f of info.f16Fields) {
+      out[base + f] = bits & 0xff;
+      out[base + f + 1] = bits >> 8;
+    }
+  }
+}

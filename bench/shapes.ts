@@ -21,6 +21,8 @@ export interface ModelShape {
   readonly convLayers?: readonly number[];
   /** Extra `<arch>.<key>` metadata: sliding windows, soft-caps, … */
   readonly extra?: Readonly<Record<string, number>>;
+  /** The mixtures `e2e` synthesizes when no --mix is given (default: all). */
+  readonly mixes?: readonly ("Q4_K_M" | "Q8_0" | "Q4_0")[];
 }
 
 /** TinyLlama-1.1B's shapes, the model the issues give native llama.cpp figures for. */
@@ -39,8 +41,18 @@ export const SHAPES: readonly ModelShape[] = [
   { name: "lfm2-350m-shapes", arch: "lfm2", dim: 1024, hiddenDim: 4608, nLayers: 16, nHeads: 16, nKvHeads: 8, nVocab: 65536, nCtx: 128000, ropeBase: 1e6, tied: true, convLayers: [0, 1, 3, 4, 6, 7, 9, 11, 13, 15], extra: { "shortconv.l_cache": 3 } },
 ];
 
+/**
+ * Shapes past one 4 GiB WebAssembly memory, which load split over several (src/model/shards.ts). Not in
+ * `--shape all`: synthesizing one writes ~5 GB and loading it takes as much RAM. Llama-3.1-8B's shapes
+ * (Qwen3-8B's are alike: 36 layers of 4096, 12288 FFN) at Q4_K_M, the download users ask for, ~4.6 GiB;
+ * Q8_0 would be 8 GiB, so only Q4_K_M unless --mix says otherwise.
+ */
+export const LARGE_SHAPES: readonly ModelShape[] = [
+  { name: "llama-8b-shapes", arch: "llama", dim: 4096, hiddenDim: 14336, nLayers: 32, nHeads: 32, nKvHeads: 8, nVocab: 128256, nCtx: 131072, ropeBase: 5e5, mixes: ["Q4_K_M"] },
+];
+
 export function shapeByName(name: string): ModelShape | undefined {
-  return SHAPES.find((s) => s.name === name || s.name === `${name}-shapes`);
+  return [...SHAPES, ...LARGE_SHAPES].find((s) => s.name === name || s.name === `${name}-shapes`);
 }
 
 /** One tensor of a shape: name, dims (ggml order), and its role for the quantization mixture. */

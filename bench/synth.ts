@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { ggufLayout } from "../src/gguf/writer.js";
 import { GgufValueType, type GgufValue } from "../src/gguf/types.js";
 import { GgmlType, ggmlType } from "../src/quant/types.js";
-import { randomMatrix } from "./random-weights.js";
+import { createEngine, type Engine } from "../src/wasm/engine.js";
+import { randomWeights } from "./random-weights.js";
 import { tensorsOf, type ModelShape } from "./shapes.js";
 
 export { TINYLLAMA, type ModelShape } from "./shapes.js";
@@ -43,11 +44,24 @@ function rowFallback(type: number, cols: number): number {
   return type;
 }
 
-function randomTensor(type: number, elements: number, seed: number): Uint8Array {
+let engine: Engine | null = null;
+/** The kernels' dequantizer, for randomWeights' calibration (a few blocks per type, once). */
+function dequant(type: number, block: Uint8Array, n: number): Float32Array {
+  const e = (engine ??= createEngine({ simd: "simd" }));
+  const src = e.alloc(block.length, "a calibration block");
+  const dst = e.alloc(n * 4, "its dequantized values");
+  e.u8().set(block, src);
+  e.kernels.dequant_row(type, src, dst, n);
+  return e.f32().slice(dst >> 2, (dst >> 2) + n);
+}
+
+function randomTensor(type: number, dims: readonly number[], seed: number): Uint8Array {
   const info = ggmlType(type);
   if (!info) throw new Error(`unknown type ${type}`);
-  const out = new Uint8Array((elements / info.blockElements) * info.blockBytes);
-  randomMatrix(type, 1, elements, seed, out);
+  const cols = dims[0];
+  const rows = dims.slice(1).reduce((a, b) => a * b, 1);
+  const out = new Uint8Array(((rows * cols) / info.blockElements) * info.blockBytes);
+  randomWeights(type, rows, cols, seed, out, dequant);
   return out;
 }
 
@@ -76,7 +90,8 @@ function vocab(n: number): { tokens: string[]; scores: Float32Array; types: Int3
 /** Write (once) a synthetic model of `shape` in `mix` and return its path. */
 export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpdir(), "woolly-bench")): string {
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${shape.name}-${mix}.gguf`);
+  // "-r2": weights scaled to RMS 1/cols (randomWeights); files of the first, fixed scaling are not reused.
+  const path = join(dir, `${shape.name}-${mix}-r2.gguf`);
   if (existsSync(path) && statSync(path).size > 0) return path;
   const s = shape;
   const a = s.arch;
@@ -131,7 +146,7 @@ export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpd
       const data =
         t.type === GgmlType.F32
           ? new Uint8Array(Float32Array.from({ length: elements }, () => 1).buffer)
-          : randomTensor(t.type, elements, i + 1);
+          : randomTensor(t.type, t.dims, i + 1);
       writeSync(fd, data, 0, data.length, layout.dataOffset + layout.tensors[i].offset);
     });
     // zero padding after the last tensor, up to the file size the layout promises

@@ -4,7 +4,7 @@
 // alignment multiples covering every unit once.
 import { describe, expect, it } from "vitest";
 import { ARG_WORDS, JOBS, JobArgs, jobWords, jobsOver, MAX_BATCH, Op, type ArgKind, type JobSpec } from "../src/wasm/jobs.js";
-import { CONTROL_BLOCK, CONTROL_BLOCK_END, CONTROL_BLOCK_USED, ERRTEXT, ERRTEXT_BYTES, W, planJob } from "../src/wasm/pool-jobs.js";
+import { CONTROL_BLOCK, CONTROL_BLOCK_END, CONTROL_BLOCK_USED, MAX_MEMORIES, ERRTEXT, ERRTEXT_BYTES, W, planJob } from "../src/wasm/pool-jobs.js";
 import { MAX_THREADS } from "../src/wasm/pool.js";
 
 /** A value only field `i` of this kind gets: negative i32s, u32 pointers past 2 GiB, fractional f32s. */
@@ -85,10 +85,13 @@ describe("cutting a job into chunks", () => {
   const ranges = (i32: Int32Array) =>
     Array.from({ length: i32[W.NCHUNKS] }, (_, c) => [c * i32[W.CHUNK], Math.min(i32[W.UNITS], (c + 1) * i32[W.CHUNK])]);
 
-  it("the per-thread CLAIM words lie after the error text, inside the control block", () => {
+  it("the per-thread CLAIM words lie after the error text, then the per-memory SCRATCH words, inside the control block", () => {
     expect(W.CLAIM * 4).toBeGreaterThanOrEqual(ERRTEXT + ERRTEXT_BYTES);
     expect(CONTROL_BLOCK_USED).toBeLessThanOrEqual(CONTROL_BLOCK_END);
-    expect(CONTROL_BLOCK_USED - W.CLAIM * 4).toBe(MAX_THREADS * 4);
+    expect(W.SCRATCH - W.CLAIM).toBe(MAX_THREADS);
+    expect(CONTROL_BLOCK_USED - W.SCRATCH * 4).toBe(MAX_MEMORIES * 4);
+    // The single words sit before the arguments.
+    expect(W.MEM).toBeLessThan(W.ARGS);
   });
 
   it("matvec rows: chunks of whole 16-row multiples cover every row once, several per thread, each ≥ minChunkBytes", () => {

@@ -100,8 +100,9 @@ export interface ThreadTuning extends PoolOptions {
 
 /**
  * Splits matvec and matmul by rows and attention by heads over a ThreadPool (in chunks the threads
- * claim as they go: pool-jobs.ts). Once the pool has
- * ended (the model was disposed mid-generation) it runs everything on the calling thread.
+ * claim as they go: pool-jobs.ts), for pointers into the pool's memory `mem` (a model's shard; 0 when
+ * it has one memory) whose kernels are `k`. Once the pool has ended (the model was disposed
+ * mid-generation) it runs everything on the calling thread.
  */
 export class ThreadedExecutor implements Executor {
   private readonly single: SingleThreadExecutor;
@@ -111,6 +112,7 @@ export class ThreadedExecutor implements Executor {
     readonly pool: ThreadPool,
     k: KernelExports,
     tuning: ThreadTuning = {},
+    private readonly mem = 0,
   ) {
     this.single = new SingleThreadExecutor(k);
     this.minParallelBytes = tuning.minParallelBytes ?? DEFAULT_MIN_PARALLEL_BYTES;
@@ -132,7 +134,7 @@ export class ThreadedExecutor implements Executor {
     a.y.set(y);
     a.n.set(w.cols);
     a.rows.set(w.rows);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 
   matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void {
@@ -156,7 +158,7 @@ export class ThreadedExecutor implements Executor {
         g.n.set(w.cols);
         g.rows.set(w.rows);
       }
-      this.pool.run(job.op);
+      this.pool.run(job.op, this.mem);
     }
   }
 
@@ -174,7 +176,7 @@ export class ThreadedExecutor implements Executor {
     a.n.set(w.cols);
     a.rows.set(w.rows);
     a.ncols.set(ncols);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 
   attention(x: AttentionArgs): void {
@@ -194,7 +196,7 @@ export class ThreadedExecutor implements Executor {
     a.scale.set(x.scale);
     a.softcap.set(x.softcap);
     a.batch.set(x.batch);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 
   encoderAttention(x: EncoderAttentionArgs): void {
@@ -215,13 +217,16 @@ export class ThreadedExecutor implements Executor {
     a.headDim.set(x.headDim);
     a.nPos.set(x.nPos);
     a.scale.set(x.scale);
-    this.pool.run(job.op);
+    this.pool.run(job.op, this.mem);
   }
 }
 
-/** The executor a model runs with, how many threads it has, and why not more. */
+/** The executors a model runs with (one per memory), how many threads it has, and why not more. */
 export interface Threading {
+  /** The executor of the first memory (the only one of a model under 4 GiB). */
   readonly executor: Executor;
+  /** One executor per memory, in engine order: each runs kernels on pointers into its own memory. */
+  readonly executors: readonly Executor[];
   /** Threads that run the kernels (1: the calling thread alone); drops if a worker dies. */
   readonly threads: number;
   /** Why fewer threads run than were asked for (no shared memory, a worker died); null when the request was met. */
@@ -231,29 +236,35 @@ export interface Threading {
 }
 
 /**
- * An executor for `wanted` threads over `engine`: a ThreadPool when the engine's memory is shared
- * and workers start, else the calling thread alone with the reason (`unavailable`, or the start-up
- * failure) in `fallback`. Never throws for want of threads.
+ * Executors for `wanted` threads over `engines` (one, or a model's shards in order): one ThreadPool
+ * whose workers instantiate the kernels over every memory when the memories are shared and workers
+ * start, else the calling thread alone with the reason (`unavailable`, or the start-up failure) in
+ * `fallback`. Never throws for want of threads.
  */
-export async function startThreads(engine: Engine, wanted: number, unavailable: string | null, tuning: ThreadTuning = {}): Promise<Threading> {
-  const single = (fallback: string | null): Threading => ({
-    executor: new SingleThreadExecutor(engine.kernels),
-    threads: 1,
-    fallback,
-    end: () => undefined,
-  });
+export async function startThreads(
+  engine: Engine | readonly Engine[],
+  wanted: number,
+  unavailable: string | null,
+  tuning: ThreadTuning = {},
+): Promise<Threading> {
+  const engines: readonly Engine[] = "memory" in engine ? [engine] : engine;
+  const single = (fallback: string | null): Threading => {
+    const executors = engines.map((e) => new SingleThreadExecutor(e.kernels));
+    return { executor: executors[0], executors, threads: 1, fallback, end: () => undefined };
+  };
   if (wanted <= 1) return single(null);
-  if (!engine.shared) return single(unavailable ?? "the engine's memory is not shared");
+  if (!engines.every((e) => e.shared)) return single(unavailable ?? "the engine's memory is not shared");
   let pool: ThreadPool;
   try {
-    pool = await ThreadPool.start(engine, wanted, tuning);
+    pool = await ThreadPool.start(engines, wanted, tuning);
   } catch (e) {
     return single(e instanceof Error ? e.message : String(e));
   }
-  const executor = new ThreadedExecutor(pool, engine.kernels, tuning);
+  const executors = engines.map((e, mem) => new ThreadedExecutor(pool, e.kernels, tuning, mem));
   // Read live: a worker that dies later lowers `threads` and sets `fallback`.
   return {
-    executor,
+    executor: executors[0],
+    executors,
     get threads() {
       return pool.liveThreads;
     },

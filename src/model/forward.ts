@@ -3,6 +3,10 @@
 // once, so each weight matrix is streamed from memory once per batch (prefill); T = 1 is decode.
 // Every buffer is allocated once, here, when the model loads; forward() allocates nothing.
 //
+// A model past 4 GiB runs over several memories (shards, src/model/shards.ts), each with its own
+// kernels, executor and activation buffers (a Stage); only the residual stream, T × dim floats, is
+// copied from one memory to the next at a shard boundary. A model in one memory has one Stage.
+//
 // Architectures differ only through ModelConfig (src/model/config.ts, src/model/arch/): which norms a
 // block has, Q/K norms, RoPE per layer, sliding windows, soft-caps, the FFN's activation, and lfm2's
 // short-convolution layers in place of attention.
@@ -28,94 +32,146 @@ function widths(c: ModelConfig) {
   return { mixer, att: Math.max(c.qDim, c.dim), gateUp: 2 * c.hiddenDim };
 }
 
+/**
+ * Where a model's layers live: one memory (a model under 4 GiB), or several shards, each a contiguous
+ * run of layers (src/model/shards.ts plans them). The token embedding is in shard 0; the output norm and
+ * matrix in `outputShard` (0 when the output is tied to the embedding).
+ */
+export interface ShardLayout {
+  /** Each shard's engine and the executor running its kernels, in order. */
+  readonly shards: readonly { readonly engine: Engine; readonly exec: Executor }[];
+  /** The shard of each layer (non-decreasing). */
+  readonly layerShard: readonly number[];
+  readonly outputShard: number;
+}
+
+/** One memory's part of the pass: its kernels, its executor and its own activation buffers. */
+interface Stage {
+  readonly engine: Engine;
+  readonly k: KernelExports;
+  readonly exec: Executor;
+  /** Layers [first, end) live in this memory. */
+  readonly first: number;
+  readonly end: number;
+  // Activations, one row per token of the batch:
+  readonly x: number; //      (batch, dim) residual stream
+  readonly xb: number; //     (batch, dim) normed input of a block
+  readonly xb2: number; //    (batch, dim) output of a block before the residual add
+  readonly mix: number; //    (batch, mixStride) Q|K|V (attention) or b|c|x (short conv)
+  readonly att: number; //    (batch, qDim) attention output, or (batch, dim) short-conv output
+  readonly gu: number; //     (batch, 2·hiddenDim) gate|up
+  readonly hb: number; //     (batch, hiddenDim) act(gate)·up
+  readonly xq: number; //     (batch, xqStride bytes) activations converted for the dot products
+  readonly cosSin: number; // (ropes, batch, rope.dim) cos/sin pairs per position, per RoPE variant
+  readonly geluTable: number; // (65536) u16, or 0
+  /** Reused for every attention call of this memory's layers. */
+  readonly attn: AttentionArgs;
+}
+
 export class Transformer {
   readonly batch: number;
   readonly nCtx: number;
-  private readonly k: KernelExports;
-  // Activations, one row per token of the batch:
-  private readonly x: number; //      (batch, dim) residual stream
-  private readonly xb: number; //     (batch, dim) normed input of a block
-  private readonly xb2: number; //    (batch, dim) output of a block before the residual add
-  private readonly mix: number; //    (batch, mixStride) Q|K|V (attention) or b|c|x (short conv)
   private readonly mixStride: number;
-  private readonly att: number; //    (batch, qDim) attention output, or (batch, dim) short-conv output
-  private readonly gu: number; //     (batch, 2·hiddenDim) gate|up
-  private readonly hb: number; //     (batch, hiddenDim) act(gate)·up
-  private readonly xq: number; //     (batch, xqStride bytes) activations converted for the dot products
   private readonly xqStride: number;
-  private readonly cosSin: number; // (ropes, batch, rope.dim) cos/sin pairs per position, per RoPE variant
-  private readonly logits: number; // (batch, nVocab)
-  private readonly geluTable: number; // (65536) u16, or 0
+  private readonly logits: number; // (batch, nVocab), in the output shard
   private readonly thetaScales: readonly number[];
+  /** One per memory, in layer order; a model under 4 GiB has one. */
+  private readonly stages: readonly Stage[];
+  private readonly out: Stage;
   /** K/V caches (attention layers, sliding windows kept short) and short-conv states, with their scores scratch. */
   readonly cache: KvCache;
   /** Each layer's projections, built once: forward() allocates nothing. */
   private readonly plans: readonly LayerPlan[];
   private readonly outputPlan: Projection;
-  /** Reused for every attention call. */
-  private readonly attn: AttentionArgs;
 
   constructor(
-    private readonly engine: Engine,
+    layout: ShardLayout,
     readonly config: ModelConfig,
     private readonly weights: ModelWeights,
-    private readonly exec: Executor,
     nCtx: number,
     batch: number,
   ) {
     const c = config;
     const w = widths(c);
-    this.k = engine.kernels;
     this.nCtx = nCtx;
     this.batch = batch;
-    const alloc = (bytes: number, what: string) => engine.alloc(bytes, what);
-    this.x = alloc(batch * c.dim * F32, "the residual stream");
-    this.xb = alloc(batch * c.dim * F32, "normed activations");
-    this.xb2 = alloc(batch * c.dim * F32, "block outputs");
     this.mixStride = w.mixer;
-    this.mix = alloc(batch * w.mixer * F32, "queries, keys and values");
-    this.att = alloc(batch * w.att * F32, "attention outputs");
-    this.gu = alloc(batch * w.gateUp * F32, "feed-forward activations");
-    this.hb = alloc(batch * c.hiddenDim * F32, "feed-forward activations");
-    this.xqStride = Transformer.activationStride(engine.kernels, weights);
-    this.xq = alloc(batch * this.xqStride, "quantized activations");
-    this.cosSin = alloc(c.ropes.length * batch * c.ropes[0].dim * F32, "rotary tables");
-    this.logits = alloc(batch * c.nVocab * F32, "logits");
-    this.geluTable = c.activation === "gelu" ? alloc(65536 * 2, "the GELU table") : 0;
-    if (this.geluTable) this.k.gelu_table(this.geluTable);
-    this.cache = new KvCache(engine, c, nCtx, batch);
+    this.xqStride = Transformer.activationStride(layout.shards[0].engine.kernels, weights);
+    this.cache = new KvCache(layout.shards.map((s) => s.engine), c, nCtx, batch, layout.layerShard);
+    this.stages = layout.shards.map(({ engine, exec }, s) => {
+      const alloc = (bytes: number, what: string) => engine.alloc(bytes, what);
+      const first = layout.layerShard.indexOf(s);
+      const stage: Stage = {
+        engine, exec, k: engine.kernels,
+        first: first < 0 ? 0 : first,
+        end: first < 0 ? 0 : layout.layerShard.lastIndexOf(s) + 1,
+        x: alloc(batch * c.dim * F32, "the residual stream"),
+        xb: alloc(batch * c.dim * F32, "normed activations"),
+        xb2: alloc(batch * c.dim * F32, "block outputs"),
+        mix: alloc(batch * w.mixer * F32, "queries, keys and values"),
+        att: alloc(batch * w.att * F32, "attention outputs"),
+        gu: alloc(batch * w.gateUp * F32, "feed-forward activations"),
+        hb: alloc(batch * c.hiddenDim * F32, "feed-forward activations"),
+        xq: alloc(batch * this.xqStride, "quantized activations"),
+        cosSin: alloc(c.ropes.length * batch * c.ropes[0].dim * F32, "rotary tables"),
+        geluTable: c.activation === "gelu" ? alloc(65536 * 2, "the GELU table") : 0,
+        attn: {
+          q: 0, kCache: 0, vCache: 0, out: 0, scores: this.cache.scoresIn(s),
+          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nPos: 0, scale: c.attentionScale, softcap: c.attnSoftcap, batch: 1,
+        },
+      };
+      if (stage.geluTable) stage.k.gelu_table(stage.geluTable);
+      return stage;
+    });
+    this.out = this.stages[layout.outputShard];
+    this.logits = this.out.engine.alloc(batch * c.nVocab * F32, "logits");
     this.thetaScales = c.ropes.map((r) => Math.fround(Math.pow(r.base, -2 / r.dim)));
 
-    const q = this.mix;
     this.plans = weights.layers.map((L, l) => {
       const lc = c.layers[l];
+      const S = this.stages[layout.layerShard[l]];
       const gateUp = projection(L.gateUp.length === 2
-        ? [[L.gateUp[0], this.gu, w.gateUp], [L.gateUp[1], this.gu + c.hiddenDim * F32, w.gateUp]]
-        : [[L.gateUp[0], this.gu, w.gateUp]]);
-      const down = projection([[L.wDown, this.xb2, c.dim]]);
+        ? [[L.gateUp[0], S.gu, w.gateUp], [L.gateUp[1], S.gu + c.hiddenDim * F32, w.gateUp]]
+        : [[L.gateUp[0], S.gu, w.gateUp]]);
+      const down = projection([[L.wDown, S.xb2, c.dim]]);
       if (L.mixer.kind === "shortconv") {
-        return { gateUp, down, mixIn: projection([[L.mixer.inProj, this.mix, w.mixer]]), mixOut: projection([[L.mixer.outProj, this.xb2, c.dim]]) };
+        return { gateUp, down, mixIn: projection([[L.mixer.inProj, S.mix, w.mixer]]), mixOut: projection([[L.mixer.outProj, S.xb2, c.dim]]) };
       }
       const m = L.mixer;
+      const q = S.mix;
       const mixIn = projection(m.qkv.length === 3
         ? [[m.qkv[0], q, w.mixer], [m.qkv[1], q + c.qDim * F32, w.mixer], [m.qkv[2], q + (c.qDim + lc.kvDim) * F32, w.mixer]]
         : [[m.qkv[0], q, w.mixer]]);
-      return { gateUp, down, mixIn, mixOut: projection([[m.wo, this.xb2, c.dim]]) };
+      return { gateUp, down, mixIn, mixOut: projection([[m.wo, S.xb2, c.dim]]) };
     });
     this.outputPlan = projection([[weights.output, this.logits, c.nVocab]]);
-    this.attn = {
-      q: 0, kCache: 0, vCache: 0, out: 0, scores: this.cache.scores,
-      nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nPos: 0, scale: c.attentionScale, softcap: c.attnSoftcap, batch: 1,
-    };
   }
 
-  /** Bytes the buffers above take for a model, so the loader can check the total before allocating. */
-  static scratchBytes(k: KernelExports, c: ModelConfig, w: ModelWeights | null, nCtx: number, batch: number): number {
+  /** The memory the logits (and "hidden" states) of forward() are in. */
+  get outputEngine(): Engine {
+    return this.out.engine;
+  }
+
+  /** Every memory the model uses, in shard order. */
+  get engines(): readonly Engine[] {
+    return this.stages.map((s) => s.engine);
+  }
+
+  /**
+   * Bytes the activation buffers and attention scores take in each memory (logits and KV cache apart:
+   * logitsBytes, KvCache.layerBytes), so the loader can plan memories before allocating.
+   */
+  static stageBytes(c: ModelConfig, nCtx: number, batch: number): number {
     const wd = widths(c);
-    const stride = w ? Transformer.activationStride(k, w) : (Math.max(c.dim, c.hiddenDim, c.qDim) * F32 + 64);
-    const floats = batch * (3 * c.dim + wd.mixer + wd.att + wd.gateUp + c.hiddenDim + c.ropes.length * c.ropes[0].dim + c.nVocab);
+    const stride = Math.max(c.dim, c.hiddenDim, c.qDim) * F32 + 64;
+    const floats = batch * (3 * c.dim + wd.mixer + wd.att + wd.gateUp + c.hiddenDim + c.ropes.length * c.ropes[0].dim);
     const gelu = c.activation === "gelu" ? 65536 * 2 : 0;
-    return floats * F32 + batch * stride + gelu + KvCache.bytes(c, nCtx, batch) + 16 * 64;
+    return floats * F32 + batch * stride + gelu + KvCache.scoresBytes(c, nCtx) + 16 * 64;
+  }
+
+  /** Bytes of the logits buffer, in the memory holding the output matrix. */
+  static logitsBytes(c: ModelConfig, batch: number): number {
+    return batch * c.nVocab * F32 + 64;
   }
 
   /** Bytes per token of the activation buffer: the largest companion format any weight needs. */
@@ -141,77 +197,90 @@ export class Transformer {
 
   /**
    * Run tokens[0..T) at positions pos0..pos0+T-1 (T ≤ batch, pos0 + T ≤ nCtx), writing their K and V
-   * into the cache. Returns the byte offset of the logits: (T, nVocab) for "all", (1, nVocab) for "last";
-   * for "hidden" the offset of the (T, dim) final-normed hidden states.
+   * into the cache. Returns the byte offset, in outputEngine's memory, of the logits: (T, nVocab) for
+   * "all", (1, nVocab) for "last"; for "hidden" the offset of the (T, dim) final-normed hidden states.
    */
   forward(tokens: ArrayLike<number>, pos0: number, logitsFor: LogitsFor): number {
-    const { k, config: c, weights: w } = this;
+    const { config: c, weights: w } = this;
     const T = tokens.length;
     const dim = c.dim;
     if (pos0 === 0) this.cache.reset();
     this.cache.makeRoom(pos0, T);
 
-    // Token embeddings (granite and gemma scale them).
+    // Token embeddings (granite and gemma scale them), in the first memory.
+    let at = this.stages[0];
     for (let t = 0; t < T; t++) {
       const e = w.tokenEmbd;
-      const row = this.x + t * dim * F32;
-      k.dequant_row(e.type.id, e.ptr + tokens[t] * e.rowBytes, row, dim);
-      if (c.embeddingScale !== 1) k.vec_scale(row, c.embeddingScale, dim);
+      const row = at.x + t * dim * F32;
+      at.k.dequant_row(e.type.id, e.ptr + tokens[t] * e.rowBytes, row, dim);
+      if (c.embeddingScale !== 1) at.k.vec_scale(row, c.embeddingScale, dim);
     }
-    this.ropeTables(pos0, T);
 
-    for (let l = 0; l < c.nLayers; l++) {
-      const L = w.layers[l];
-      const plan = this.plans[l];
-
-      // Mixer block: [norm], attention or short convolution, [post-norm], residual.
-      const input = this.norm(L.attnNorm, this.x, T);
-      this.project(input, T, plan.mixIn);
-      if (L.mixer.kind === "attention") this.attention(l, L.mixer, pos0, T);
-      else this.shortConv(l, L.mixer, T);
-      this.project(this.att, T, plan.mixOut);
-      this.postNorm(L.attnPostNorm, T);
-      this.residual(T);
-
-      // Feed-forward block: [norm], gate and up from one converted activation, act(gate)·up, down, [post-norm].
-      this.project(this.norm(L.ffnNorm, this.x, T), T, plan.gateUp);
-      const ff = c.hiddenDim;
-      // Row by row: ggml's swiglu treats each row's last n % 8 elements apart (libm expf).
-      for (let t = 0; t < T; t++) {
-        const gate = this.gu + t * 2 * ff * F32;
-        const out = this.hb + t * ff * F32;
-        if (this.geluTable) k.gelu_mul(gate, gate + ff * F32, out, ff, this.geluTable);
-        else k.silu_mul(gate, gate + ff * F32, out, ff);
-      }
-      this.project(this.hb, T, plan.down);
-      this.postNorm(L.ffnPostNorm, T);
-      this.residual(T);
+    // Each memory's layers in turn; only the residual stream (T, dim) moves between memories.
+    for (let s = 0; s < this.stages.length; s++) {
+      const S = this.stages[s];
+      if (S.first === S.end) continue;
+      at = handOff(at, S, T * dim);
+      this.ropeTables(S, pos0, T);
+      for (let l = S.first; l < S.end; l++) this.layer(S, l, pos0, T);
     }
 
     // Final norm and the output projection, for the positions that want logits.
+    const o = handOff(at, this.out, T * dim);
     const first = logitsFor === "last" ? T - 1 : 0;
     const n = T - first;
     for (let t = first; t < T; t++) {
-      k.rmsnorm(this.x + t * dim * F32, w.outputNorm, this.xb + (t - first) * dim * F32, dim, c.normEps);
+      o.k.rmsnorm(o.x + t * dim * F32, w.outputNorm, o.xb + (t - first) * dim * F32, dim, c.normEps);
     }
-    if (logitsFor === "hidden") return this.xb;
-    this.project(this.xb, n, this.outputPlan);
-    if (c.logitScale !== 1) k.vec_scale(this.logits, 1 / c.logitScale, n * c.nVocab);
-    if (c.finalSoftcap !== 0) k.vec_softcap(this.logits, c.finalSoftcap, n * c.nVocab);
+    if (logitsFor === "hidden") return o.xb;
+    this.project(o, o.xb, n, this.outputPlan);
+    if (c.logitScale !== 1) o.k.vec_scale(this.logits, 1 / c.logitScale, n * c.nVocab);
+    if (c.finalSoftcap !== 0) o.k.vec_softcap(this.logits, c.finalSoftcap, n * c.nVocab);
     return this.logits;
+  }
+
+  /** Layer l, in its memory S, for T tokens whose residual stream is in S.x. */
+  private layer(S: Stage, l: number, pos0: number, T: number): void {
+    const { k } = S;
+    const L = this.weights.layers[l];
+    const plan = this.plans[l];
+
+    // Mixer block: [norm], attention or short convolution, [post-norm], residual.
+    const input = this.norm(S, L.attnNorm, S.x, T);
+    this.project(S, input, T, plan.mixIn);
+    if (L.mixer.kind === "attention") this.attention(S, l, L.mixer, pos0, T);
+    else this.shortConv(S, l, L.mixer, T);
+    this.project(S, S.att, T, plan.mixOut);
+    this.postNorm(S, L.attnPostNorm, T);
+    this.residual(S, T);
+
+    // Feed-forward block: [norm], gate and up from one converted activation, act(gate)·up, down, [post-norm].
+    this.project(S, this.norm(S, L.ffnNorm, S.x, T), T, plan.gateUp);
+    const ff = this.config.hiddenDim;
+    // Row by row: ggml's swiglu treats each row's last n % 8 elements apart (libm expf).
+    for (let t = 0; t < T; t++) {
+      const gate = S.gu + t * 2 * ff * F32;
+      const out = S.hb + t * ff * F32;
+      if (S.geluTable) k.gelu_mul(gate, gate + ff * F32, out, ff, S.geluTable);
+      else k.silu_mul(gate, gate + ff * F32, out, ff);
+    }
+    this.project(S, S.hb, T, plan.down);
+    this.postNorm(S, L.ffnPostNorm, T);
+    this.residual(S, T);
   }
 
   /**
    * Attention of layer l for T tokens whose Q|K|V rows are in `mix`: biases, Q/K norms, RoPE, Q scale, then
    * K and V into the cache, then each token attends to the positions it sees (causal, within its window).
    */
-  private attention(l: number, m: AttentionWeights, pos0: number, T: number): void {
-    const { k, config: c } = this;
+  private attention(S: Stage, l: number, m: AttentionWeights, pos0: number, T: number): void {
+    const { config: c } = this;
+    const k = S.k;
     const lc: LayerConfig = c.layers[l];
     const { qDim, headDim, nHeads } = c;
     const kvDim = lc.kvDim;
     for (let t = 0; t < T; t++) {
-      const q = this.mix + t * this.mixStride * F32;
+      const q = S.mix + t * this.mixStride * F32;
       const kr = q + qDim * F32;
       const vr = kr + kvDim * F32;
       if (m.bq) k.vec_add(q, m.bq, q, qDim);
@@ -226,7 +295,7 @@ export class Transformer {
       }
       if (lc.rope >= 0) {
         const r = c.ropes[lc.rope];
-        const cs = this.cosSin + (lc.rope * this.batch + t) * r.dim * F32;
+        const cs = S.cosSin + (lc.rope * this.batch + t) * r.dim * F32;
         const neox = r.neox ? 1 : 0;
         k.rope(q, nHeads, headDim, r.dim, cs, neox);
         k.rope(kr, lc.nKvHeads, headDim, r.dim, cs, neox);
@@ -234,44 +303,44 @@ export class Transformer {
       if (c.queryScale !== 1) k.vec_scale(q, c.queryScale, qDim);
       this.cache.store(l, pos0 + t, kr, vr);
     }
-    const a = this.attn;
+    const a = S.attn;
     a.nKvHeads = lc.nKvHeads;
     // llama.cpp sums V for a batch of tokens in llamafile's 8 lanes, for one token in ggml_vec_dot_f16's 32.
     a.batch = T > 1 ? 1 : 0;
     for (let t = 0; t < T; t++) {
       this.cache.span(l, pos0 + t, a);
-      a.q = this.mix + t * this.mixStride * F32;
-      a.out = this.att + t * qDim * F32;
-      this.exec.attention(a);
+      a.q = S.mix + t * this.mixStride * F32;
+      a.out = S.att + t * qDim * F32;
+      S.exec.attention(a);
     }
   }
 
   /** lfm2's gated short convolution of T tokens whose b|c|x rows are in `mix`; output (T, dim) in att. */
-  private shortConv(l: number, m: ShortConvWeights, T: number): void {
+  private shortConv(S: Stage, l: number, m: ShortConvWeights, T: number): void {
     const c = this.config;
-    this.k.short_conv(this.mix, this.mixStride, this.cache.convState(l), m.conv, this.att, c.dim, c.shortConvKernel, T);
+    S.k.short_conv(S.mix, this.mixStride, this.cache.convState(l), m.conv, S.att, c.dim, c.shortConvKernel, T);
   }
 
   /** RMSNorm of T rows of `x` into xb with `weight`, or x itself when the block has no such norm. */
-  private norm(weight: number, x: number, T: number): number {
+  private norm(S: Stage, weight: number, x: number, T: number): number {
     if (!weight) return x;
     const dim = this.config.dim;
-    for (let t = 0; t < T; t++) this.k.rmsnorm(x + t * dim * F32, weight, this.xb + t * dim * F32, dim, this.config.normEps);
-    return this.xb;
+    for (let t = 0; t < T; t++) S.k.rmsnorm(x + t * dim * F32, weight, S.xb + t * dim * F32, dim, this.config.normEps);
+    return S.xb;
   }
 
   /** RMSNorm of the block output xb2 in place (gemma, olmo2), when the block has one. */
-  private postNorm(weight: number, T: number): void {
+  private postNorm(S: Stage, weight: number, T: number): void {
     if (!weight) return;
     const dim = this.config.dim;
-    for (let t = 0; t < T; t++) this.k.rmsnorm(this.xb2 + t * dim * F32, weight, this.xb2 + t * dim * F32, dim, this.config.normEps);
+    for (let t = 0; t < T; t++) S.k.rmsnorm(S.xb2 + t * dim * F32, weight, S.xb2 + t * dim * F32, dim, this.config.normEps);
   }
 
   /** x += residualScale * xb2 for every token of the batch. */
-  private residual(T: number): void {
+  private residual(S: Stage, T: number): void {
     const n = T * this.config.dim;
-    if (this.config.residualScale === 1) this.k.vec_add(this.x, this.xb2, this.x, n);
-    else this.k.vec_add_scaled(this.x, this.xb2, this.config.residualScale, n);
+    if (this.config.residualScale === 1) S.k.vec_add(S.x, S.xb2, S.x, n);
+    else S.k.vec_add_scaled(S.x, S.xb2, this.config.residualScale, n);
   }
 
   /**
@@ -279,25 +348,26 @@ export class Transformer {
    * converted once per activation format; for one token each group of matrices sharing that format
    * is one matvecs dispatch (one job for a thread pool), for several tokens each matrix is a matmul.
    */
-  private project(input: number, T: number, p: Projection): void {
-    project(this.k, this.exec, this.xq, this.xqStride, input, T, p);
+  private project(S: Stage, input: number, T: number, p: Projection): void {
+    project(S.k, S.exec, S.xq, this.xqStride, input, T, p);
   }
 
   /**
    * cos/sin of every rotation angle for positions pos0..pos0+T-1 and every RoPE variant, computed as ggml's
    * rope cache does (θ_i = p·base^(−2i/d) by repeated f32 multiplication, divided by the frequency factor,
    * times the linear scale; cos and sin times the attention factor), so positions rotate exactly as in llama.cpp.
+   * Into S's memory: each memory holding layers gets its own copy (a few µs per memory and batch).
    */
-  private ropeTables(pos0: number, T: number): void {
+  private ropeTables(S: Stage, pos0: number, T: number): void {
     const c = this.config;
-    const f = this.engine.f32();
+    const f = S.engine.f32();
     const ff = this.weights.ropeFreqFactors;
     c.ropes.forEach((r, v) => {
       const half = r.dim / 2;
       const thetaScale = this.thetaScales[v];
       for (let t = 0; t < T; t++) {
         let theta = Math.fround(pos0 + t);
-        const base = (this.cosSin >> 2) + (v * this.batch + t) * r.dim;
+        const base = (S.cosSin >> 2) + (v * this.batch + t) * r.dim;
         for (let i = 0; i < half; i++) {
           const angle = Math.fround(r.freqScale * Math.fround(ff ? theta / ff[i] : theta));
           f[base + 2 * i] = r.attnFactor === 1 ? Math.cos(angle) : Math.fround(Math.fround(Math.cos(angle)) * r.attnFactor);
@@ -307,6 +377,20 @@ export class Transformer {
       }
     });
   }
+}
+
+/**
+ * Move the residual stream's first n floats from one memory's stage to the next (bit for bit, as i32
+ * words); returns the stage that now holds it. The same stage: nothing to do (a model in one memory).
+ */
+function handOff(from: Stage, to: Stage, n: number): Stage {
+  if (from === to) return to;
+  const src = from.engine.i32();
+  const dst = to.engine.i32();
+  const a = from.x >> 2;
+  const b = to.x >> 2;
+  for (let i = 0; i < n; i++) dst[b + i] = src[a + i];
+  return to;
 }
 
 /**

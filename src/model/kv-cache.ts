@@ -9,7 +9,10 @@
 //                  the same reason). slack = max(batch, min(256, window)) rows makes the move rare: once
 //                  every `slack` decoded tokens, window - 1 rows, so at most max(1, window/256) rows per token.
 //   conv layer:    state (dim, L-1) f32
-//   scores:        (nHeads, longest span) f32, the attention kernel's scratch
+//   scores:        (nHeads, longest span) f32, the attention kernel's scratch, one per memory
+//
+// A model split over several memories (src/model/shards.ts) keeps each layer's cache in its layer's
+// memory, written and read by that memory's kernels; only this class's bookkeeping is shared.
 //
 // A position sees itself and the positions before it (causal); in a window layer only the window - 1
 // before it, as llama.cpp masks them (p1 - p0 >= n_swa is masked). Attention always reads one contiguous
@@ -24,6 +27,9 @@ const F32 = 4;
 const SLACK = 256;
 
 interface LayerCache {
+  /** The memory the layer lives in (its shard), and the kernels over it. */
+  readonly engine: Engine;
+  readonly kernels: KernelExports;
   /** K rows, V rows (f16), or 0 for a conv layer. */
   readonly k: number;
   readonly v: number;
@@ -48,27 +54,43 @@ export interface SavedLayer {
 }
 
 export class KvCache {
-  /** (nHeads, longest span) f32 scratch for the attention kernel. */
+  /** (nHeads, longest span) f32 scratch for the attention kernel, in the first memory. */
   readonly scores: number;
+  /** The same scratch in each memory that holds attention layers (0 in the others). */
+  private readonly scoresByShard: readonly number[];
   private readonly layers: readonly LayerCache[];
   /** Position held by row 0 of each layer's cache (0 for full layers). */
   private readonly base: Int32Array;
-  private readonly k: KernelExports;
 
-  constructor(private readonly engine: Engine, c: ModelConfig, nCtx: number, batch: number) {
-    this.k = engine.kernels;
-    this.layers = c.layers.map((lc) => {
+  /**
+   * `engines`: the model's one engine, or its shards' with `shardOf[l]` the shard of layer l (every
+   * layer in engine 0 by default).
+   */
+  constructor(engines: Engine | readonly Engine[], c: ModelConfig, nCtx: number, batch: number, shardOf: readonly number[] = c.layers.map(() => 0)) {
+    const list: readonly Engine[] = "memory" in engines ? [engines] : engines;
+    this.layers = c.layers.map((lc, l) => {
+      const engine = list[shardOf[l]];
+      const kernels = engine.kernels;
       if (lc.kind === "shortconv") {
         const stateBytes = c.dim * (c.shortConvKernel - 1) * F32;
-        return { k: 0, v: 0, rowBytes: 0, capacity: 0, window: 0, state: engine.alloc(stateBytes, "the short-convolution state"), stateBytes };
+        return { engine, kernels, k: 0, v: 0, rowBytes: 0, capacity: 0, window: 0, state: engine.alloc(stateBytes, "the short-convolution state"), stateBytes };
       }
       const capacity = KvCache.capacity(lc.window, nCtx, batch);
       const rowBytes = lc.kvDim * F16;
       const what = `the KV cache (${capacity} positions)`;
-      return { k: engine.alloc(capacity * rowBytes, what), v: engine.alloc(capacity * rowBytes, what), rowBytes, capacity, window: lc.window, state: 0, stateBytes: 0 };
+      const k = engine.alloc(capacity * rowBytes, what);
+      const v = engine.alloc(capacity * rowBytes, what);
+      return { engine, kernels, k, v, rowBytes, capacity, window: lc.window, state: 0, stateBytes: 0 };
     });
     this.base = new Int32Array(c.nLayers);
-    this.scores = engine.alloc(c.nHeads * KvCache.longestSpan(c, nCtx) * F32, "attention scores");
+    const scoresBytes = KvCache.scoresBytes(c, nCtx);
+    this.scoresByShard = list.map((e, s) => (s === 0 || c.layers.some((lc, l) => shardOf[l] === s && lc.kind === "attention") ? e.alloc(scoresBytes, "attention scores") : 0));
+    this.scores = this.scoresByShard[0];
+  }
+
+  /** The attention scores scratch in shard `s`'s memory. */
+  scoresIn(s: number): number {
+    return this.scoresByShard[s];
   }
 
   /** Rows a layer's cache holds: the window plus room for a batch, and at least min(256, window) rows of slack. */
@@ -80,20 +102,29 @@ export class KvCache {
     return Math.max(1, ...c.layers.map((l) => (l.kind === "shortconv" ? 1 : l.window > 0 ? Math.min(l.window, nCtx) : nCtx)));
   }
 
-  /** Bytes the caches, states and scores take (what the constructor allocates, before alignment). */
+  /** Bytes the caches, states and scores take (what the constructor allocates for one memory, before alignment). */
   static bytes(c: ModelConfig, nCtx: number, batch: number): number {
-    let total = c.nHeads * KvCache.longestSpan(c, nCtx) * F32;
-    for (const l of c.layers) {
-      total += l.kind === "shortconv" ? c.dim * (c.shortConvKernel - 1) * F32 : 2 * KvCache.capacity(l.window, nCtx, batch) * l.kvDim * F16;
-      total += 128; // alignment of each allocation
-    }
+    let total = KvCache.scoresBytes(c, nCtx);
+    for (let l = 0; l < c.nLayers; l++) total += KvCache.layerBytes(c, l, nCtx, batch);
     return total;
+  }
+
+  /** Bytes of one memory's attention scores scratch. */
+  static scoresBytes(c: ModelConfig, nCtx: number): number {
+    return c.nHeads * KvCache.longestSpan(c, nCtx) * F32;
+  }
+
+  /** Bytes layer l's cache or conv state takes, alignment included. */
+  static layerBytes(c: ModelConfig, l: number, nCtx: number, batch: number): number {
+    const L = c.layers[l];
+    const bytes = L.kind === "shortconv" ? c.dim * (c.shortConvKernel - 1) * F32 : 2 * KvCache.capacity(L.window, nCtx, batch) * L.kvDim * F16;
+    return bytes + 128; // alignment of each allocation
   }
 
   /** A new sequence: window caches start at position 0, conv states at zero. */
   reset(): void {
     this.base.fill(0);
-    for (const L of this.layers) if (L.state) this.engine.u8().fill(0, L.state, L.state + L.stateBytes);
+    for (const L of this.layers) if (L.state) L.engine.u8().fill(0, L.state, L.state + L.stateBytes);
   }
 
   /** Before positions pos0..pos0+T-1 are written: slide each window cache the batch would overflow. */
@@ -103,19 +134,19 @@ export class KvCache {
       if (L.window === 0 || pos0 + T - 1 - this.base[l] < L.capacity) continue;
       const keep = L.window - 1;
       const from = pos0 - keep - this.base[l]; // row of the first position still needed
-      this.k.vec_copy(L.k + from * L.rowBytes, L.k, keep * L.rowBytes);
-      this.k.vec_copy(L.v + from * L.rowBytes, L.v, keep * L.rowBytes);
+      L.kernels.vec_copy(L.k + from * L.rowBytes, L.k, keep * L.rowBytes);
+      L.kernels.vec_copy(L.v + from * L.rowBytes, L.v, keep * L.rowBytes);
       this.base[l] = pos0 - keep;
     }
   }
 
-  /** K and V of position pos (f32 rows of kvDim) into layer l's cache, as f16. */
+  /** K and V of position pos (f32 rows of kvDim, in layer l's memory) into layer l's cache, as f16. */
   store(l: number, pos: number, kRow: number, vRow: number): void {
     const L = this.layers[l];
     const at = (pos - this.base[l]) * L.rowBytes;
     const n = L.rowBytes / F16;
-    this.k.f32_to_f16(kRow, L.k + at, n);
-    this.k.f32_to_f16(vRow, L.v + at, n);
+    L.kernels.f32_to_f16(kRow, L.k + at, n);
+    L.kernels.f32_to_f16(vRow, L.v + at, n);
   }
 
   /** Point `a` at the rows a query at position pos attends to in layer l. */
@@ -133,8 +164,8 @@ export class KvCache {
    * layer's last window-1 rows (all a continuation needs), a conv layer's state. Copies, not views.
    */
   snapshot(n: number): SavedLayer[] {
-    const u8 = this.engine.u8();
     return this.layers.map((L, l) => {
+      const u8 = L.engine.u8();
       if (L.state) return { kind: "conv", first: 0, k: u8.slice(L.state, L.state + L.stateBytes), v: new Uint8Array(0) };
       const first = L.window > 0 ? Math.max(this.base[l], n - L.window + 1, 0) : 0;
       const from = (first - this.base[l]) * L.rowBytes;
@@ -166,9 +197,9 @@ export class KvCache {
 
   /** Put a snapshot back (check misfit() first): rows at their positions, window bases, conv states. */
   restore(saved: readonly SavedLayer[]): void {
-    const u8 = this.engine.u8();
     saved.forEach((s, l) => {
       const L = this.layers[l];
+      const u8 = L.engine.u8();
       if (s.kind === "conv") {
         u8.set(s.k, L.state);
         return;

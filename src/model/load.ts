@@ -9,11 +9,13 @@ import { assertNotLonePart, blobsSource, splitUrlSource } from "../gguf/split.js
 import { ggmlType, GgmlType, type GgmlTypeInfo } from "../quant/types.js";
 import { Tokenizer } from "../tokenizer/index.js";
 import { createEngine, formatBytes, MAX_PAGES, PAGE_BYTES, sharedMemoryUnavailable, type Engine, type EngineOptions } from "../wasm/engine.js";
-import { defaultThreads, MAX_THREADS } from "../wasm/pool.js";
+import { defaultThreads, MAX_THREADS, SCRATCH_BYTES } from "../wasm/pool.js";
 import { configFromGguf, type ModelConfig } from "./config.js";
 import { DEFAULT_MIN_PARALLEL_BYTES, startThreads } from "./exec.js";
 import { Encoder, encoderTensors, encoderWeights } from "./encoder.js";
 import { Transformer } from "./forward.js";
+import { KvCache } from "./kv-cache.js";
+import { machineMemoryBytes, planShards, tensorGroup, type ShardPlan, type SizedTensor } from "./shards.js";
 import { Model } from "./model.js";
 import type { AttentionWeights, LayerWeights, ModelWeights, ShortConvWeights, WeightMatrix } from "./weights.js";
 
@@ -52,6 +54,11 @@ export interface InternalLoadOptions extends LoadOptions {
   minChunkBytes?: number;
   /** ms without progress before a worker holding a chunk is taken as dead (DEFAULT_STALL_MS in pool.ts). */
   stallMs?: number;
+  /**
+   * Arena bytes one WebAssembly memory may hold (default: all of it, 4 GiB less the static area), so
+   * tests can make a small model split over several memories as a model past 4 GiB does.
+   */
+  maxMemoryBytes?: number;
 }
 
 const ARENA_BASE = 0x20000;
@@ -101,60 +108,119 @@ async function loadFrom(src: GgufSource, options: InternalLoadOptions): Promise<
   const nCtx = integerIn("contextLength", options.contextLength, 1, 1 << 20, Math.min(config.nCtxTrain, 4096));
   const batch = integerIn("batchSize", options.batchSize, 1, 4096, Math.min(64, nCtx));
   const plan = planTensors(file, config);
-
-  // Everything the model needs, checked against the 4 GiB ceiling before anything is allocated.
-  const weightBytes = plan.reduce((s, p) => s + alignUp(p.info.size) + (p.toF32 ? alignUp(p.elements * 4) : 0), 0);
   const threads = options.threads === undefined ? await defaultThreads() : integerIn("threads", options.threads, 1, MAX_THREADS, 1);
   const noSharedMemory = threads > 1 ? sharedMemoryUnavailable() : null;
   const minParallelBytes = integerIn("minParallelBytes", options.minParallelBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_MIN_PARALLEL_BYTES);
-  const engine = createEngine({ simd: options.simd, shared: threads > 1 && noSharedMemory === null });
-  const scratchBytes = config.encoder ? Encoder.scratchBytes(config, nCtx) : Transformer.scratchBytes(engine.kernels, config, null, nCtx, batch);
   const limit = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
-  if (weightBytes + scratchBytes > limit) {
+  const budget = integerIn("maxMemoryBytes", options.maxMemoryBytes, 1 << 16, limit, limit);
+  // Everything the model needs, planned over memories of at most `budget` bytes before anything is allocated.
+  // A thread pool keeps its workers' private output buffers in every memory (pool.ts SCRATCH_BYTES).
+  const poolBytes = threads > 1 && noSharedMemory === null ? threads * SCRATCH_BYTES : 0;
+  const shards = planMemories(config, plan, budget, nCtx, batch, poolBytes);
+  const total = shards.bytes.reduce((a, b) => a + b, 0);
+  const machine = await machineMemoryBytes();
+  if (machine !== null && total > machine) {
     throw new WasmError(
       "out_of_memory",
-      `the model needs ${formatBytes(weightBytes)} of weights and ${formatBytes(scratchBytes)} for a ${nCtx}-position KV cache ` +
-        `and scratch buffers, ${formatBytes(weightBytes + scratchBytes)} in all, more than the 4 GiB WebAssembly memory holds; ` +
-        `try a smaller contextLength or a smaller quantization`,
+      `the model needs ${formatBytes(total)} for its weights, a ${nCtx}-position KV cache and scratch buffers (${shards.bytes.length} WebAssembly memories), ` +
+        `more than this machine's ${formatBytes(machine)} of RAM; try a smaller contextLength or a smaller quantization`,
     );
   }
+  const engines: Engine[] = [];
+  const shared = threads > 1 && noSharedMemory === null;
+  for (let s = 0; s < shards.bytes.length; s++) engines.push(createEngine({ simd: options.simd, shared }));
 
   // Workers start while the weights stream in (~25 ms each on Node 20, measured); a failed load
   // ends them.
-  const starting = startThreads(engine, threads, noSharedMemory, { minParallelBytes, minChunkBytes: options.minChunkBytes, stallMs: options.stallMs });
+  const starting = startThreads(engines, threads, noSharedMemory, { minParallelBytes, minChunkBytes: options.minChunkBytes, stallMs: options.stallMs });
   let net: Transformer | Encoder;
   try {
-    // Allocate, then stream tensor bytes in file order straight into the arena.
+    // Allocate, then stream tensor bytes in file order straight into their memory's arena: nothing
+    // is held twice (the source reads each range into the arena itself).
     const ptrs = new Map<string, number>();
-    for (const p of plan) ptrs.set(p.info.name, engine.alloc(p.info.size, `tensor ${p.info.name}`));
+    const engineOf = (name: string) => engines[shards.tensorShard.get(name) ?? 0];
+    for (const p of plan) ptrs.set(p.info.name, engineOf(p.info.name).alloc(p.info.size, `tensor ${p.info.name}`));
     const totalBytes = plan.reduce((s, p) => s + p.info.size, 0);
     let loadedBytes = 0;
     for (const p of [...plan].sort((a, b) => a.info.offset - b.info.offset)) {
       if (signal?.aborted) throw new LoadError("aborted", "loading was aborted", { cause: signal.reason });
       const ptr = ptrs.get(p.info.name) as number;
-      await readRangeInto(src, file.tensorStart(p.info), engine.u8().subarray(ptr, ptr + p.info.size), signal);
+      await readRangeInto(src, file.tensorStart(p.info), engineOf(p.info.name).u8().subarray(ptr, ptr + p.info.size), signal);
       loadedBytes += p.info.size;
       options.onProgress?.({ loadedBytes, totalBytes });
     }
     // Vectors (norms, biases) are read as f32; convert the rare file that stores them otherwise.
     for (const p of plan) {
       if (!p.toF32) continue;
+      const engine = engineOf(p.info.name);
       const dst = engine.alloc(p.elements * 4, `tensor ${p.info.name} as f32`);
       engine.kernels.dequant_row(p.info.type, ptrs.get(p.info.name) as number, dst, p.elements);
       ptrs.set(p.info.name, dst);
     }
-    const executor = (await starting).executor;
+    const threading = await starting;
     if (config.encoder) {
       const { mat, vec } = placer(file, ptrs);
-      net = new Encoder(engine, config, encoderWeights(config, mat, vec, (name) => ptrs.has(name)), executor, nCtx);
+      net = new Encoder(engines[0], config, encoderWeights(config, mat, vec, (name) => ptrs.has(name)), threading.executor, nCtx);
     } else {
-      net = new Transformer(engine, config, placeWeights(file, config, engine, ptrs, nCtx), executor, nCtx, batch);
+      const layout = { shards: engines.map((engine, s) => ({ engine, exec: threading.executors[s] })), layerShard: shards.layerShard, outputShard: shards.outputShard };
+      net = new Transformer(layout, config, placeWeights(file, config, engines[0], ptrs, nCtx), nCtx, batch);
     }
   } catch (e) {
     void starting.then((t) => t.end());
     throw e;
   }
-  return new Model(file, config, tokenizer, engine, net, await starting);
+  return new Model(file, config, tokenizer, engines, net, await starting);
+}
+
+/**
+ * How a model would be laid out over memories of `budget` bytes (for tests: which budget splits a small
+ * model in two or three). Throws as loading would for what cannot fit.
+ */
+export function planModelMemories(file: GgufFile, budget: number, nCtx: number, batch: number, poolBytes = 0): ShardPlan {
+  const config = configFromGguf(file);
+  return planMemories(config, planTensors(file, config), budget, nCtx, batch, poolBytes);
+}
+
+/**
+ * The memories the model needs: one for an encoder (which is never split: refused past one memory), else
+ * planShards' layers-per-memory plan under `budget` bytes each.
+ */
+function planMemories(config: ModelConfig, plan: readonly TensorPlan[], budget: number, nCtx: number, batch: number, poolBytes: number): ShardPlan {
+  const bytesOf = (p: TensorPlan) => alignUp(p.info.size) + (p.toF32 ? alignUp(p.elements * 4) : 0);
+  const limitText = budget === MAX_PAGES * PAGE_BYTES - ARENA_BASE ? "the 4 GiB one WebAssembly memory holds" : "the per-memory budget (maxMemoryBytes)";
+  if (config.encoder) {
+    const weightBytes = plan.reduce((s, p) => s + bytesOf(p), 0);
+    const scratchBytes = Encoder.scratchBytes(config, nCtx) + poolBytes;
+    if (weightBytes + scratchBytes > budget) {
+      throw new WasmError(
+        "out_of_memory",
+        `the ${config.arch} encoder needs ${formatBytes(weightBytes)} of weights and ${formatBytes(scratchBytes)} of scratch buffers for ${nCtx} positions, ` +
+          `${formatBytes(weightBytes + scratchBytes)} in all, more than ${limitText} (${formatBytes(budget)}), and an encoder is not split across memories; ` +
+          `try a smaller contextLength or a smaller quantization`,
+      );
+    }
+    return { layerShard: [], outputShard: 0, tensorShard: new Map(plan.map((p) => [p.info.name, 0])), bytes: [weightBytes + scratchBytes] };
+  }
+  const layers = config.layers.map((_, l) => ({ tensors: [] as SizedTensor[], kvBytes: KvCache.layerBytes(config, l, nCtx, batch) }));
+  const head: SizedTensor[] = [];
+  const tail: SizedTensor[] = [];
+  for (const p of plan) {
+    const t = { name: p.info.name, bytes: bytesOf(p) };
+    const g = tensorGroup(t.name);
+    if (g.kind === "layer") layers[g.layer].tensors.push(t);
+    else (g.kind === "head" ? head : tail).push(t);
+  }
+  return planShards({
+    budget,
+    limitText,
+    stageBytes: Transformer.stageBytes(config, nCtx, batch) + poolBytes,
+    logitsBytes: Transformer.logitsBytes(config, batch),
+    head,
+    layers,
+    tail,
+    tiedOutput: plan.every((p) => p.info.name !== "output.weight"),
+    nCtx,
+  });
 }
 
 interface TensorPlan {

@@ -1,4 +1,4 @@
-// A loaded model: tokenizer + weights in one WebAssembly memory + KV cache, and the calls a user
+// A loaded model: tokenizer + weights in WebAssembly memory (one, or one per shard past 4 GiB) + KV cache, and the calls a user
 // makes on it. Calls are serialized: a second generate() waits for the first to finish. The
 // generation loop itself is in src/generate/generate.ts; this class holds what outlives a call
 // (the sequence state, the lock, the threads) and delegates.
@@ -31,12 +31,15 @@ export class Model implements TextGenerator {
   private readonly parts: EmbedParts;
   private queue: Promise<void> = Promise.resolve();
   private disposed = false;
+  /** The memory the forward pass leaves logits and hidden states in (the only one under 4 GiB). */
+  private readonly engine: Engine;
 
   constructor(
     readonly file: GgufFile,
     readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
-    private readonly engine: Engine,
+    /** The model's memories, in shard order (one unless the model passes one memory's 4 GiB). */
+    private readonly engines: readonly Engine[],
     /** The decoder's forward pass, or the encoder (bert) of an embedding model. */
     net: Transformer | Encoder,
     private readonly threading: Threading | null = null,
@@ -44,6 +47,8 @@ export class Model implements TextGenerator {
     private readonly sequence: SequenceState = net instanceof Encoder ? new SequenceState() : new TransformerSequence(net),
   ) {
     const encoder = net instanceof Encoder ? net : null;
+    const engine = encoder ? engines[0] : (net as Transformer).outputEngine;
+    this.engine = engine;
     this.runner = {
       tokenizer,
       nVocab: config.nVocab,
@@ -118,9 +123,14 @@ export class Model implements TextGenerator {
     return this.threading?.fallback ?? null;
   }
 
-  /** Bytes of WebAssembly memory the model holds (weights, KV cache, scratch). */
+  /** Bytes of WebAssembly memory the model holds (weights, KV cache, scratch), over all its memories. */
   get memoryBytes(): number {
-    return this.engine.memory.buffer.byteLength;
+    return this.engines.reduce((s, e) => s + e.memory.buffer.byteLength, 0);
+  }
+
+  /** How many WebAssembly memories the model is split over (1 unless it passes one memory's 4 GiB). */
+  get memories(): number {
+    return this.engines.length;
   }
 
   /** Which kernel build runs: baseline SIMD or relaxed SIMD. */

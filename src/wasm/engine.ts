@@ -1,5 +1,6 @@
 // One Engine = one WebAssembly.Memory with the kernel modules instantiated over it. Each loaded
-// model owns an engine, so disposing a model drops its whole memory at once.
+// model owns an engine (or one per shard, past 4 GiB: src/model/shards.ts), so disposing a model
+// drops its memories at once.
 import kernelsSimd from "../../build/kernels-simd.wasm";
 import kernelsRelaxed from "../../build/kernels-relaxed.wasm";
 import bandwidthWasm from "../../build/bandwidth.wasm";
@@ -38,6 +39,8 @@ export interface Engine {
   /** Views of the memory's current buffer (re-made after the memory grows). */
   u8(): Uint8Array;
   f32(): Float32Array;
+  /** The same words as i32, to copy f32 data bit for bit from one memory to another. */
+  i32(): Int32Array;
   /** Allocate `bytes` in the arena (64-byte aligned); throws WasmError('out_of_memory') with the figures. */
   alloc(bytes: number, what: string): number;
 }
@@ -162,12 +165,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
   kernels.arena_reset();
   let u8 = new Uint8Array(memory.buffer);
   let f32 = new Float32Array(memory.buffer);
+  let i32 = new Int32Array(memory.buffer);
   // A shared memory's `buffer` is a new SharedArrayBuffer after each growth (measured on Node 20:
   // the same object until then), so this comparison re-makes the views exactly when needed.
   const fresh = () => {
     if (u8.buffer !== memory.buffer) {
       u8 = new Uint8Array(memory.buffer);
       f32 = new Float32Array(memory.buffer);
+      i32 = new Int32Array(memory.buffer);
     }
   };
   return {
@@ -184,6 +189,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
     f32() {
       fresh();
       return f32;
+    },
+    i32() {
+      fresh();
+      return i32;
     },
     alloc(bytes: number, what: string): number {
       const p = kernels.arena_alloc(bytes, 64);

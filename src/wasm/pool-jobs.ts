@@ -24,13 +24,16 @@
 //         │                                              │ +228  SCRATCH  workers' private output buffers (base)
 //         │                                              │ +232  SCRATCH_BYTES  bytes per thread (thread t at base + t × this)
 //         │                                              │ +236  PRIVATE  1: workers compute chunks into SCRATCH and commit
+//         │                                              │ +240  MEM      which memory the job's pointers are in
 //   0x540 ├──────────────────────────────────────────────┤ +256  ARGS     64 words: the op's arguments
 //         │ ARGS[0..64)                                  │               (jobs.ts: f32 ones stored by bit pattern)
 //   0x640 ├──────────────────────────────────────────────┤ +512  ERRTEXT  the failing thread's message, UTF-8,
 //         │ ERRTEXT (1 KiB, UTF-8)                       │               so the waiting caller can read it
 //   0xa40 ├──────────────────────────────────────────────┤ +1536 CLAIM    per thread: the chunk it is computing,
 //         │ CLAIM[0..64)                                 │               tagged as NEXT but chunk + 1; 0 when none
-//   0xb40 └──────────────────────────────────────────────┘ +1792
+//   0xb40 ├──────────────────────────────────────────────┤ +1792 SCRATCH  per memory: the workers' private output
+//         │ SCRATCH[0..64)                               │               buffers in it (thread t at base + t × SCRATCH_BYTES)
+//   0xc40 └──────────────────────────────────────────────┘ +2048
 //
 // GEN, NEXT and PROGRESS each have a cache line of their own: workers poll GEN, every thread
 // compare-exchanges NEXT, and the caller sleeps on PROGRESS.
@@ -55,6 +58,12 @@
 // has held for longer than a chunk takes (the worker was descheduled, or died) by
 // compare-exchanging CLAIM[t] to 0 and computing it itself: the worker's commit then fails and its
 // rows are dropped. So the caller never sleeps on a descheduled worker, only (briefly) on a copy.
+//
+// A model too large for one memory runs over several (its shards: src/model/shards.ts). There is still
+// one control block, in memory 0's first page; every thread has the kernels instantiated once per
+// memory, MEM says which instance runs the job, and each memory has its own private scratch (a kernel
+// addresses only its own memory). A thread reads MEM and PRIVATE only after it has claimed a chunk,
+// when the job's words are stable.
 import type { KernelExports } from "./exports.js";
 import { Op, type Jobs, type OpId } from "./jobs.js";
 
@@ -74,16 +83,19 @@ export const W = {
   UNITS: (CONTROL_BLOCK + 216) >> 2,
   TEST_DIE: (CONTROL_BLOCK + 220) >> 2,
   TEST_ACK: (CONTROL_BLOCK + 224) >> 2,
-  SCRATCH: (CONTROL_BLOCK + 228) >> 2,
   SCRATCH_BYTES: (CONTROL_BLOCK + 232) >> 2,
   PRIVATE: (CONTROL_BLOCK + 236) >> 2,
+  MEM: (CONTROL_BLOCK + 240) >> 2,
   ARGS: (CONTROL_BLOCK + 256) >> 2,
   CLAIM: (CONTROL_BLOCK + 1536) >> 2,
+  SCRATCH: (CONTROL_BLOCK + 1792) >> 2,
 } as const;
 export const ERRTEXT = CONTROL_BLOCK + 512;
 export const ERRTEXT_BYTES = 1024;
-/** One past the last byte the control block uses (CLAIM holds 64 words: MAX_THREADS). */
-export const CONTROL_BLOCK_USED = CONTROL_BLOCK + 1536 + 64 * 4;
+/** The most memories a pool runs jobs on (SCRATCH holds one word each): 256 GiB of model. */
+export const MAX_MEMORIES = 64;
+/** One past the last byte the control block uses (CLAIM holds 64 words: MAX_THREADS; SCRATCH, MAX_MEMORIES). */
+export const CONTROL_BLOCK_USED = CONTROL_BLOCK + 1792 + MAX_MEMORIES * 4;
 
 /** The tag of generation `gen` as it appears in NEXT and CLAIM (bits 16..30). */
 export const tagOf = (gen: number): number => (gen & 0x7fff) << 16;
@@ -277,11 +289,9 @@ export function claimedChunk(claim: number, tag: number): number {
  * the first error this thread caught, or null. `claimed` runs after each successful claim (the
  * worker's test hook).
  */
-export function work(k: KernelExports, i32: Int32Array, u8: Uint8Array, jobs: Jobs, t: number, gen: number, claimed?: () => void): unknown {
+export function work(ks: readonly KernelExports[], i32: Int32Array, u8: Uint8Array, jobs: Jobs, t: number, gen: number, claimed?: () => void): unknown {
   const tag = tagOf(gen);
   const claim = W.CLAIM + t;
-  // Workers of a PRIVATE job compute into their own scratch (the caller, t = 0, never: nobody takes its chunks over).
-  const scratch = t !== 0 && Atomics.load(i32, W.PRIVATE) === 1 ? (Atomics.load(i32, W.SCRATCH) >>> 0) + t * Atomics.load(i32, W.SCRATCH_BYTES) : 0;
   let first: unknown = null;
   for (;;) {
     const v = Atomics.load(i32, W.NEXT);
@@ -295,6 +305,11 @@ export function work(k: KernelExports, i32: Int32Array, u8: Uint8Array, jobs: Jo
       continue;
     }
     claimed?.();
+    // Claimed: the job's words are stable until this chunk is done. Workers of a PRIVATE job compute
+    // into their own scratch in the job's memory (the caller, t = 0, never: nobody takes its chunks over).
+    const mem = i32[W.MEM];
+    const k = ks[mem];
+    const scratch = t !== 0 && i32[W.PRIVATE] === 1 ? (i32[W.SCRATCH + mem] >>> 0) + t * i32[W.SCRATCH_BYTES] : 0;
     try {
       runChunk(k, i32, jobs, v & 0xffff, scratch);
       // Commit unless the caller took the chunk over meanwhile (then CLAIM is no longer v + 1).

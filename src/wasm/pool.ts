@@ -1,9 +1,10 @@
 // The thread pool: N-1 workers plus the calling thread (thread 0, which does its share), all
-// running the same kernels module over the same shared memory. A job is written into the control
+// running the same kernels module over the same shared memory (or memories: a model past 4 GiB has
+// one per shard; each thread instantiates the kernels once per memory and a job names its memory). A job is written into the control
 // block (pool-jobs.ts draws it and its claim protocol), started by bumping the generation word,
 // and cut into chunks that every thread claims one at a time off a shared counter until none is
 // left; the caller then waits only for chunks still being computed. Atomics on an Int32Array
-// view, no message per kernel. Workers receive the compiled module and the memory once, by
+// view, no message per kernel. Workers receive the compiled module and the memories once, by
 // postMessage, at start-up.
 //
 // A worker the OS deschedules while it holds a matrix-product chunk does not hold the caller up:
@@ -23,7 +24,7 @@ import { WasmError } from "../errors.js";
 import type { Engine } from "./engine.js";
 import type { KernelExports } from "./exports.js";
 import { jobsOver, Op, type Jobs, type OpId } from "./jobs.js";
-import { CLOSED, COMMITTING, CONTROL_BLOCK_END, W, claimedChunk, failureText, planJob, reportFailure, runChunk, spinWhile, tagOf, work } from "./pool-jobs.js";
+import { CLOSED, COMMITTING, CONTROL_BLOCK_END, MAX_MEMORIES, W, claimedChunk, failureText, planJob, reportFailure, runChunk, spinWhile, tagOf, work } from "./pool-jobs.js";
 import type { StartMessage, WorkerReply } from "./worker.js";
 
 /** The most threads a pool runs. */
@@ -189,7 +190,8 @@ export class ThreadPool {
   /** Each job's arguments, written by name into the control block before run(). */
   readonly jobs: Jobs;
   private readonly u8: Uint8Array;
-  private readonly k: KernelExports;
+  /** The kernels instantiated over each memory, in engine order. */
+  private readonly ks: readonly KernelExports[];
   private readonly spin: number;
   private readonly stallMs: number;
   private readonly minChunkBytes: number;
@@ -205,17 +207,17 @@ export class ThreadPool {
   private ended_ = false;
   private readonly endWorkers: () => void;
 
-  private constructor(engine: Engine, threads: number, options: PoolOptions, workers: WorkerHandle[]) {
+  private constructor(engines: readonly Engine[], threads: number, options: PoolOptions, workers: WorkerHandle[]) {
     this.threads = threads;
     this.live = threads;
     this.dead = new Array<string | null>(threads).fill(null);
     this.workers = workers;
-    const buffer = engine.memory.buffer;
+    const buffer = engines[0].memory.buffer;
     this.i32 = new Int32Array(buffer, 0, CONTROL_BLOCK_END >> 2);
     this.f32 = new Float32Array(buffer, 0, CONTROL_BLOCK_END >> 2);
     this.u8 = new Uint8Array(buffer, 0, CONTROL_BLOCK_END);
     this.jobs = jobsOver(this.i32, this.f32, W.ARGS);
-    this.k = engine.kernels;
+    this.ks = engines.map((e) => e.kernels);
     this.spin = options.spin ?? DEFAULT_SPIN;
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
     this.minChunkBytes = options.minChunkBytes ?? DEFAULT_MIN_CHUNK_BYTES;
@@ -235,24 +237,31 @@ export class ThreadPool {
   }
 
   /**
-   * Start `threads - 1` workers over the engine's shared memory and wait until each has
+   * Start `threads - 1` workers over the engines' shared memories (one engine, or a model's shards in
+   * order; memory 0 holds the control block) and wait until each has
    * instantiated the kernels. Rejects with WasmError('worker') if one cannot start.
    */
-  static async start(engine: Engine, threads: number, options: PoolOptions = {}): Promise<ThreadPool> {
-    if (!engine.shared) throw new WasmError("worker", "a thread pool needs an engine over shared memory (createEngine({ shared: true }))");
+  static async start(engine: Engine | readonly Engine[], threads: number, options: PoolOptions = {}): Promise<ThreadPool> {
+    const engines: readonly Engine[] = "memory" in engine ? [engine] : engine;
+    if (engines.length === 0 || !engines.every((e) => e.shared)) {
+      throw new WasmError("worker", "a thread pool needs engines over shared memory (createEngine({ shared: true }))");
+    }
+    if (engines.length > MAX_MEMORIES) throw new WasmError("worker", `a thread pool runs jobs on at most ${MAX_MEMORIES} memories; got ${engines.length}`);
     if (!Number.isInteger(threads) || threads < 2 || threads > MAX_THREADS) {
       throw new WasmError("worker", `a thread pool runs 2 to ${MAX_THREADS} threads; got ${threads}`);
     }
-    const i32 = new Int32Array(engine.memory.buffer, 0, CONTROL_BLOCK_END >> 2);
+    const i32 = new Int32Array(engines[0].memory.buffer, 0, CONTROL_BLOCK_END >> 2);
     i32.fill(0, W.GEN, CONTROL_BLOCK_END >> 2);
     Atomics.store(i32, W.SPIN, options.spin ?? DEFAULT_SPIN);
     // Thread t's scratch at SCRATCH + t × SCRATCH_BYTES (t = 0, the caller, never uses its own).
-    Atomics.store(i32, W.SCRATCH, engine.alloc(threads * SCRATCH_BYTES, "the thread pool's scratch"));
+    // Each memory's kernels write only that memory: every memory has its workers' scratch.
+    engines.forEach((e, m) => Atomics.store(i32, W.SCRATCH + m, e.alloc(threads * SCRATCH_BYTES, "the thread pool's scratch")));
     Atomics.store(i32, W.SCRATCH_BYTES, SCRATCH_BYTES);
     let workers: WorkerHandle[] = [];
     try {
       workers = await spawn(threads - 1);
-      workers.forEach((w, i) => w.post({ module: engine.kernelsModule, memory: engine.memory, index: i + 1 }));
+      const memories = engines.map((e) => e.memory);
+      workers.forEach((w, i) => w.post({ module: engines[0].kernelsModule, memories, index: i + 1 }));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
@@ -266,7 +275,12 @@ export class ThreadPool {
       for (const w of workers) w.terminate();
       throw new WasmError("worker", `could not start ${threads - 1} worker thread(s): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
-    return new ThreadPool(engine, threads, options, workers);
+    return new ThreadPool(engines, threads, options, workers);
+  }
+
+  /** How many memories the threads run jobs on. */
+  get memories(): number {
+    return this.ks.length;
   }
 
   /** Threads that still run jobs, the caller included. */
@@ -282,22 +296,24 @@ export class ThreadPool {
   }
 
   /**
-   * Run the job whose arguments are already in ARGS (written through `jobs`): every live thread
-   * claims chunks of it, this one included, and this returns when every chunk is computed. A
+   * Run the job whose arguments are already in ARGS (written through `jobs`), its pointers into memory
+   * `mem` (engine order): every live thread claims chunks of it, this one included, and this returns when every chunk is computed. A
    * kernel that threw fails the call with its message; the pool stays usable. A worker that dies
    * mid-job costs at most `stallMs` and its chunk is computed here: the call still completes.
    */
-  run(op: OpId): void {
+  run(op: OpId, mem = 0): void {
     if (this.ended_) throw new WasmError("worker", "the thread pool has ended");
     const i32 = this.i32;
     // Closed first: no thread still looking at the last job can claim from this one's plan.
     Atomics.store(i32, W.NEXT, CLOSED);
     i32[W.OP] = op;
+    i32[W.MEM] = mem;
+    const k = this.ks[mem];
     Atomics.store(i32, W.FAILED, 0);
     const nChunks = planJob(i32, this.jobs, op, this.live, this.minChunkBytes, this.perThread, this.scratchBytes);
     if (nChunks === 1 || this.live === 1) {
       // Nothing to share (a small job, or no worker left): no worker is woken.
-      for (let c = 0; c < nChunks; c++) runChunk(this.k, i32, this.jobs, c);
+      for (let c = 0; c < nChunks; c++) runChunk(k, i32, this.jobs, c);
       return;
     }
     const gen = (this.gen = (this.gen + 1) | 0);
@@ -307,12 +323,12 @@ export class ThreadPool {
     if (Atomics.load(i32, W.TEST_DIE) !== 0) this.awaitTestClaim(gen);
     const p0 = Atomics.load(i32, W.PROGRESS);
     const t0 = performance.now();
-    const own = work(this.k, i32, this.u8, this.jobs, 0, gen);
+    const own = work(this.ks, i32, this.u8, this.jobs, 0, gen);
     // How long a chunk takes here: a worker's chunk held much longer than this is taken over.
     const ownChunks = Atomics.load(i32, W.PROGRESS) - p0;
     const grace = ownChunks > 0 ? (performance.now() - t0) / ownChunks : 0;
     // Always wait, even after a failure here: the next job must not start under a running chunk.
-    this.waitChunks(gen, Math.max(grace, this.spin / 1000));
+    this.waitChunks(k, gen, Math.max(grace, this.spin / 1000));
     const failed = Atomics.load(i32, W.FAILED);
     if (failed !== 0) {
       const where = failed === 1 ? "the calling thread" : `worker thread ${failed - 1}`;
@@ -325,7 +341,7 @@ export class ThreadPool {
    * Polls `spin` µs, then sleeps on PROGRESS with a timeout; when nothing finishes for `stallMs`,
    * the holders are taken as dead and their chunks computed here. Every wait is bounded.
    */
-  private waitChunks(gen: number, graceMs: number): void {
+  private waitChunks(k: KernelExports, gen: number, graceMs: number): void {
     const i32 = this.i32;
     const tag = tagOf(gen);
     const takeover = Atomics.load(i32, W.PRIVATE) === 1;
@@ -346,7 +362,7 @@ export class ThreadPool {
         const late = takeover && (word & COMMITTING) === 0 && performance.now() - start >= graceMs;
         if (late && Atomics.compareExchange(i32, W.CLAIM + t, word, 0) === word) {
           try {
-            runChunk(this.k, i32, this.jobs, c);
+            runChunk(k, i32, this.jobs, c);
           } catch (e) {
             reportFailure(i32, this.u8, t, e);
           }
@@ -359,7 +375,7 @@ export class ThreadPool {
         }
         // A dead worker's chunk: computed here (the same kernel writes the same bits), once.
         try {
-          runChunk(this.k, i32, this.jobs, c);
+          runChunk(k, i32, this.jobs, c);
         } catch (e) {
           reportFailure(i32, this.u8, t, e);
         }

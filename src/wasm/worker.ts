@@ -1,16 +1,18 @@
 // The thread pool's worker: bundled on its own into build/worker.txt (scripts/build.mjs) and
 // started by pool.ts from a Blob URL (browsers, Deno, Bun) or `new Worker(code, { eval: true })`
-// (Node worker_threads). It gets the compiled kernels module and the shared memory once, by
-// postMessage, instantiates the same kernels over the same memory, then lives in one loop on the
-// control block (pool-jobs.ts): wait for the generation word to move, claim and compute chunks of
-// the job until none is left, wait again. No message per kernel.
+// (Node worker_threads). It gets the compiled kernels module and the shared memories once, by
+// postMessage, instantiates the same kernels over each memory (a model's shards: one memory unless it
+// passes 4 GiB), then lives in one loop on the control block in memory 0 (pool-jobs.ts): wait for the
+// generation word to move, claim and compute chunks of the job (on the memory it names) until none is
+// left, wait again. No message per kernel.
 import type { KernelExports } from "./exports.js";
 import { jobsOver, Op } from "./jobs.js";
 import { CONTROL_BLOCK_END, W, waitWhile, work } from "./pool-jobs.js";
 
 export interface StartMessage {
   readonly module: WebAssembly.Module;
-  readonly memory: WebAssembly.Memory;
+  /** The model's memories, in shard order; memory 0 holds the control block. */
+  readonly memories: readonly WebAssembly.Memory[];
   /** This thread's index in every split (the caller is 0). */
   readonly index: number;
 }
@@ -49,8 +51,9 @@ function parentPort(): Port | null {
 }
 
 function serve(start: StartMessage, port: Port): void {
-  const { module, memory, index } = start;
-  let k: KernelExports;
+  const { module, memories, index } = start;
+  const memory = memories[0];
+  let ks: KernelExports[];
   try {
     const abort = (_msg: number, _file: number, line: number, column: number): never => {
       throw new Error(`kernel abort at line ${line}:${column}`);
@@ -58,7 +61,7 @@ function serve(start: StartMessage, port: Port): void {
     // Instantiating re-applies the module's active data segments (its lookup tables at 0x1000…):
     // the same bytes over the same bytes, harmless even while the caller reads them (the pool
     // starts while weights stream in).
-    k = new WebAssembly.Instance(module, { env: { memory, abort } }).exports as unknown as KernelExports;
+    ks = memories.map((m) => new WebAssembly.Instance(module, { env: { memory: m, abort } }).exports as unknown as KernelExports);
   } catch (e) {
     port.post({ ready: false, message: e instanceof Error ? e.message : String(e) });
     return;
@@ -84,7 +87,7 @@ function serve(start: StartMessage, port: Port): void {
     waitWhile(i32, W.GEN, seen, Atomics.load(i32, W.SPIN), true);
     seen = Atomics.load(i32, W.GEN);
     if (i32[W.OP] === Op.QUIT) return;
-    work(k, i32, u8, jobs, index, seen, dieHook);
+    work(ks, i32, u8, jobs, index, seen, dieHook);
   }
 }
 

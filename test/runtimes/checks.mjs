@@ -51,6 +51,8 @@ export async function runChecks({ woolly, load, reference, threads = [], runtime
     features: woolly.detectFeatures(),
     crossOriginIsolated: typeof globalThis.crossOriginIsolated === "boolean" ? globalThis.crossOriginIsolated : null,
     runs: [],
+    /** The split-model checks (checkSplit), apart from `runs` whose count the drivers check. */
+    splitRuns: [],
     failures: [],
   };
   // Each engine's best kernels, and the baseline ones too where relaxed is best, so both builds are
@@ -111,6 +113,51 @@ export async function runChecks({ woolly, load, reference, threads = [], runtime
       }
     }
   }
+  await checkSplit({ load, report, threads: threadOptions, flavour: report.bestFlavour });
   report.ok = report.failures.length === 0;
   return report;
+}
+
+/**
+ * Per-memory budget (InternalLoadOptions.maxMemoryBytes) that splits synth-llama-Q4_K (context 64,
+ * batch 4) over three WebAssembly memories, as a model past 4 GiB is split.
+ */
+export const SPLIT_BUDGET = 600_000;
+/** A thread pool's private output buffers per thread, reserved in every memory (src/wasm/pool.ts SCRATCH_BYTES). */
+const POOL_SCRATCH_BYTES = 256 << 10;
+
+/** A model split over several memories gives the logits of one memory, bit for bit, on each thread count. */
+async function checkSplit({ load, report, threads, flavour }) {
+  const name = "synth-llama-Q4_K";
+  for (const t of threads) {
+    const run = { model: `${name} split`, simd: flavour, threads: t ?? null };
+    const fail = (what) => report.failures.push(`${name} split threads=${t ?? "-"}: ${what}`);
+    const options = { contextLength: 64, batchSize: 4, simd: flavour, ...(t === undefined ? {} : { threads: t }) };
+    let whole;
+    let split;
+    try {
+      whole = await load(name, options);
+      // The same split for any thread count: the pool's scratch comes on top of the budget.
+      const pool = whole.threads > 1 ? whole.threads * POOL_SCRATCH_BYTES : 0;
+      split = await load(name, { ...options, maxMemoryBytes: SPLIT_BUDGET + pool });
+      run.memories = split.memories;
+      run.modelThreads = split.threads;
+      if (!(split.memories > 1)) fail(`loaded in ${split.memories} memory, not split`);
+      const ids = whole.tokenize(PROMPT + " there was a little girl");
+      const want = await whole.logits(ids);
+      const got = await split.logits(ids);
+      for (let i = 0; i < want.length; i++) {
+        if (hex(new Uint8Array(got[i].buffer, got[i].byteOffset, got[i].byteLength)) !== hex(new Uint8Array(want[i].buffer, want[i].byteOffset, want[i].byteLength))) {
+          fail(`logits at position ${i} differ from one memory's`);
+          break;
+        }
+      }
+    } catch (e) {
+      fail(`threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    } finally {
+      whole?.dispose();
+      split?.dispose();
+    }
+    report.splitRuns.push(run);
+  }
 }
