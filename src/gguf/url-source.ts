@@ -38,6 +38,8 @@ export class UrlSource implements GgufSource {
   private readonly fetchFn: typeof fetch;
   private readonly headers: Record<string, string>;
   private stream: OpenStream | undefined;
+  /** The BYOB reader's bounce buffer, kept across requests (each read transfers it and hands it back). */
+  private bounce: Uint8Array<ArrayBuffer> | undefined;
   /**
    * The bytes the stream delivered last. readGguf's final prefix read overshoots the header, so the
    * first tensor usually starts inside it; serving that from here saves restarting the download.
@@ -130,7 +132,8 @@ export class UrlSource implements GgufSource {
       byob = undefined;
     }
     if (byob !== undefined) {
-      let bounce = new Uint8Array(Math.min(BOUNCE_BYTES, length));
+      let bounce = this.bounce ?? new Uint8Array(BOUNCE_BYTES);
+      this.bounce = undefined;
       while (filled < length) {
         const { done, value } = await byob.read(bounce.subarray(0, Math.min(bounce.length, length - filled)));
         if (value === undefined) return filled;
@@ -138,8 +141,10 @@ export class UrlSource implements GgufSource {
         target.set(value, filled);
         filled += value.length;
         bounce = new Uint8Array(value.buffer);
-        if (done) return filled;
+        if (done) break;
       }
+      this.bounce = bounce;
+      if (filled < length) return filled;
       await byob.cancel().catch(() => undefined);
       return filled;
     }
