@@ -99,11 +99,20 @@ try {
     await page.evaluate(`import("${base}/dist/index.js").then((w) => { globalThis.woolly = w; })`);
     // What the page holds before the model: the baseline the model's own memory adds to.
     const before = rendererPeak("VmRSS");
-    const result = await page.evaluate(`(async () => {
-      const woolly = globalThis.woolly;
+    const loadMs = await page.evaluate(`(async () => {
       const t0 = performance.now();
-      const model = await woolly.loadModel(${JSON.stringify(url)}, { threads: ${threads}, contextLength: ${prefill + decode + 32} });
-      const loadMs = performance.now() - t0;
+      globalThis.model = await globalThis.woolly.loadModel(${JSON.stringify(url)}, { threads: ${threads}, contextLength: ${prefill + decode + 32} });
+      return performance.now() - t0;
+    })()`);
+    // Right after the load: the renderer's peak so far, and the page's JS heap after a full collection
+    // (what the load left reachable, not garbage awaiting a collection).
+    const loadPeak = rendererPeak();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("HeapProfiler.collectGarbage");
+    const heapAfterLoad = (await cdp.send("Runtime.getHeapUsage")).usedSize;
+    const result = await page.evaluate(`(async () => {
+      const model = globalThis.model;
+      globalThis.model = undefined;
       const n = model.config.nVocab;
       const prompt = (len, run) => {
         const ids = [model.tokenizer.bos ?? 1];
@@ -128,8 +137,7 @@ try {
           const d = await model.complete(prompt(16, 100 + r), { temperature: 0, maxTokens: ${decode}, ignoreEos: true });
           dec.push(d.timings.decodeTokensPerSecond);
         }
-        const heapBytes = performance.memory?.usedJSHeapSize ?? 0;
-        return { heapBytes, loadMs, threads: model.threads, fallback: model.threadFallback, simd: model.simd, memoryBytes: model.memoryBytes, prefill: median(pre), decode: median(dec) };
+        return { threads: model.threads, fallback: model.threadFallback, simd: model.simd, memoryBytes: model.memoryBytes, prefill: median(pre), decode: median(dec) };
       } finally {
         model.dispose();
       }
@@ -139,10 +147,10 @@ try {
     await context.close();
     if (result.error) throw new Error(`check failed before timing: ${result.error}`);
     process.stdout.write(
-      `threads ${result.threads}${result.fallback ? ` (${result.fallback})` : ""}, ${result.simd}: load ${(result.loadMs / 1000).toFixed(1)} s, ` +
+      `threads ${result.threads}${result.fallback ? ` (${result.fallback})` : ""}, ${result.simd}: load ${(loadMs / 1000).toFixed(1)} s, ` +
         `prefill ${result.prefill.toFixed(2)} tok/s, decode ${result.decode.toFixed(2)} tok/s, ` +
-        `wasm memory ${gib(result.memoryBytes)}, renderer peak RSS ${gib(peak)} (${gib(now)} at the end; JS heap ${gib(result.heapBytes)}), ${gib(before)} before loading ` +
-        `(peak − before = ${((peak - before) / fileBytes).toFixed(2)}x the file)\n`,
+        `wasm memory ${gib(result.memoryBytes)}, renderer RSS ${gib(before)} before loading, peak ${gib(loadPeak)} after it ` +
+        `(JS heap after a collection ${gib(heapAfterLoad)}), ${gib(peak)} at the end (peak − before = ${((peak - before) / fileBytes).toFixed(2)}x the file), ${gib(now)} now\n`,
     );
   }
 } finally {
