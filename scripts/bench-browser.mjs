@@ -134,10 +134,13 @@ async function launch() {
       ws.send(JSON.stringify({ id, method, params, sessionId }));
     });
   const event = (method, sessionId) => new Promise((ok) => waiters.push({ method, sessionId, ok }));
-  const close = () => {
+  const close = async () => {
     ws.close();
+    // The profile is removed once Chromium has exited (it writes there until then).
+    const exited = new Promise((ok) => proc.once("exit", ok));
     proc.kill();
-    rmSync(profile, { recursive: true, force: true });
+    await exited;
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
   };
   return { send, event, close };
 }
@@ -222,6 +225,6 @@ try {
     );
   }
 } finally {
-  cdp.close();
+  await cdp.close();
   server.kill();
 }
