@@ -135,12 +135,23 @@ async function launch() {
     });
   const event = (method, sessionId) => new Promise((ok) => waiters.push({ method, sessionId, ok }));
   const close = async () => {
-    ws.close();
-    // The profile is removed once Chromium has exited (it writes there until then).
+    // Browser.close ends every Chromium process; the profile is removed once they have (they write there until then).
     const exited = new Promise((ok) => proc.once("exit", ok));
-    proc.kill();
+    await send("Browser.close").catch(() => proc.kill());
     await exited;
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+    ws.close();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmSync(profile, { recursive: true, force: true });
+        return;
+      } catch (e) {
+        if (attempt === 20) {
+          process.stderr.write(`bench:browser: could not remove ${profile}: ${e.message}\n`);
+          return;
+        }
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+    }
   };
   return { send, event, close };
 }
