@@ -144,9 +144,9 @@ export function dot_q4_k(w: usize, xq: usize, n: i32): f32 {
     }
     const mins = mins_pairs_lanes(q8k_bsums(xq, n, b), k4_m03(u1), k4_m47(u1, u2));
     const dx = q8k_d(xq, n, b);
-    accLo = fma_d_f32x4(<f64>(dx * load_f16_finite(w)), f32x4.convert_i32x4_s(lo), accLo);
-    accHi = fma_d_f32x4(<f64>(dx * load_f16_finite(w)), f32x4.convert_i32x4_s(hi), accHi);
-    accM = fma_d_f32x4(<f64>(-dx * load_f16_finite(w + 2)), f32x4.convert_i32x4_s(mins), accM);
+    accLo = fma_d_f32x4((dx * load_f16_finite(w)), f32x4.convert_i32x4_s(lo), accLo);
+    accHi = fma_d_f32x4((dx * load_f16_finite(w)), f32x4.convert_i32x4_s(hi), accHi);
+    accM = fma_d_f32x4((-dx * load_f16_finite(w + 2)), f32x4.convert_i32x4_s(mins), accM);
     w += Q4_K_BYTES;
   }
   return hsum_f32x4(f32x4.add(accLo, accHi)) + hsum_f32x4(accM);
@@ -163,7 +163,7 @@ export function dot_q4_k_scalar(w: usize, xq: usize, n: i32): f32 {
     const qs = q8k_qs(xq, b);
     const bs = q8k_bsums(xq, n, b);
     const dx = q8k_d(xq, n, b);
-    const d = <f64>(dx * load_f16_finite(w));
+    const d = (dx * load_f16_finite(w));
     a0 = fma_d_f32(d, <f32>lane_q4_k(w, qs, u0, u2, 0), a0);
     a1 = fma_d_f32(d, <f32>lane_q4_k(w, qs, u0, u2, 1), a1);
     a2 = fma_d_f32(d, <f32>lane_q4_k(w, qs, u0, u2, 2), a2);
@@ -172,7 +172,7 @@ export function dot_q4_k_scalar(w: usize, xq: usize, n: i32): f32 {
     a5 = fma_d_f32(d, <f32>lane_q4_k(w, qs, u0, u2, 5), a5);
     a6 = fma_d_f32(d, <f32>lane_q4_k(w, qs, u0, u2, 6), a6);
     a7 = fma_d_f32(d, <f32>lane_q4_k(w, qs, u0, u2, 7), a7);
-    const dm = <f64>(-dx * load_f16_finite(w + 2));
+    const dm = (-dx * load_f16_finite(w + 2));
     const m03 = k4_m03(u1), m47 = k4_m47(u1, u2);
     m0 = fma_d_f32(dm, <f32>min_lane_q4_k(bs, m03, m47, 0), m0);
     m1 = fma_d_f32(dm, <f32>min_lane_q4_k(bs, m03, m47, 1), m1);
