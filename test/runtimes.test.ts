@@ -112,7 +112,9 @@ describe("the built package in each runtime", () => {
     const r = parseReport(stdout, stderr);
     console.log(summarize(r));
     expect(r.runtime).toMatch(/^bun /);
-    expectReport(r, "relaxed");
+    // Bun runs relaxed_dot right but splits relaxed_madd into a multiply and an add, and the relaxed
+    // kernels replay ggml's fused multiply-adds with it: the loader gives Bun the baseline build
+    expectReport(r, "simd");
   });
 });
 
