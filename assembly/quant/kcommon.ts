@@ -133,7 +133,9 @@ export function mins_pairs_lanes(bs: usize, m03: u32, m47: u32): v128 {
  * super-block (d an f32, v an f32x4 of integers below 2^25).
  *   relaxed build: f32x4.relaxed_madd, which the loader only picks when it fuses (src/wasm/features.ts
  *     runs a case where fused and unfused differ; x86 with FMA3 and ARM do, V8 then emits vfmadd/fmla):
- *     one rounding, ggml's exactly.
+ *     one rounding, ggml's exactly. (An engine whose relaxed_madd does not fuse, Bun's, gets the baseline
+ *     build: keeping it on this one with the f64 path chosen at run time, a flag read once per call and
+ *     both paths compiled, cost V8 9% on the Q4_K matvec: measured with scripts/kernel-ab.mjs.)
  *   baseline build: in f64: d·v is exact there, so the only roundings are the f64 sum's and then the
  *     f32 one. That double rounding differs from the single fused rounding only when the f64 sum lands
  *     exactly halfway between two f32 values without the exact sum being there (about one operation
