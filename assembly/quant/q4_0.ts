@@ -73,8 +73,10 @@ export function dot_q4_0(w: usize, xq: usize, n: i32): f32 {
  * hardware prefetcher does not follow. Measured (4096×4096 from DRAM, Node 24 relaxed, against
  * dot_q4_0 row by row, load average 1.7-4): adjacent rows 10.7 → 7.8 GB/s, rows a quarter apart
  * 10.7 → 17.4 GB/s; in cache (1024×1024) adjacent rows were 1.58x faster.
+ * Its scalar twin is dot_q4_0_scalar row by row (matvec_scalar); test/gemm.test.ts pins it to
+ * dot_q4_0 bit for bit.
  */
-export function matvec4_q4_0(w: usize, rowBytes: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
+export function matvec4_q4_0(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
   const m = nibble_mask();
   const nb = n >> 5;
   let dp = xq + qs_bytes(n);
@@ -84,9 +86,9 @@ export function matvec4_q4_0(w: usize, rowBytes: usize, xq: usize, n: i32, y: us
   let acc = f32x4.splat(0); // lane r: row r
   for (let b = nb; b > 0; b--) {
     const v0 = v128.load(p, 2);
-    const v1 = v128.load(p + rowBytes, 2);
-    const v2 = v128.load(p + 2 * rowBytes, 2);
-    const v3 = v128.load(p + 3 * rowBytes, 2);
+    const v1 = v128.load(p + rowStride, 2);
+    const v2 = v128.load(p + 2 * rowStride, 2);
+    const v3 = v128.load(p + 3 * rowStride, 2);
     let s0: v128, s1: v128, s2: v128, s3: v128;
     if (ASC_FEATURE_RELAXED_SIMD) {
       const xl = v128.load(x, 0);
@@ -111,11 +113,11 @@ export function matvec4_q4_0(w: usize, rowBytes: usize, xq: usize, n: i32, y: us
     let s = i32x4.add(i32x4.shuffle(t01, t23, 0, 1, 4, 5), i32x4.shuffle(t01, t23, 2, 3, 6, 7));
     s = i32x4.sub(s, i32x4.shl(v128.load32_splat(sp), 3));
     let d = f32x4.splat(f16_raw(p));
-    d = f32x4.replace_lane(d, 1, f16_raw(p + rowBytes));
-    d = f32x4.replace_lane(d, 2, f16_raw(p + 2 * rowBytes));
-    d = f32x4.replace_lane(d, 3, f16_raw(p + 3 * rowBytes));
+    d = f32x4.replace_lane(d, 1, f16_raw(p + rowStride));
+    d = f32x4.replace_lane(d, 2, f16_raw(p + 2 * rowStride));
+    d = f32x4.replace_lane(d, 3, f16_raw(p + 3 * rowStride));
     acc = madd_f32x4(f32x4.convert_i32x4_s(s), f32x4.mul(d, v128.load32_splat(dp)), acc);
-    p += 18;
+    p += <usize>Q4_0_BYTES;
     x += QS_BLOCK;
     dp += 4;
     sp += 4;
