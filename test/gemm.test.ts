@@ -129,3 +129,40 @@ describe.each(flavours)("matmul = matvec bit for bit (%s)", (flavour) => {
     });
   });
 });
+
+// matvec's multi-row passes (q4_0.ts matvec4_q4_0: four rows a quarter of the range apart) against
+// the same rows one call each (a one-row range always takes the single-row dot_<fmt>): the same bits,
+// nothing written outside the range, for range lengths that leave every remainder.
+describe.each(flavours)("matvec over a row range = matvec row by row, bit for bit (%s)", (flavour) => {
+  const e = createEngine({ simd: flavour });
+  const k = e.kernels;
+  describe.each(FORMATS)("%s", (name) => {
+    const type = GgmlType[name];
+    const info = ggmlTypeByName(name)!;
+    const n = info.blockElements === 256 ? 512 : 160;
+    const rows = 41;
+    const rowBytes = (n / info.blockElements) * info.blockBytes;
+    it.each([[0, 41], [3, 34], [5, 12], [7, 10], [2, 3]])("rows [%i, %i)", (row0, row1) => {
+      const mark = k.arena_mark();
+      const wBytes = randomWeights(name, rows, n, 500 + row0 * 7 + row1);
+      const w = e.alloc(wBytes.length + 16, "W");
+      e.u8().set(wBytes, w);
+      const xq = e.alloc(k.act_bytes(type, n), "X");
+      const x = e.alloc(n * 4, "x");
+      e.f32().set(randomX(n, 11 + row1), x / 4);
+      k.quantize_act(type, x, xq, n);
+      const y = e.alloc(rows * 4, "y range");
+      const y1 = e.alloc(rows * 4, "y row by row");
+      e.f32().fill(-7, y / 4, y / 4 + rows);
+      k.matvec(type, w, rowBytes, xq, y, n, row0, row1);
+      for (let r = row0; r < row1; r++) k.matvec(type, w, rowBytes, xq, y1, n, r, r + 1);
+      const bits = new Uint32Array(e.memory.buffer);
+      const f = e.f32();
+      for (let r = 0; r < rows; r++) {
+        if (r < row0 || r >= row1) expect(f[y / 4 + r], `row ${r} is outside the range`).toBe(-7);
+        else expect(bits[y / 4 + r], `row ${r}`).toBe(bits[y1 / 4 + r]);
+      }
+      k.arena_release(mark);
+    });
+  });
+});

@@ -112,7 +112,9 @@ describe("the built package in each runtime", () => {
     const r = parseReport(stdout, stderr);
     console.log(summarize(r));
     expect(r.runtime).toMatch(/^bun /);
-    expectReport(r, "relaxed");
+    // Bun runs relaxed_dot right but splits relaxed_madd into a multiply and an add, and the relaxed
+    // kernels replay ggml's fused multiply-adds with it: the loader gives Bun the baseline build
+    expectReport(r, "simd");
   });
 });
 
@@ -147,7 +149,8 @@ describe("createWorkerModel (the engine in a Web Worker of its own) in Deno and 
     const r = reportLine<{ ok: boolean; failures: string[]; simd: string }>("WOOLLY-WORKER-REPORT", stdout, stderr);
     expect(r.failures).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.simd).toBe("relaxed");
+    // Bun: baseline kernels, its relaxed_madd does not fuse (see the "Bun" test above)
+    expect(r.simd).toBe(name === "Bun" ? "simd" : "relaxed");
   });
 });
 

@@ -4,6 +4,7 @@ import { createEngine, type SimdFlavour } from "../src/wasm/engine.js";
 import { detectFeatures } from "../src/wasm/features.js";
 import { EXPORT_NAMES } from "../src/wasm/exports.js";
 import { WasmError } from "../src/errors.js";
+import probeRelaxed from "../build/probe-relaxed.wasm";
 
 const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
 
@@ -17,6 +18,15 @@ describe("feature detection", () => {
     } else {
       expect(() => createEngine({ simd: "relaxed" })).toThrow(WasmError);
     }
+  });
+  it("takes relaxed SIMD only where relaxed_madd fuses (the Q4_K/Q6_K kernels replay ggml's FMA with it)", () => {
+    // a = 1 + 2^-23, b = 1 - 2^-23, c = -1: fused a·b + c = -2^-46; a·b rounded first, then + c = 0
+    const a = 1 + 2 ** -23, b = 1 - 2 ** -23;
+    expect(Math.fround(Math.fround(a * b) - 1)).toBe(0);
+    const fusedBits = new Int32Array(new Float32Array([a * b - 1]).buffer)[0];
+    if (!detectFeatures().relaxed) return;
+    const probe = new WebAssembly.Instance(new WebAssembly.Module(probeRelaxed)).exports.probe_madd as () => number;
+    expect(probe()).toBe(fusedBits);
   });
 });
 

@@ -4,6 +4,11 @@
 ;;   reject a module that merely contains a relaxed opcode; Node 20's Liftoff compiler, behind the
 ;;   flag, validates it but computes a wrong dot. The loader runs probe() and uses the relaxed build
 ;;   only when the module validates and the value is right (see src/wasm/features.ts).
+;; Also: probe_madd() = lane 0 of f32x4.relaxed_madd(a, b, c) as i32 bits, with a = 1 + 2^-23,
+;;   b = 1 - 2^-23, c = -1: a·b = 1 - 2^-46 exactly, so a fused multiply-add gives -2^-46
+;;   (0xa8800000) and a multiply then add gives round(a·b) - 1 = 0. The Q4_K/Q6_K kernels use
+;;   relaxed_madd for ggml's _mm256_fmadd_ps and need the fused one (x86 with FMA3, ARM); an engine
+;;   that splits it gets the baseline build.
 ;; Features: simd, relaxed_simd
 (module
   (func (export "probe") (result i32)
@@ -18,4 +23,10 @@
                (i32.mul (i32.const 2) (i32x4.extract_lane 1 (local.get $v))))
       (i32.add (i32.mul (i32.const 4) (i32x4.extract_lane 2 (local.get $v)))
                (i32.mul (i32.const 8) (i32x4.extract_lane 3 (local.get $v))))))
+  (func (export "probe_madd") (result i32)
+    (i32x4.extract_lane 0
+      (f32x4.relaxed_madd
+        (v128.const f32x4 0x1.000002p+0 0x1.000002p+0 0x1.000002p+0 0x1.000002p+0)
+        (v128.const f32x4 0x1.fffffcp-1 0x1.fffffcp-1 0x1.fffffcp-1 0x1.fffffcp-1)
+        (v128.const f32x4 -1 -1 -1 -1))))
 )

@@ -21,8 +21,9 @@ const F32_ONE: u32 = 0x3F800000;
 // ── fused multiply-add ──────────────────────────────────────────────────────────────────────────────
 // ggml's AVX2 build (the llama.cpp reference machine: x86 AVX2 + FMA) computes ggml_v_expf with
 // _mm256_fmadd_ps / _mm256_fnmadd_ps: a*b + c rounded once. Baseline WASM SIMD has no fused multiply-add,
-// and relaxed_madd may or may not fuse depending on the engine (Bun does not), so it cannot give the same
-// bits everywhere. Here it goes through f64: a*b of two f32 is exact in f64 (24 + 24 bits <= 53), so
+// and relaxed_madd may or may not fuse depending on the engine (Bun does not); the loader takes the relaxed
+// build only where it fuses (src/wasm/features.ts), and there fmaV is relaxed_madd. The baseline build
+// goes through f64: a*b of two f32 is exact in f64 (24 + 24 bits <= 53), so
 // s = f64(a*b + c) has one rounding. Rounding s again to f32 is a double rounding, wrong exactly when s
 // lands on an f32 midpoint (half-way between two f32) that the exact sum is not on: if s is no midpoint,
 // none lies strictly between s and the exact sum (it would be an f64 nearer the exact sum than s), so both
@@ -64,8 +65,12 @@ const F32_ONE: u32 = 0x3F800000;
   return v128.or(i64x2.add(s, away), v128.and(inexact, i64x2.splat(1)));
 }
 
-/** a*b + c on four f32 lanes, rounded once (an exact fused multiply-add; see above). */
+/**
+ * a*b + c on four f32 lanes, rounded once (an exact fused multiply-add; see above). The relaxed build
+ * is only chosen where relaxed_madd fuses (src/wasm/features.ts), so there it is the one instruction.
+ */
 @inline export function fmaV(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   const lo = fmaOddF64x2(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b), f64x2.promote_low_f32x4(c));
   const hi = fmaOddF64x2(
     f64x2.promote_low_f32x4(v128.shuffle<f32>(a, a, 2, 3, 2, 3)),
@@ -75,8 +80,11 @@ const F32_ONE: u32 = 0x3F800000;
   return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
-/** The scalar twin of fmaV: the same f64 operations, so the same bits. */
+/** The scalar twin of fmaV: the same correctly rounded result, so the same bits. */
 @inline export function fmaS(a: f32, b: f32, c: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+  }
   const pa = <f64>a * <f64>b;
   const pc = <f64>c;
   const s = pa + pc;

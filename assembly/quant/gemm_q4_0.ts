@@ -11,14 +11,18 @@
 // (the same single rounding as the scalar product), and the multiply-add is the same lane-wise
 // madd_f32x4. The per-column fold and broadcast of dot_q4_0 disappear.
 import { f16_raw, madd_f32x4, hadd4_i32, gather4_32 } from "./common";
-import { QS_BLOCK, HALF, qs_bytes, nibble_mask, half_i16, half_u7 } from "./act_q8_0";
+import { QS_BLOCK, HALF, qs_bytes, nibble_mask, half_i16 } from "./act_q8_0";
 
 /** The four lane sums of one column's block against the unpacked nibbles (see below). */
 @inline
 function block4(le: v128, lo: v128, he: v128, ho: v128, x: usize): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    // le = the low nibbles (elements 0..15), he = the high nibbles (16..31), bytes in order
-    return i32x4.add(half_u7(le, x), half_u7(he, x + HALF));
+    // le = the low nibbles (elements 0..15), he = the high nibbles (16..31), bytes in order; the two
+    // halves' pair sums added as i16 (at most 2·2·15·127 = 7620) and widened once: only the block's
+    // total matters here (hadd4_i32 sums the lanes), and integers are exact
+    const a = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), le);
+    const b = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x + HALF), he);
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.add(a, b));
   } else {
     // i16 lanes: le/lo = even/odd elements of 0..15, he/ho = even/odd of 16..31
     return i32x4.add(half_i16(le, lo, x), half_i16(he, ho, x + HALF));

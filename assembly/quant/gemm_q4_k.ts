@@ -96,10 +96,10 @@ export function gemm4_q4_k(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
         xa += 64 << Q8K_QS_SHIFT;
       }
       const dw = load_f16_finite(w);
-      const d0 = <f64>(load<f32>(dp) * dw);
-      const d1 = <f64>(load<f32>(dp + xqStride) * dw);
-      const d2 = <f64>(load<f32>(dp + 2 * xqStride) * dw);
-      const d3 = <f64>(load<f32>(dp + 3 * xqStride) * dw);
+      const d0 = (load<f32>(dp) * dw);
+      const d1 = (load<f32>(dp + xqStride) * dw);
+      const d2 = (load<f32>(dp + 2 * xqStride) * dw);
+      const d3 = (load<f32>(dp + 3 * xqStride) * dw);
       if (h == 0) {
         l0 = fma_d_f32x4(d0, f32x4.convert_i32x4_s(a0), l0);
         l1 = fma_d_f32x4(d1, f32x4.convert_i32x4_s(a1), l1);
@@ -115,10 +115,10 @@ export function gemm4_q4_k(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
     const mv = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(<i32>k4_m03(u1)), 1, <i32>k4_m47(u1, u2)));
     const bs = bsArr + ((<usize>b) << 5);
     const dmin = load_f16_finite(w + 2);
-    m0 = fma_d_f32x4(<f64>(-load<f32>(dp) * dmin), f32x4.convert_i32x4_s(mins4(bs, mv)), m0);
-    m1 = fma_d_f32x4(<f64>(-load<f32>(dp + xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + xqStride, mv)), m1);
-    m2 = fma_d_f32x4(<f64>(-load<f32>(dp + 2 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 2 * xqStride, mv)), m2);
-    m3 = fma_d_f32x4(<f64>(-load<f32>(dp + 3 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 3 * xqStride, mv)), m3);
+    m0 = fma_d_f32x4((-load<f32>(dp) * dmin), f32x4.convert_i32x4_s(mins4(bs, mv)), m0);
+    m1 = fma_d_f32x4((-load<f32>(dp + xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + xqStride, mv)), m1);
+    m2 = fma_d_f32x4((-load<f32>(dp + 2 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 2 * xqStride, mv)), m2);
+    m3 = fma_d_f32x4((-load<f32>(dp + 3 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 3 * xqStride, mv)), m3);
     w += 144;
   }
   store<f32>(y, hsum_f32x4(f32x4.add(l0, h0)) + hsum_f32x4(m0));

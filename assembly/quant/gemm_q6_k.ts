@@ -101,10 +101,10 @@ export function gemm4_q6_k(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
       a2 = i32x4.sub(a2, offset32(bso + 2 * xqStride, sv));
       a3 = i32x4.sub(a3, offset32(bso + 3 * xqStride, sv));
       const dw = load_f16_finite(w + 208);
-      const d0 = <f64>(load<f32>(dp) * dw);
-      const d1 = <f64>(load<f32>(dp + xqStride) * dw);
-      const d2 = <f64>(load<f32>(dp + 2 * xqStride) * dw);
-      const d3 = <f64>(load<f32>(dp + 3 * xqStride) * dw);
+      const d0 = (load<f32>(dp) * dw);
+      const d1 = (load<f32>(dp + xqStride) * dw);
+      const d2 = (load<f32>(dp + 2 * xqStride) * dw);
+      const d3 = (load<f32>(dp + 3 * xqStride) * dw);
       if (oh == 0) {
         l0 = fma_d_f32x4(d0, f32x4.convert_i32x4_s(a0), l0);
         l1 = fma_d_f32x4(d1, f32x4.convert_i32x4_s(a1), l1);

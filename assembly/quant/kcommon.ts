@@ -130,28 +130,40 @@ export function mins_pairs_lanes(bs: usize, m03: u32, m47: u32): v128 {
 
 /**
  * fma(d, v, acc) lane by lane, as the AVX2 kernels' _mm256_fmadd_ps(d, cvtepi32_ps(sumi), acc) once per
- * super-block, computed in f64 in both builds (the baseline has no FMA, and the relaxed build's
- * relaxed_madd need not fuse): d (an f32) times v (an f32 holding an integer below 2^25) is exact in
- * f64, so the only roundings are the f64 sum's and then the f32 one. That double rounding differs
- * from the single fused rounding only when the f64 sum lands exactly halfway between two f32 values
- * without the exact sum being there (about one operation in 2^28 for random data). Once per 256
- * elements: cheap.
+ * super-block (d an f32, v an f32x4 of integers below 2^25).
+ *   relaxed build: f32x4.relaxed_madd, which the loader only picks when it fuses (src/wasm/features.ts
+ *     runs a case where fused and unfused differ; x86 with FMA3 and ARM do, V8 then emits vfmadd/fmla):
+ *     one rounding, ggml's exactly. (An engine whose relaxed_madd does not fuse, Bun's, gets the baseline
+ *     build: keeping it on this one with the f64 path chosen at run time, a flag read once per call and
+ *     both paths compiled, cost V8 9% on the Q4_K matvec: measured with scripts/kernel-ab.mjs.)
+ *   baseline build: in f64: d·v is exact there, so the only roundings are the f64 sum's and then the
+ *     f32 one. That double rounding differs from the single fused rounding only when the f64 sum lands
+ *     exactly halfway between two f32 values without the exact sum being there (about one operation
+ *     in 2^28 for random data).
  */
 @inline
-export function fma_d_f32x4(d: f64, v: v128, acc: v128): v128 {
-  const dv = f64x2.splat(d);
-  const lo = f64x2.add(f64x2.mul(dv, f64x2.promote_low_f32x4(v)), f64x2.promote_low_f32x4(acc));
-  const hi = f64x2.add(
-    f64x2.mul(dv, f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1))),
-    f64x2.promote_low_f32x4(v128.shuffle<u32>(acc, acc, 2, 3, 0, 1)),
-  );
-  return v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+export function fma_d_f32x4(d: f32, v: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(f32x4.splat(d), v, acc);
+  } else {
+    const dv = f64x2.splat(<f64>d);
+    const lo = f64x2.add(f64x2.mul(dv, f64x2.promote_low_f32x4(v)), f64x2.promote_low_f32x4(acc));
+    const hi = f64x2.add(
+      f64x2.mul(dv, f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1))),
+      f64x2.promote_low_f32x4(v128.shuffle<u32>(acc, acc, 2, 3, 0, 1)),
+    );
+    return v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+  }
 }
 
-/** The scalar twin of fma_d_f32x4 for one lane. */
+/** The scalar twin of fma_d_f32x4 for one lane (the relaxed build's through the same relaxed_madd). */
 @inline
-export function fma_d_f32(d: f64, v: f32, acc: f32): f32 {
-  return <f32>(d * <f64>v + <f64>acc);
+export function fma_d_f32(d: f32, v: f32, acc: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(d), f32x4.splat(v), f32x4.splat(acc)), 0);
+  } else {
+    return <f32>(<f64>d * <f64>v + <f64>acc);
+  }
 }
 
 /** Σ_g s_g · bsums[g] over 16 signed byte scales s (a v128) and the block's 16 bsums at `bs`. */

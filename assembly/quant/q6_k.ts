@@ -154,7 +154,7 @@ export function dot_q6_k(w: usize, xq: usize, n: i32): f32 {
     const sc = v128.load(w, 192);
     lo = i32x4.sub(lo, offset32(bs, i16x8.extend_low_i8x16_s(sc)));
     hi = i32x4.sub(hi, offset32(bs + 16, i16x8.extend_high_i8x16_s(sc)));
-    const d = <f64>(q8k_d(xq, n, b) * load_f16_finite(w + 208));
+    const d = (q8k_d(xq, n, b) * load_f16_finite(w + 208));
     accLo = fma_d_f32x4(d, f32x4.convert_i32x4_s(lo), accLo);
     accHi = fma_d_f32x4(d, f32x4.convert_i32x4_s(hi), accHi);
     w += Q6_K_BYTES;
@@ -191,7 +191,7 @@ export function dot_q6_k_scalar(w: usize, xq: usize, n: i32): f32 {
   for (let b = 0; b < nb; b++) {
     const qs = q8k_qs(xq, b);
     const bs = q8k_bsums(xq, n, b);
-    const d = <f64>(q8k_d(xq, n, b) * load_f16_finite(w + 208));
+    const d = (q8k_d(xq, n, b) * load_f16_finite(w + 208));
     a0 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 0), a0);
     a1 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 1), a1);
     a2 = fma_d_f32(d, <f32>lane_q6_k(w, qs, bs, 2), a2);

@@ -20,6 +20,13 @@ function expectedRelaxedProbe(): number {
   return total;
 }
 
+/**
+ * probe_madd()'s answer when relaxed_madd fuses: the bits of -2^-46 (the f32 -0x1p-46), as a signed i32.
+ * The relaxed kernels' per-super-block fma (assembly/quant/kcommon.ts fma_d_f32x4) replays ggml's
+ * _mm256_fmadd_ps only when it is fused; unfused, it would round twice.
+ */
+const FUSED_MADD_BITS = 0xa8800000 | 0;
+
 let cached: { simd: boolean; relaxed: boolean } | undefined;
 
 /** What this engine supports, decided once by validating and running the probe modules. */
@@ -30,7 +37,8 @@ export function detectFeatures(): { simd: boolean; relaxed: boolean } {
   if (simd && WebAssembly.validate(probeRelaxed)) {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(probeRelaxed));
     const probe = instance.exports.probe as () => number;
-    relaxed = probe() === expectedRelaxedProbe();
+    const probeMadd = instance.exports.probe_madd as () => number;
+    relaxed = probe() === expectedRelaxedProbe() && probeMadd() === FUSED_MADD_BITS;
   }
   cached = { simd, relaxed };
   return cached;

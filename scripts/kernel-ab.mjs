@@ -1,0 +1,134 @@
+// A/B timing of the kernels of two git revisions (or a revision and the work tree) in ONE process, calls
+// alternating: on a machine shared with other jobs, separate `woolly-bench kernels` runs scatter by ±30%,
+// while two kernels timed back to back see the same load. Not part of CI.
+//
+//   node scripts/kernel-ab.mjs [--base REV] [--head REV|wt] [--simd simd|relaxed] [--formats Q4_K,Q4_0]
+//                              [--shape 4096x4096] [--mode matvec|matmulN] [--calls 300] [--ws 96]
+//
+// Each revision's assembly/ is compiled (baseline or relaxed SIMD, as the Node running this supports)
+// into a temporary folder; each gets its own memory with the same random weights (every f16 scale a
+// small normal value), cycled through --ws MiB so they stream from DRAM as in a model, and the same
+// activations. The outputs of the two must be the same bits (the script says how many differ) before
+// the medians and minimums of the call times mean anything.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values: opt } = parseArgs({
+  options: {
+    base: { type: "string", default: "HEAD" },
+    head: { type: "string", default: "wt" },
+    simd: { type: "string" },
+    formats: { type: "string", default: "Q4_K,Q6_K,Q4_0" },
+    shape: { type: "string", default: "4096x4096" },
+    mode: { type: "string", default: "matvec" },
+    calls: { type: "string", default: "300" },
+    ws: { type: "string", default: "96" },
+  },
+});
+
+/** ggml type id, block elements, block bytes, byte offsets of the block's f16 scales. */
+const FORMATS = {
+  Q4_0: [2, 32, 18, [0]],
+  Q5_0: [6, 32, 22, [0]],
+  Q8_0: [8, 32, 34, [0]],
+  Q4_K: [12, 256, 144, [0, 2]],
+  Q5_K: [13, 256, 176, [0, 2]],
+  Q6_K: [14, 256, 210, [208]],
+};
+
+/** As src/wasm/features.ts, roughly: the relaxed probe validates and its multiply-add fuses. */
+function relaxedRuns() {
+  const probe = readFileSync(join(root, "build", "probe-relaxed.wasm"));
+  if (!WebAssembly.validate(probe)) return false;
+  const madd = new WebAssembly.Instance(new WebAssembly.Module(probe)).exports.probe_madd;
+  return madd() === (0xa8800000 | 0);
+}
+const simd = opt.simd ?? (relaxedRuns() ? "relaxed" : "simd");
+
+/** Compile assembly/ of `rev` ("wt" = the work tree) for `simd`; returns the module bytes. */
+function kernels(rev) {
+  const dir = mkdtempSync(join(tmpdir(), "woolly-ab-"));
+  try {
+    if (rev === "wt") execFileSync("cp", ["-r", join(root, "assembly"), join(root, "asconfig.json"), dir]);
+    else execFileSync("sh", ["-c", `git -C "${root}" archive "${rev}" assembly asconfig.json | tar -x -C "${dir}"`]);
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    const out = join(dir, "k.wasm");
+    execFileSync(join(root, "node_modules", ".bin", "asc"), ["--config", "asconfig.json", "--target", simd, "--outFile", out], { cwd: dir });
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let seed = 12345;
+const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
+
+function bench(name, [type, blockElements, blockBytes, scales], variants) {
+  const [rows, cols] = opt.shape.split("x").map(Number);
+  const ncols = opt.mode === "matvec" ? 1 : Number(opt.mode.slice("matmul".length));
+  const rowBytes = (cols / blockElements) * blockBytes;
+  const matBytes = rows * rowBytes;
+  const mats = Math.max(1, Math.ceil((Number(opt.ws) << 20) / matBytes));
+  const w = new Uint8Array(matBytes * mats);
+  for (let i = 0; i < w.length; i++) w[i] = rnd() >>> 24;
+  for (let b = 0; b < w.length / blockBytes; b++) {
+    for (const o of scales) {
+      const h = 0x2000 + (rnd() & 0xfff);
+      w[b * blockBytes + o] = h & 0xff;
+      w[b * blockBytes + o + 1] = h >> 8;
+    }
+  }
+  const x = new Float32Array(cols * ncols).map(() => rnd() / 2 ** 32 - 0.5);
+  const runs = variants.map(([label, bytes]) => {
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((w.length + (64 << 20)) / 65536), maximum: 65536 });
+    const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+    const W = 1 << 20;
+    new Uint8Array(memory.buffer).set(w, W);
+    const X = W + w.length + 4096;
+    const act = k.act_bytes(type, cols);
+    const XQ = X + x.length * 4 + 4096;
+    const Y = XQ + act * ncols + 4096;
+    new Float32Array(memory.buffer, X, x.length).set(x);
+    for (let c = 0; c < ncols; c++) k.quantize_act(type, X + c * cols * 4, XQ + c * act, cols);
+    let m = 0;
+    const call = () => {
+      const wm = W + m * matBytes;
+      m = (m + 1) % mats;
+      if (ncols === 1) k.matvec(type, wm, rowBytes, XQ, Y, cols, 0, rows);
+      else k.matmul(type, wm, rowBytes, XQ, act, Y, rows, cols, 0, rows, ncols);
+    };
+    return { label, call, out: () => new Uint32Array(memory.buffer, Y, rows * ncols).slice(), ms: [] };
+  });
+  for (const r of runs) for (let i = 0; i < mats + 2; i++) r.call();
+  for (let i = 0; i < Number(opt.calls); i++) {
+    for (const r of runs) {
+      const t0 = performance.now();
+      r.call();
+      r.ms.push(performance.now() - t0);
+    }
+  }
+  const ref = runs[0].out();
+  for (const r of runs) {
+    const o = r.out();
+    let differ = 0;
+    for (let i = 0; i < o.length; i++) if (o[i] !== ref[i]) differ++;
+    const s = r.ms.sort((a, b) => a - b);
+    const med = s[s.length >> 1];
+    console.log(
+      `${name.padEnd(5)} ${opt.shape} ${opt.mode.padEnd(9)} ${r.label.padEnd(12)} median ${med.toFixed(3)} ms  min ${s[0].toFixed(3)} ms  ` +
+        `${(matBytes / med / 1e6).toFixed(2)} GB/s  ${((ncols * 1000) / med).toFixed(0)} columns/s  outputs differing from ${runs[0].label}: ${differ}`,
+    );
+  }
+}
+
+const variants = [[opt.base, kernels(opt.base)], [opt.head === "wt" ? "work tree" : opt.head, kernels(opt.head)]];
+console.log(`kernel A/B, ${simd} build, node ${process.versions.node}, ${opt.calls} alternating calls each`);
+for (const f of opt.formats.split(",")) {
+  if (!(f in FORMATS)) throw new Error(`--formats: ${f} is not one of ${Object.keys(FORMATS).join(", ")}`);
+  bench(f, FORMATS[f], variants);
+}
