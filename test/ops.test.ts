@@ -699,6 +699,40 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       }
     });
 
+    // The SIMD kernel runs a group's heads four (then two, then one) at a time and its scores four
+    // positions at a time: every split of heads and positions against the per-head scalar twin.
+    it.each([
+      { nHeads: 16, nKvHeads: 2, headDim: 64 }, // group 8 (TinyLlama)
+      { nHeads: 8, nKvHeads: 2, headDim: 128 }, // group 4 (Llama-3)
+      { nHeads: 6, nKvHeads: 3, headDim: 128 }, // group 2 (Qwen3)
+      { nHeads: 7, nKvHeads: 1, headDim: 32 }, // group 7: four, two and one head
+      { nHeads: 3, nKvHeads: 3, headDim: 96 }, // group 1 (Phi-3)
+      { nHeads: 4, nKvHeads: 2, headDim: 256 }, // group 2 (Gemma)
+      { nHeads: 4, nKvHeads: 1, headDim: 80 }, // V pass of 8-wide quads plus per-head columns
+    ])("%o: SIMD = scalar to the bit for head ranges that split groups, odd nPos, soft-cap, batch 0 and 1", (shape) => {
+      const m = fresh();
+      const group = shape.nHeads / shape.nKvHeads;
+      const ranges = [[0, shape.nHeads], [1, shape.nHeads - 1], [group - 1, Math.min(shape.nHeads, group + 2)], [0, 1]];
+      for (const nPos of [1, 6, 35, 130]) {
+        const c = { ...shape, nPos };
+        const s = setup(m, c, shape.headDim * 7 + nPos);
+        for (const [h0, h1] of ranges) {
+          if (h1 <= h0) continue;
+          for (const softcap of nPos === 35 ? [0, 30] : [0]) {
+            for (const batch of [0, 1]) {
+              const a = run(m, c, s, "attention", h0, h1, softcap, batch);
+              const b = run(m, c, s, "attention_scalar", h0, h1, softcap, batch);
+              const at = `nPos ${nPos} heads ${h0}..${h1} softcap ${softcap} batch ${batch}`;
+              const o = [h0 * c.headDim, h1 * c.headDim];
+              expect(bitsOf(a.outV.subarray(o[0], o[1])), at).toEqual(bitsOf(b.outV.subarray(o[0], o[1])));
+              const sc = [h0 * nPos, h1 * nPos];
+              expect(bitsOf(a.scoresV.subarray(sc[0], sc[1])), at).toEqual(bitsOf(b.scoresV.subarray(sc[0], sc[1])));
+            }
+          }
+        }
+      }
+    });
+
     it("out may alias q", () => {
       const c = { nHeads: 4, nKvHeads: 1, headDim: 64, nPos: 12 };
       const m = fresh();
