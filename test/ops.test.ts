@@ -733,6 +733,46 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       }
     });
 
+    it("softmax_numerators: ggml_v_expf of x - max and ggml's sum to the bit, SIMD = scalar", () => {
+      // dense over [-110, 1] (the fast path, |n| > 124 and the flush to 0 past -103.97), plus exact zeros,
+      // values within a few ulps of the fallback thresholds, and an n % 8 tail
+      const r = rng(2024);
+      const xs = [0, -0, 1e-30, -1e-30, -87.33, -87.34, -86.0, -103.97, -103.98, -200, -1e30];
+      while (xs.length < 40_003) xs.push(f(1 - 111 * r()));
+      for (const max of [0, 0.75]) {
+        const x = Float32Array.from(xs, (v) => f(v + max));
+        const want = ggmlSoftMaxNumerators(Array.from(x), max);
+        const m = fresh();
+        for (const k of ["softmax_numerators", "softmax_numerators_scalar"] as const) {
+          const p = m.f32(x);
+          const sum = m.e.kernels[k](p, x.length, max);
+          expect(bitsOf(m.readF32(p, x.length)), k).toEqual(bitsOf(new Float32Array(want.e)));
+          expect(sum, k).toBe(want.sum);
+        }
+      }
+    });
+
+    // The same inside attention, with 45,000 positions: every f16 in [-100, 100] as a key, times four
+    // query scales c (one per head), puts s - max densely over [-600, 0].
+    it("softmax over every f16 in [-100, 100] as a score: SIMD = scalar to the bit", () => {
+      const m = fresh();
+      const keys: number[] = [];
+      for (let h = 0; h < 0x10000; h++) if (Math.abs(halfValue(h)) <= 100) keys.push(h);
+      const c = { nHeads: 4, nKvHeads: 1, headDim: 32, nPos: keys.length };
+      const k = new Uint16Array(c.nPos * 32);
+      keys.forEach((h, t) => (k[t * 32] = h));
+      const v = Uint16Array.from({ length: c.nPos * 32 }, (_, i) => 0x3c00 + (i % 977));
+      const q = new Float32Array(4 * 32);
+      [1, 2 ** -10, 3, -(2 ** -6)].forEach((s, h) => (q[h * 32] = s));
+      const s = { q, k, v, kvDim: 32, pq: m.f32(q), pk: m.u16(k), pv: m.u16(v), scale: 1 };
+      for (const batch of [0, 1]) {
+        const a = run(m, c, s, "attention", 0, 4, 0, batch);
+        const b = run(m, c, s, "attention_scalar", 0, 4, 0, batch);
+        expect(bitsOf(a.scoresV)).toEqual(bitsOf(b.scoresV));
+        expect(bitsOf(a.outV)).toEqual(bitsOf(b.outV));
+      }
+    });
+
     it("out may alias q", () => {
       const c = { nHeads: 4, nKvHeads: 1, headDim: 64, nPos: 12 };
       const m = fresh();

@@ -50,9 +50,10 @@
 // Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64), one layer, Node 20, best of 7, at 512 /
 // 2048 positions: exact conversion 1.09 / 4.47 ms; scaled f16 0.48 / 1.90 ms; and grouped in-order V 0.435 /
 // 1.74 ms (before the tinyBLAS V order).
-import { expS, expV, floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
+import { floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
 import { capped, dotScaledS, scaledS, scoresHeads4, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
+import { probability, softmax, softmaxNumeratorsS, softmaxNumeratorsV } from "./attention_softmax";
 import { dotOrderS, tinyOrderS, valuesGroup } from "./attention_values";
 
 export function attention(
@@ -101,34 +102,8 @@ export function attention(
   }
 }
 
-/** scores row sc (nPos) from s_t to f16(p_t) * 2^112, given max_t s_t. */
-function softmax(sc: usize, nPos: i32, max: f32): void {
-  probabilitiesV(sc, nPos, <f32>(1.0 / softmaxNumeratorsV(sc, nPos, max)));
-}
 
-/**
- * sc[t] = f16(e_t * inv) * 2^112 where sc[t] held e_t * 2^112: the softmax normalized as ggml_soft_max
- * does (1/Σ in f64, rounded to f32, one f32 multiply), then rounded to f16 as ggml_mul_mat rounds kq for
- * the f16 V (vec_dot_type F16). This is what makes the logits match llama.cpp's to 1e-7 (measured).
- */
-@inline function probabilitiesV(sc: usize, n: i32, inv: f32): void {
-  const down = f32x4.splat(reinterpret<f32>(TWO_M112));
-  const up = f32x4.splat(reinterpret<f32>(TWO_P112));
-  const iv = f32x4.splat(inv);
-  let t = 0;
-  for (; t + 4 <= n; t += 4) {
-    const p = sc + (<usize>t << 2);
-    const prob = f32x4.mul(f32x4.mul(v128.load(p), down), iv);
-    v128.store(p, f32x4.mul(halfToFloatV(floatToHalfV(prob)), up));
-  }
-  for (; t < n; t++) probability(sc + (<usize>t << 2), inv);
-}
 
-/** The scalar twin of probabilitiesV for one score. */
-@inline function probability(sc: usize, inv: f32): void {
-  const prob = load<f32>(sc) * reinterpret<f32>(TWO_M112) * inv;
-  store<f32>(sc, halfToFloat(floatToHalf(prob)) * reinterpret<f32>(TWO_P112));
-}
 
 /** dst = f32(f16(src)) * 2^112 for n floats; dst may equal src. */
 @inline function scaledQueryV(src: usize, dst: usize, n: i32): void {
@@ -170,7 +145,7 @@ export function attention_scalar(
       store<f32>(sc + (<usize>t << 2), s);
       if (s > max) max = s;
     }
-    const sum = softmaxNumeratorsS(sc, nPos, max);
+    const sum = softmaxNumeratorsS(sc, nPos, max, reinterpret<f32>(TWO_P112));
     const inv = <f32>(1.0 / sum);
     for (let t = 0; t < nPos; t++) probability(sc + (<usize>t << 2), inv);
     // one query token: ggml_vec_dot_f16's 32 lanes over positions; a batch: tinyBLAS's eight lanes
@@ -181,71 +156,15 @@ export function attention_scalar(
   }
 }
 
-// ggml_vec_soft_max_f32 (ggml-cpu/vec.cpp) as the AVX2 + FMA build runs it over one row of scores: chunks
-// of 8 through ggml_v_expf (expV, with ggml's fused multiply-adds), each chunk's 8 values summed in f32 as
-// _mm256_extractf128_ps + _mm_movehl_ps + _mm_movehdup_ps/_mm_add_ss do, ((v4 + v0) + (v6 + v2)) +
-// ((v5 + v1) + (v7 + v3)), that f32 added to the f64 sum. ggml's row is not nPos long but n_kv: llama.cpp
-// pads its KV cache view to a multiple of 256 (32 in older builds; llama_kv_cache::get_n_kv) and masks
-// the positions past nPos to -inf, for which ggml_v_expf gives exactly 0. So the n % 8 tail that
-// ggml_vec_soft_max_f32 would send to libm expf is never reached, and the last partial chunk here is a
-// chunk of 8 padded with zeros (adding an exact 0 changes no sum). Measured against the fixtures: the
-// libm-tail alternative put synth-llama-BF16 prompt 2 at 1.5e-3 relative RMS; this puts it at 1.8e-7.
-
-/** p = exp(*sc - max) through ggml_v_expf; stores p * 2^112 (exact) for the V pass and returns p. */
-@inline function expNumerator(sc: usize, max: f32): f32 {
-  const e = expS(load<f32>(sc) - max);
-  store<f32>(sc, e * reinterpret<f32>(TWO_P112));
-  return e;
+/**
+ * The softmax's numerators over one row (ggml_vec_soft_max_f32, AVX2 + FMA): x[t] = ggml_v_expf(x[t] - max)
+ * for t < n; returns Σ in ggml's order (f64). attention runs the same code on its scores.
+ */
+export function softmax_numerators(x: usize, n: i32, max: f32): f64 {
+  return softmaxNumeratorsV(x, n, max, 1);
 }
 
-/** The last n % 8 scores from t as one chunk of 8 padded with zeros, its f32 sum added to sum. */
-@inline function softmaxTail(sc: usize, t: i32, n: i32, max: f32, sum: f64): f64 {
-  if (t >= n) return sum;
-  const m = n - t;
-  const p = sc + (<usize>t << 2);
-  const v0 = expNumerator(p, max);
-  const v1: f32 = m > 1 ? expNumerator(p + 4, max) : 0;
-  const v2: f32 = m > 2 ? expNumerator(p + 8, max) : 0;
-  const v3: f32 = m > 3 ? expNumerator(p + 12, max) : 0;
-  const v4: f32 = m > 4 ? expNumerator(p + 16, max) : 0;
-  const v5: f32 = m > 5 ? expNumerator(p + 20, max) : 0;
-  const v6: f32 = m > 6 ? expNumerator(p + 24, max) : 0;
-  return sum + <f64>(((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (<f32>0 + v3)));
-}
-
-/** sc[t] = exp(sc[t] - max) * 2^112 for t < n; returns Σ exp(sc[t] - max) in f64 as ggml sums it. */
-@inline function softmaxNumeratorsV(sc: usize, n: i32, max: f32): f64 {
-  const mv = f32x4.splat(max);
-  const up = f32x4.splat(reinterpret<f32>(TWO_P112));
-  let sum: f64 = 0;
-  let t = 0;
-  for (; t + 8 <= n; t += 8) {
-    const p = sc + (<usize>t << 2);
-    const e0 = expV(f32x4.sub(v128.load(p), mv));
-    const e1 = expV(f32x4.sub(v128.load(p, 16), mv));
-    v128.store(p, f32x4.mul(e0, up));
-    v128.store(p, f32x4.mul(e1, up), 16);
-    const a = f32x4.add(e1, e0);
-    sum += <f64>((f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 2)) + (f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3)));
-  }
-  return softmaxTail(sc, t, n, max, sum);
-}
-
-/** The scalar twin of softmaxNumeratorsV. */
-function softmaxNumeratorsS(sc: usize, n: i32, max: f32): f64 {
-  let sum: f64 = 0;
-  let t = 0;
-  for (; t + 8 <= n; t += 8) {
-    const p = sc + (<usize>t << 2);
-    const v0 = expNumerator(p, max);
-    const v1 = expNumerator(p + 4, max);
-    const v2 = expNumerator(p + 8, max);
-    const v3 = expNumerator(p + 12, max);
-    const v4 = expNumerator(p + 16, max);
-    const v5 = expNumerator(p + 20, max);
-    const v6 = expNumerator(p + 24, max);
-    const v7 = expNumerator(p + 28, max);
-    sum += <f64>(((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3)));
-  }
-  return softmaxTail(sc, t, n, max, sum);
+/** The scalar twin of softmax_numerators. */
+export function softmax_numerators_scalar(x: usize, n: i32, max: f32): f64 {
+  return softmaxNumeratorsS(x, n, max, 1);
 }

@@ -1,0 +1,205 @@
+// The softmax of attention (ops/attention.ts): one row of scores s_t to f16(p_t) * 2^112, as llama.cpp's
+// ggml_soft_max_ext and the f16 rounding of kq before the V product compute it, with a faster route to
+// ggml_v_expf's exact bits (expSoftmaxV).
+import {
+  EXP_C0, EXP_C1, EXP_C2, EXP_C3, EXP_C4, EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_SHIFT, F32_ONE,
+  expS, expV, floatToHalf, floatToHalfV, halfToFloat, halfToFloatV,
+} from "./math";
+import { TWO_M112, TWO_P112 } from "./attention_scores";
+
+/** scores row sc (nPos) from s_t to f16(p_t) * 2^112, given max_t s_t. */
+export function softmax(sc: usize, nPos: i32, max: f32): void {
+  probabilitiesV(sc, nPos, <f32>(1.0 / softmaxNumeratorsV(sc, nPos, max, reinterpret<f32>(TWO_P112))));
+}
+
+/**
+ * sc[t] = f16(e_t * inv) * 2^112 where sc[t] held e_t * 2^112: the softmax normalized as ggml_soft_max
+ * does (1/Σ in f64, rounded to f32, one f32 multiply), then rounded to f16 as ggml_mul_mat rounds kq for
+ * the f16 V (vec_dot_type F16). This is what makes the logits match llama.cpp's to 1e-7 (measured).
+ */
+@inline function probabilitiesV(sc: usize, n: i32, inv: f32): void {
+  const down = f32x4.splat(reinterpret<f32>(TWO_M112));
+  const up = f32x4.splat(reinterpret<f32>(TWO_P112));
+  const iv = f32x4.splat(inv);
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const p = sc + (<usize>t << 2);
+    const prob = f32x4.mul(f32x4.mul(v128.load(p), down), iv);
+    v128.store(p, f32x4.mul(halfToFloatV(floatToHalfV(prob)), up));
+  }
+  for (; t < n; t++) probability(sc + (<usize>t << 2), inv);
+}
+
+/** The scalar twin of probabilitiesV for one score. */
+@inline export function probability(sc: usize, inv: f32): void {
+  const prob = load<f32>(sc) * reinterpret<f32>(TWO_M112) * inv;
+  store<f32>(sc, halfToFloat(floatToHalf(prob)) * reinterpret<f32>(TWO_P112));
+}
+
+// ggml_vec_soft_max_f32 (ggml-cpu/vec.cpp) as the AVX2 + FMA build runs it over one row of scores: chunks
+// of 8 through ggml_v_expf (expV, with ggml's fused multiply-adds), each chunk's 8 values summed in f32 as
+// _mm256_extractf128_ps + _mm_movehl_ps + _mm_movehdup_ps/_mm_add_ss do, ((v4 + v0) + (v6 + v2)) +
+// ((v5 + v1) + (v7 + v3)), that f32 added to the f64 sum. ggml's row is not nPos long but n_kv: llama.cpp
+// pads its KV cache view to a multiple of 256 (32 in older builds; llama_kv_cache::get_n_kv) and masks
+// the positions past nPos to -inf, for which ggml_v_expf gives exactly 0. So the n % 8 tail that
+// ggml_vec_soft_max_f32 would send to libm expf is never reached, and the last partial chunk here is a
+// chunk of 8 padded with zeros (adding an exact 0 changes no sum). Measured against the fixtures: the
+// libm-tail alternative put synth-llama-BF16 prompt 2 at 1.5e-3 relative RMS; this puts it at 1.8e-7.
+
+/** p = exp(*sc - max) through ggml_v_expf; stores p * up (a power of 2: 2^112 for the V pass) and returns p. */
+@inline function expNumerator(sc: usize, max: f32, up: f32): f32 {
+  const e = expS(load<f32>(sc) - max);
+  store<f32>(sc, e * up);
+  return e;
+}
+
+/** The last n % 8 scores from t as one chunk of 8 padded with zeros, its f32 sum added to sum. */
+@inline function softmaxTail(sc: usize, t: i32, n: i32, max: f32, up: f32, sum: f64): f64 {
+  if (t >= n) return sum;
+  const m = n - t;
+  const p = sc + (<usize>t << 2);
+  const v0 = expNumerator(p, max, up);
+  const v1: f32 = m > 1 ? expNumerator(p + 4, max, up) : 0;
+  const v2: f32 = m > 2 ? expNumerator(p + 8, max, up) : 0;
+  const v3: f32 = m > 3 ? expNumerator(p + 12, max, up) : 0;
+  const v4: f32 = m > 4 ? expNumerator(p + 16, max, up) : 0;
+  const v5: f32 = m > 5 ? expNumerator(p + 20, max, up) : 0;
+  const v6: f32 = m > 6 ? expNumerator(p + 24, max, up) : 0;
+  return sum + <f64>(((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (<f32>0 + v3)));
+}
+
+/** sc[t] = exp(sc[t] - max) * up for t < n; returns Σ exp(sc[t] - max) in f64 as ggml sums it. */
+@inline export function softmaxNumeratorsV(sc: usize, n: i32, max: f32, up: f32): f64 {
+  const mv = f32x4.splat(max);
+  const upV = f32x4.splat(up);
+  let sum: f64 = 0;
+  let t = 0;
+  for (; t + 8 <= n; t += 8) {
+    const p = sc + (<usize>t << 2);
+    const e0 = expSoftmaxV(f32x4.sub(v128.load(p), mv));
+    const e1 = expSoftmaxV(f32x4.sub(v128.load(p, 16), mv));
+    v128.store(p, f32x4.mul(e0, upV));
+    v128.store(p, f32x4.mul(e1, upV), 16);
+    const a = f32x4.add(e1, e0);
+    sum += <f64>((f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 2)) + (f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3)));
+  }
+  return softmaxTail(sc, t, n, max, up, sum);
+}
+
+/** The scalar twin of softmaxNumeratorsV. */
+export function softmaxNumeratorsS(sc: usize, n: i32, max: f32, up: f32): f64 {
+  let sum: f64 = 0;
+  let t = 0;
+  for (; t + 8 <= n; t += 8) {
+    const p = sc + (<usize>t << 2);
+    const v0 = expNumerator(p, max, up);
+    const v1 = expNumerator(p + 4, max, up);
+    const v2 = expNumerator(p + 8, max, up);
+    const v3 = expNumerator(p + 12, max, up);
+    const v4 = expNumerator(p + 16, max, up);
+    const v5 = expNumerator(p + 20, max, up);
+    const v6 = expNumerator(p + 24, max, up);
+    const v7 = expNumerator(p + 28, max, up);
+    sum += <f64>(((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3)));
+  }
+  return softmaxTail(sc, t, n, max, up, sum);
+}
+
+// ── ggml_v_expf, the softmax's route ─────────────────────────────────────────────────────────────────
+// math.ts's expV emulates each of ggml_v_expf's seven fused multiply-adds on its own: four lanes split
+// into two f64 pairs and joined again, a midpoint test and a branch, each time. Here the whole chain runs
+// in f64 pairs holding f32 values (every product of two f32 is exact in f64; rounding to f32 is a demote
+// and a promote), with one midpoint test per fused multiply-add and one branch at the end: where no lane
+// can be wrong, these are expV's bits; where one might, expV itself runs. The reasons, step by step:
+//   * a fused a*b + c: s = f64(a*b + c) (a*b exact) rounds to the f32 of the exact sum unless s is an f32
+//     midpoint (see math.ts) or below 2^-126 (f32 subnormal midpoints are finer). Midpoints are tested;
+//     no result below 2^-126 can occur on the fast path: z ~ 2^23, p1, p2, p3 ~ 0.04 .. 0.5 and kj >=
+//     0.7 * 2^-124 by their ranges, and b, j are 0 or above 2^-60 when x is 0 or above 2^-100 (b is a
+//     multiple of 2^-49 when n != 0: x - n*LN2_HI rounded, minus a multiple of 2^-42, and b = x when
+//     n = 0), so x below 2^-100 (but not 0) takes expV;
+//   * x - n*LN2_HI and b*b, C4*b are one f32 rounding of an exact f64 value (n*LN2_HI has at most 23 bits
+//     for |n| < 256 and is within a factor 2 of x, or 0), so need no test;
+//   * |n| > 124 (ggml's second scaling path starts at 126) takes expV.
+// Measured (TinyLlama's shapes, one layer at 2048 positions, Node 24): softmax 1.5 -> 0.7 ms.
+
+const MID_MASK: i32 = 0x1FFFFFFF;
+const MID_BITS: i32 = 0x10000000;
+/** 2^-100 as f32 bits: smaller inputs (but 0) take expV. */
+const X_TINY: i32 = 0x0D800000;
+
+@inline function lo64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+@inline function hi64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+}
+
+/** An f64 pair rounded to f32 and back. */
+@inline function round32(s: v128): v128 {
+  return f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(s));
+}
+
+/** Lanes (of the four, as i32 masks) where s_lo, s_hi are f32 midpoints: their low 29 bits are 1 << 28. */
+@inline function midpoints(sl: v128, sh: v128): v128 {
+  const low = v128.shuffle<i32>(sl, sh, 0, 2, 4, 6);
+  return i32x4.eq(v128.and(low, i32x4.splat(MID_MASK)), i32x4.splat(MID_BITS));
+}
+
+@inline function splat64(bits: u32): v128 {
+  return f64x2.splat(<f64>reinterpret<f32>(bits));
+}
+
+/** math.ts's expV, called (not inlined) on the rare vectors that leave the fast path. */
+function expExact(x: v128): v128 {
+  return expV(x);
+}
+
+/** ggml_v_expf on four lanes, the bits of math.ts's expV (see above). */
+@inline function expSoftmaxV(x: v128): v128 {
+  const xl = lo64(x), xh = hi64(x);
+  const r = splat64(EXP_SHIFT);
+  // z = fma(x, log2e, r); n = z - r (exact)
+  let sl = f64x2.add(f64x2.mul(xl, splat64(EXP_LOG2E)), r);
+  let sh = f64x2.add(f64x2.mul(xh, splat64(EXP_LOG2E)), r);
+  let risk = midpoints(sl, sh);
+  const z = v128.shuffle<f32>(f32x4.demote_f64x2_zero(sl), f32x4.demote_f64x2_zero(sh), 0, 1, 4, 5);
+  const n = f32x4.sub(z, f32x4.splat(reinterpret<f32>(EXP_SHIFT)));
+  const nl = lo64(n), nh = hi64(n);
+  // b = fma(-n, ln2_lo, fma(-n, ln2_hi, x)), the inner one exact before its rounding
+  const bl1 = round32(f64x2.sub(xl, f64x2.mul(nl, splat64(EXP_LN2_HI))));
+  const bh1 = round32(f64x2.sub(xh, f64x2.mul(nh, splat64(EXP_LN2_HI))));
+  sl = f64x2.sub(bl1, f64x2.mul(nl, splat64(EXP_LN2_LO)));
+  sh = f64x2.sub(bh1, f64x2.mul(nh, splat64(EXP_LN2_LO)));
+  risk = v128.or(risk, midpoints(sl, sh));
+  const bl = round32(sl), bh = round32(sh);
+  const ul = round32(f64x2.mul(bl, bl)), uh = round32(f64x2.mul(bh, bh));
+  // j = fma(fma(fma(c0, b, c1), u, fma(c2, b, c3)), u, c4 * b)
+  sl = f64x2.add(f64x2.mul(splat64(EXP_C0), bl), splat64(EXP_C1));
+  sh = f64x2.add(f64x2.mul(splat64(EXP_C0), bh), splat64(EXP_C1));
+  risk = v128.or(risk, midpoints(sl, sh));
+  const p1l = round32(sl), p1h = round32(sh);
+  sl = f64x2.add(f64x2.mul(splat64(EXP_C2), bl), splat64(EXP_C3));
+  sh = f64x2.add(f64x2.mul(splat64(EXP_C2), bh), splat64(EXP_C3));
+  risk = v128.or(risk, midpoints(sl, sh));
+  const p2l = round32(sl), p2h = round32(sh);
+  sl = f64x2.add(f64x2.mul(p1l, ul), p2l);
+  sh = f64x2.add(f64x2.mul(p1h, uh), p2h);
+  risk = v128.or(risk, midpoints(sl, sh));
+  const p3l = round32(sl), p3h = round32(sh);
+  sl = f64x2.add(f64x2.mul(p3l, ul), round32(f64x2.mul(splat64(EXP_C4), bl)));
+  sh = f64x2.add(f64x2.mul(p3h, uh), round32(f64x2.mul(splat64(EXP_C4), bh)));
+  risk = v128.or(risk, midpoints(sl, sh));
+  const jl = round32(sl), jh = round32(sh);
+  // k = 2^n from z's bits, as ggml; kj = fma(j, k, k)
+  const k = i32x4.add(i32x4.shl(z, 23), i32x4.splat(F32_ONE));
+  const kl = lo64(k), kh = hi64(k);
+  sl = f64x2.add(f64x2.mul(jl, kl), kl);
+  sh = f64x2.add(f64x2.mul(jh, kh), kh);
+  risk = v128.or(risk, midpoints(sl, sh));
+  // inputs that leave the fast path: |n| > 124, and 0 < |x| < 2^-100
+  risk = v128.or(risk, f32x4.gt(f32x4.abs(n), f32x4.splat(124)));
+  risk = v128.or(risk, i32x4.lt_u(i32x4.sub(v128.and(x, i32x4.splat(0x7FFFFFFF)), i32x4.splat(1)), i32x4.splat(X_TINY - 1)));
+  if (v128.any_true(risk)) return expExact(x);
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(sl), f32x4.demote_f64x2_zero(sh), 0, 1, 4, 5);
+}
