@@ -28,12 +28,24 @@ export const TWO_M112: u32 = 0x07800000;
 const SCALED_MASK: i32 = <i32>0x8FFFE000;
 
 /**
- * Four f16 at p as f32 times 2^-112: sign-extended to i32 (the sign fills bits 15..31), shifted left 13
- * (exponent and mantissa to bits 13..27, the sign to 28..31), bits 28..30 cleared. One load-and-extend,
- * a shift and an and.
+ * SCALED_MASK in memory, loaded once per kernel call (scaledMask) and passed down: V8 rebuilds a
+ * v128.const at every use inside a loop (three instructions here), while a loaded local stays in a
+ * register, and Binaryen cannot fold a load (as quant/common.ts's KCONST). Measured on the scores and V
+ * loops: see ops/attention.ts.
  */
-@inline export function scaledQuad(p: usize): v128 {
-  return v128.and(i32x4.shl(v128.load16x4_s(p), 13), i32x4.splat(SCALED_MASK));
+const SCALED_MASK_V: StaticArray<i32> = [SCALED_MASK, SCALED_MASK, SCALED_MASK, SCALED_MASK];
+
+@inline export function scaledMask(): v128 {
+  return v128.load(changetype<usize>(SCALED_MASK_V));
+}
+
+/**
+ * Four f16 at p as f32 times 2^-112: sign-extended to i32 (the sign fills bits 15..31), shifted left 13
+ * (exponent and mantissa to bits 13..27, the sign to 28..31), bits 28..30 cleared (mask: scaledMask()).
+ * One load-and-extend, a shift and an and.
+ */
+@inline export function scaledQuad(p: usize, mask: v128): v128 {
+  return v128.and(i32x4.shl(v128.load16x4_s(p), 13), mask);
 }
 
 /** The scalar twin of scaledQuad for one f16. */
@@ -60,7 +72,7 @@ const SCALED_MASK: i32 = <i32>0x8FFFE000;
  * call, so one branch is compiled). Per dot, lane vector j (elements 4j..4j+3 of every block) sums over the
  * blocks in order; the tree is ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)), built here pair by pair.
  */
-@inline function dots4(q: usize, qStep: usize, k: usize, kStep: usize, nb: i32, heads: bool): v128 {
+@inline function dots4(q: usize, qStep: usize, k: usize, kStep: usize, nb: i32, heads: bool, mask: v128): v128 {
   const zero = f32x4.splat(0);
   let x0 = zero, x1 = zero, x2 = zero, x3 = zero, w0 = zero, w1 = zero, w2 = zero, w3 = zero;
   for (let m = 0; m < 4; m++) {
@@ -71,8 +83,8 @@ const SCALED_MASK: i32 = <i32>0x8FFFE000;
     let kp = k + (<usize>j << 3);
     for (let b = 0; b < nb; b++) {
       if (heads) {
-        const k0 = scaledQuad(kp);
-        const k1 = scaledQuad(kp + 32);
+        const k0 = scaledQuad(kp, mask);
+        const k1 = scaledQuad(kp + 32, mask);
         a0 = madd(v128.load(qp), k0, a0);
         a1 = madd(v128.load(qp + qStep), k0, a1);
         a2 = madd(v128.load(qp + 2 * qStep), k0, a2);
@@ -84,14 +96,14 @@ const SCALED_MASK: i32 = <i32>0x8FFFE000;
       } else {
         const q0 = v128.load(qp);
         const q1 = v128.load(qp, 64);
-        a0 = madd(q0, scaledQuad(kp), a0);
-        a1 = madd(q0, scaledQuad(kp + kStep), a1);
-        a2 = madd(q0, scaledQuad(kp + 2 * kStep), a2);
-        a3 = madd(q0, scaledQuad(kp + 3 * kStep), a3);
-        a4 = madd(q1, scaledQuad(kp + 32), a4);
-        a5 = madd(q1, scaledQuad(kp + kStep + 32), a5);
-        a6 = madd(q1, scaledQuad(kp + 2 * kStep + 32), a6);
-        a7 = madd(q1, scaledQuad(kp + 3 * kStep + 32), a7);
+        a0 = madd(q0, scaledQuad(kp, mask), a0);
+        a1 = madd(q0, scaledQuad(kp + kStep, mask), a1);
+        a2 = madd(q0, scaledQuad(kp + 2 * kStep, mask), a2);
+        a3 = madd(q0, scaledQuad(kp + 3 * kStep, mask), a3);
+        a4 = madd(q1, scaledQuad(kp + 32, mask), a4);
+        a5 = madd(q1, scaledQuad(kp + kStep + 32, mask), a5);
+        a6 = madd(q1, scaledQuad(kp + 2 * kStep + 32, mask), a6);
+        a7 = madd(q1, scaledQuad(kp + 3 * kStep + 32, mask), a7);
       }
       qp += 128;
       kp += 64;
@@ -139,10 +151,11 @@ const SCALED_MASK: i32 = <i32>0x8FFFE000;
 export function scoresHeads4(
   q: usize, headBytes: usize, k: usize, rowBytes: usize, sc: usize, scBytes: usize, nPos: i32, nb: i32, scale: f32, softcap: f32,
 ): v128 {
+  const mask = scaledMask();
   let max = f32x4.splat(-Infinity);
   let row = k;
   for (let t = 0; t < nPos; t++) {
-    const s = scaledScores(dots4(q, headBytes, row, 0, nb, true), scale, softcap);
+    const s = scaledScores(dots4(q, headBytes, row, 0, nb, true, mask), scale, softcap);
     max = f32x4.pmax(max, s);
     const o = sc + (<usize>t << 2);
     store<f32>(o, f32x4.extract_lane(s, 0));
@@ -161,12 +174,13 @@ export function scoresHeads4(
  * other one, which no result can see (s - max is then s for every s != 0, and ±0 for s = ±0, whose exp is 1).
  */
 export function scoresRows4(q: usize, k: usize, rowBytes: usize, sc: usize, nPos: i32, nb: i32, scale: f32, softcap: f32): f32 {
+  const mask = scaledMask();
   let maxV = f32x4.splat(-Infinity);
   let row = k;
   const step = rowBytes << 2;
   let t = 0;
   for (; t + 4 <= nPos; t += 4) {
-    const s = scaledScores(dots4(q, 0, row, rowBytes, nb, false), scale, softcap);
+    const s = scaledScores(dots4(q, 0, row, rowBytes, nb, false, mask), scale, softcap);
     maxV = f32x4.pmax(maxV, s);
     v128.store(sc + (<usize>t << 2), s);
     row += step;
@@ -210,20 +224,21 @@ export function scoresOne(q: usize, k: usize, rowBytes: usize, sc: usize, nPos: 
  * (t0[0] + t0[1]) + (t0[2] + t0[3]). The n % 32 leftovers are added in f64, as ggml does.
  */
 function dotScaledV(a: usize, k: usize, n: i32): f32 {
+  const mask = scaledMask();
   const zero = f32x4.splat(0);
   let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
   let i = 0;
   for (; i + 32 <= n; i += 32) {
     const pa = a + (<usize>i << 2);
     const pk = k + (<usize>i << 1);
-    a0 = madd(v128.load(pa), scaledQuad(pk), a0);
-    a1 = madd(v128.load(pa, 16), scaledQuad(pk + 8), a1);
-    a2 = madd(v128.load(pa, 32), scaledQuad(pk + 16), a2);
-    a3 = madd(v128.load(pa, 48), scaledQuad(pk + 24), a3);
-    a4 = madd(v128.load(pa, 64), scaledQuad(pk + 32), a4);
-    a5 = madd(v128.load(pa, 80), scaledQuad(pk + 40), a5);
-    a6 = madd(v128.load(pa, 96), scaledQuad(pk + 48), a6);
-    a7 = madd(v128.load(pa, 112), scaledQuad(pk + 56), a7);
+    a0 = madd(v128.load(pa), scaledQuad(pk, mask), a0);
+    a1 = madd(v128.load(pa, 16), scaledQuad(pk + 8, mask), a1);
+    a2 = madd(v128.load(pa, 32), scaledQuad(pk + 16, mask), a2);
+    a3 = madd(v128.load(pa, 48), scaledQuad(pk + 24, mask), a3);
+    a4 = madd(v128.load(pa, 64), scaledQuad(pk + 32, mask), a4);
+    a5 = madd(v128.load(pa, 80), scaledQuad(pk + 40, mask), a5);
+    a6 = madd(v128.load(pa, 96), scaledQuad(pk + 48, mask), a6);
+    a7 = madd(v128.load(pa, 112), scaledQuad(pk + 56, mask), a7);
   }
   a0 = f32x4.add(a0, a4);
   a1 = f32x4.add(a1, a5);

@@ -17,7 +17,7 @@
 //
 // A column count that does not divide (headDim % 8, 16 or 32) goes through weightedSumDotV and
 // weightedSumV, the per-head kernels these replace, on its remaining elements.
-import { madd, scaledQuad, scaledS } from "./attention_scores";
+import { madd, scaledMask, scaledQuad, scaledS } from "./attention_scores";
 
 /**
  * The V pass of `heads` consecutive heads (scores rows sc, sc + scBytes, …; outputs out, out + headBytes,
@@ -76,6 +76,7 @@ export function valuesGroup(
  * out = (t_0 + t_1) + (t_2 + t_3), as weightedSumDotV.
  */
 @inline function pass32(v: usize, rowBytes: usize, sc: usize, scBytes: usize, nPos: i32, out: usize, headBytes: usize, shape: i32): void {
+  const mask = scaledMask();
   const zero = f32x4.splat(0);
   let u0 = zero, u1 = zero, u2 = zero, u3 = zero, u4 = zero, u5 = zero, u6 = zero, u7 = zero;
   let v0 = zero, v1 = zero, v2 = zero, v3 = zero, v4 = zero, v5 = zero, v6 = zero, v7 = zero;
@@ -92,22 +93,22 @@ export function valuesGroup(
     let p = sc + (<usize>lane << 2);
     for (let t = lane; t < nPos; t += 32) {
       if (shape == 4) {
-        const q0 = scaledQuad(row), q1 = scaledQuad(row + 8);
+        const q0 = scaledQuad(row, mask), q1 = scaledQuad(row + 8, mask);
         const p0 = v128.load32_splat(p), p1 = v128.load32_splat(p + scBytes);
         const p2 = v128.load32_splat(p + 2 * scBytes), p3 = v128.load32_splat(p + 3 * scBytes);
         a0 = madd(p0, q0, a0); a1 = madd(p0, q1, a1); a2 = madd(p1, q0, a2); a3 = madd(p1, q1, a3);
         a4 = madd(p2, q0, a4); a5 = madd(p2, q1, a5); a6 = madd(p3, q0, a6); a7 = madd(p3, q1, a7);
       } else if (shape == 2) {
-        const q0 = scaledQuad(row), q1 = scaledQuad(row + 8), q2 = scaledQuad(row + 16), q3 = scaledQuad(row + 24);
+        const q0 = scaledQuad(row, mask), q1 = scaledQuad(row + 8, mask), q2 = scaledQuad(row + 16, mask), q3 = scaledQuad(row + 24, mask);
         const p0 = v128.load32_splat(p), p1 = v128.load32_splat(p + scBytes);
         a0 = madd(p0, q0, a0); a1 = madd(p0, q1, a1); a2 = madd(p0, q2, a2); a3 = madd(p0, q3, a3);
         a4 = madd(p1, q0, a4); a5 = madd(p1, q1, a5); a6 = madd(p1, q2, a6); a7 = madd(p1, q3, a7);
       } else {
         const p0 = v128.load32_splat(p);
-        a0 = madd(p0, scaledQuad(row), a0); a1 = madd(p0, scaledQuad(row + 8), a1);
-        a2 = madd(p0, scaledQuad(row + 16), a2); a3 = madd(p0, scaledQuad(row + 24), a3);
-        a4 = madd(p0, scaledQuad(row + 32), a4); a5 = madd(p0, scaledQuad(row + 40), a5);
-        a6 = madd(p0, scaledQuad(row + 48), a6); a7 = madd(p0, scaledQuad(row + 56), a7);
+        a0 = madd(p0, scaledQuad(row, mask), a0); a1 = madd(p0, scaledQuad(row + 8, mask), a1);
+        a2 = madd(p0, scaledQuad(row + 16, mask), a2); a3 = madd(p0, scaledQuad(row + 24, mask), a3);
+        a4 = madd(p0, scaledQuad(row + 32, mask), a4); a5 = madd(p0, scaledQuad(row + 40, mask), a5);
+        a6 = madd(p0, scaledQuad(row + 48, mask), a6); a7 = madd(p0, scaledQuad(row + 56, mask), a7);
       }
       row += stepRows;
       p += 128;
@@ -160,6 +161,7 @@ export function valuesGroup(
  * ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), as weightedSumV.
  */
 @inline function pass8(v: usize, rowBytes: usize, sc: usize, scBytes: usize, nPos: i32, out: usize, headBytes: usize, shape: i32): void {
+  const mask = scaledMask();
   const zero = f32x4.splat(0);
   let x0 = zero, x1 = zero, x2 = zero, x3 = zero, x4 = zero, x5 = zero, x6 = zero, x7 = zero;
   let y0 = zero, y1 = zero, y2 = zero, y3 = zero, y4 = zero, y5 = zero, y6 = zero, y7 = zero;
@@ -172,22 +174,22 @@ export function valuesGroup(
     let p = sc + (<usize>lane << 2);
     for (let t = lane; t < nPos; t += 8) {
       if (shape == 4) {
-        const q0 = scaledQuad(row), q1 = scaledQuad(row + 8);
+        const q0 = scaledQuad(row, mask), q1 = scaledQuad(row + 8, mask);
         const p0 = v128.load32_splat(p), p1 = v128.load32_splat(p + scBytes);
         const p2 = v128.load32_splat(p + 2 * scBytes), p3 = v128.load32_splat(p + 3 * scBytes);
         a0 = madd(p0, q0, a0); a1 = madd(p0, q1, a1); a2 = madd(p1, q0, a2); a3 = madd(p1, q1, a3);
         a4 = madd(p2, q0, a4); a5 = madd(p2, q1, a5); a6 = madd(p3, q0, a6); a7 = madd(p3, q1, a7);
       } else if (shape == 2) {
-        const q0 = scaledQuad(row), q1 = scaledQuad(row + 8), q2 = scaledQuad(row + 16), q3 = scaledQuad(row + 24);
+        const q0 = scaledQuad(row, mask), q1 = scaledQuad(row + 8, mask), q2 = scaledQuad(row + 16, mask), q3 = scaledQuad(row + 24, mask);
         const p0 = v128.load32_splat(p), p1 = v128.load32_splat(p + scBytes);
         a0 = madd(p0, q0, a0); a1 = madd(p0, q1, a1); a2 = madd(p0, q2, a2); a3 = madd(p0, q3, a3);
         a4 = madd(p1, q0, a4); a5 = madd(p1, q1, a5); a6 = madd(p1, q2, a6); a7 = madd(p1, q3, a7);
       } else {
         const p0 = v128.load32_splat(p);
-        a0 = madd(p0, scaledQuad(row), a0); a1 = madd(p0, scaledQuad(row + 8), a1);
-        a2 = madd(p0, scaledQuad(row + 16), a2); a3 = madd(p0, scaledQuad(row + 24), a3);
-        a4 = madd(p0, scaledQuad(row + 32), a4); a5 = madd(p0, scaledQuad(row + 40), a5);
-        a6 = madd(p0, scaledQuad(row + 48), a6); a7 = madd(p0, scaledQuad(row + 56), a7);
+        a0 = madd(p0, scaledQuad(row, mask), a0); a1 = madd(p0, scaledQuad(row + 8, mask), a1);
+        a2 = madd(p0, scaledQuad(row + 16, mask), a2); a3 = madd(p0, scaledQuad(row + 24, mask), a3);
+        a4 = madd(p0, scaledQuad(row + 32, mask), a4); a5 = madd(p0, scaledQuad(row + 40, mask), a5);
+        a6 = madd(p0, scaledQuad(row + 48, mask), a6); a7 = madd(p0, scaledQuad(row + 56, mask), a7);
       }
       row += stepRows;
       p += 32;
@@ -253,17 +255,18 @@ export function valuesGroup(
  * to 256) add exact zeros. Four elements per v128.
  */
 function weightedSumDotV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: usize, n: i32): void {
+  const mask = scaledMask();
   let d = 0;
   for (; d + 4 <= n; d += 4) {
     const col = v + (<usize>d << 1);
-    const y0 = laneQuad(col, rowBytes, sc, nPos, 0);
-    const y1 = laneQuad(col, rowBytes, sc, nPos, 1);
-    const y2 = laneQuad(col, rowBytes, sc, nPos, 2);
-    const y3 = laneQuad(col, rowBytes, sc, nPos, 3);
-    const y4 = laneQuad(col, rowBytes, sc, nPos, 4);
-    const y5 = laneQuad(col, rowBytes, sc, nPos, 5);
-    const y6 = laneQuad(col, rowBytes, sc, nPos, 6);
-    const y7 = laneQuad(col, rowBytes, sc, nPos, 7);
+    const y0 = laneQuad(col, rowBytes, sc, nPos, mask, 0);
+    const y1 = laneQuad(col, rowBytes, sc, nPos, mask, 1);
+    const y2 = laneQuad(col, rowBytes, sc, nPos, mask, 2);
+    const y3 = laneQuad(col, rowBytes, sc, nPos, mask, 3);
+    const y4 = laneQuad(col, rowBytes, sc, nPos, mask, 4);
+    const y5 = laneQuad(col, rowBytes, sc, nPos, mask, 5);
+    const y6 = laneQuad(col, rowBytes, sc, nPos, mask, 6);
+    const y7 = laneQuad(col, rowBytes, sc, nPos, mask, 7);
     const t0 = f32x4.add(y0, y4);
     const t1 = f32x4.add(y1, y5);
     const t2 = f32x4.add(y2, y6);
@@ -274,17 +277,17 @@ function weightedSumDotV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: u
 }
 
 /** (a_l + a_{l+16}) + (a_{l+8} + a_{l+24}) for four elements, a_L the lane-L sum over positions t ≡ L (mod 32). */
-@inline function laneQuad(col: usize, rowBytes: usize, sc: usize, nPos: i32, l: i32): v128 {
+@inline function laneQuad(col: usize, rowBytes: usize, sc: usize, nPos: i32, mask: v128, l: i32): v128 {
   return f32x4.add(
-    f32x4.add(laneSum4(col, rowBytes, sc, nPos, l), laneSum4(col, rowBytes, sc, nPos, l + 16)),
-    f32x4.add(laneSum4(col, rowBytes, sc, nPos, l + 8), laneSum4(col, rowBytes, sc, nPos, l + 24)),
+    f32x4.add(laneSum4(col, rowBytes, sc, nPos, mask, l), laneSum4(col, rowBytes, sc, nPos, mask, l + 16)),
+    f32x4.add(laneSum4(col, rowBytes, sc, nPos, mask, l + 8), laneSum4(col, rowBytes, sc, nPos, mask, l + 24)),
   );
 }
 
-@inline function laneSum4(col: usize, rowBytes: usize, sc: usize, nPos: i32, lane: i32): v128 {
+@inline function laneSum4(col: usize, rowBytes: usize, sc: usize, nPos: i32, mask: v128, lane: i32): v128 {
   let acc = f32x4.splat(0);
   for (let t = lane; t < nPos; t += 32) {
-    acc = madd(v128.load32_splat(sc + (<usize>t << 2)), scaledQuad(col + <usize>t * rowBytes), acc);
+    acc = madd(v128.load32_splat(sc + (<usize>t << 2)), scaledQuad(col + <usize>t * rowBytes, mask), acc);
   }
   return acc;
 }
@@ -297,6 +300,7 @@ function weightedSumDotV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: u
  * stopping at nPos gives the same bits. Four elements per step; the last n % 4 one by one.
  */
 function weightedSumV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: usize, n: i32): void {
+  const mask = scaledMask();
   const zero = f32x4.splat(0);
   let d = 0;
   for (; d + 4 <= n; d += 4) {
@@ -307,26 +311,26 @@ function weightedSumV(v: usize, rowBytes: usize, sc: usize, nPos: i32, out: usiz
     let t = 0;
     for (; t < full; t += 8) {
       const p = sc + (<usize>t << 2);
-      l0 = madd(v128.load32_splat(p), scaledQuad(row), l0);
-      l1 = madd(v128.load32_splat(p, 4), scaledQuad(row + rowBytes), l1);
-      l2 = madd(v128.load32_splat(p, 8), scaledQuad(row + 2 * rowBytes), l2);
-      l3 = madd(v128.load32_splat(p, 12), scaledQuad(row + 3 * rowBytes), l3);
-      l4 = madd(v128.load32_splat(p, 16), scaledQuad(row + 4 * rowBytes), l4);
-      l5 = madd(v128.load32_splat(p, 20), scaledQuad(row + 5 * rowBytes), l5);
-      l6 = madd(v128.load32_splat(p, 24), scaledQuad(row + 6 * rowBytes), l6);
-      l7 = madd(v128.load32_splat(p, 28), scaledQuad(row + 7 * rowBytes), l7);
+      l0 = madd(v128.load32_splat(p), scaledQuad(row, mask), l0);
+      l1 = madd(v128.load32_splat(p, 4), scaledQuad(row + rowBytes, mask), l1);
+      l2 = madd(v128.load32_splat(p, 8), scaledQuad(row + 2 * rowBytes, mask), l2);
+      l3 = madd(v128.load32_splat(p, 12), scaledQuad(row + 3 * rowBytes, mask), l3);
+      l4 = madd(v128.load32_splat(p, 16), scaledQuad(row + 4 * rowBytes, mask), l4);
+      l5 = madd(v128.load32_splat(p, 20), scaledQuad(row + 5 * rowBytes, mask), l5);
+      l6 = madd(v128.load32_splat(p, 24), scaledQuad(row + 6 * rowBytes, mask), l6);
+      l7 = madd(v128.load32_splat(p, 28), scaledQuad(row + 7 * rowBytes, mask), l7);
       row += r8;
     }
     // the last nPos % 8 positions go to lanes 0 .. nPos % 8 - 1
     const m = nPos - t;
     const p = sc + (<usize>t << 2);
-    if (m > 0) l0 = madd(v128.load32_splat(p), scaledQuad(row), l0);
-    if (m > 1) l1 = madd(v128.load32_splat(p, 4), scaledQuad(row + rowBytes), l1);
-    if (m > 2) l2 = madd(v128.load32_splat(p, 8), scaledQuad(row + 2 * rowBytes), l2);
-    if (m > 3) l3 = madd(v128.load32_splat(p, 12), scaledQuad(row + 3 * rowBytes), l3);
-    if (m > 4) l4 = madd(v128.load32_splat(p, 16), scaledQuad(row + 4 * rowBytes), l4);
-    if (m > 5) l5 = madd(v128.load32_splat(p, 20), scaledQuad(row + 5 * rowBytes), l5);
-    if (m > 6) l6 = madd(v128.load32_splat(p, 24), scaledQuad(row + 6 * rowBytes), l6);
+    if (m > 0) l0 = madd(v128.load32_splat(p), scaledQuad(row, mask), l0);
+    if (m > 1) l1 = madd(v128.load32_splat(p, 4), scaledQuad(row + rowBytes, mask), l1);
+    if (m > 2) l2 = madd(v128.load32_splat(p, 8), scaledQuad(row + 2 * rowBytes, mask), l2);
+    if (m > 3) l3 = madd(v128.load32_splat(p, 12), scaledQuad(row + 3 * rowBytes, mask), l3);
+    if (m > 4) l4 = madd(v128.load32_splat(p, 16), scaledQuad(row + 4 * rowBytes, mask), l4);
+    if (m > 5) l5 = madd(v128.load32_splat(p, 20), scaledQuad(row + 5 * rowBytes, mask), l5);
+    if (m > 6) l6 = madd(v128.load32_splat(p, 24), scaledQuad(row + 6 * rowBytes, mask), l6);
     v128.store(out + (<usize>d << 2), f32x4.add(f32x4.add(f32x4.add(l0, l4), f32x4.add(l2, l6)), f32x4.add(f32x4.add(l1, l5), f32x4.add(l3, l7))));
   }
   for (; d < n; d++) store<f32>(out + (<usize>d << 2), tinyOrderS(v + (<usize>d << 1), rowBytes, sc, nPos));
