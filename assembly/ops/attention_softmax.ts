@@ -117,12 +117,15 @@ export function softmaxNumeratorsS(sc: usize, n: i32, max: f32, up: f32): f64 {
 //     below 1, n*LN2_LO of 2^-42 below 2^-13, or b = x when n = 0) and kj = j*k + k (k a power of two,
 //     j 24 bits near 0: 1 + j fits 26 bits; it is often exactly a midpoint, so testing it would send half
 //     the vectors to expV). z, p1, p2, p3 and j are tested;
-//   * no result below 2^-126 can occur on the fast path: z ~ 2^23, p1, p2, p3 ~ 0.04 .. 0.5 and kj >=
-//     0.7 * 2^-124 by their ranges, and b, j are 0 or above 2^-60 when x is 0 or above 2^-100 (b is a
-//     multiple of 2^-42 when n != 0), so x below 2^-100 (but not 0) takes expV;
+//   * no tested result can fall below 2^-126: z ~ 2^23 and p1, p2, p3 ~ 0.04 .. 0.5 by their ranges, and
+//     j is 0 or above 2^-60 when x is 0 or above 2^-100 (b is a multiple of 2^-42 when n != 0), so x
+//     below 2^-100 (but not 0) takes expV;
 //   * x - n*LN2_HI and b*b, C4*b are one f32 rounding of an exact f64 value (n*LN2_HI has at most 23 bits
-//     for |n| < 256 and is within a factor 2 of x, or 0), so need no test;
-//   * |n| > 124 (ggml's second scaling path starts at 126) takes expV.
+//     for |n| < 256 and is within a factor 2 of x, or 0), so need no test; nor does |n| > 126, ggml's
+//     second scaling path (its fma has a power of two for a and c, and its products are powers of two);
+//   * past |n| > 192 ggml's result is s1 * s1 (0 below, inf above) whatever the chain gave, so those lanes'
+//     tests do not count (scores far below the maximum are common: a sharp attention, or a synthesized
+//     model's scores 1e8 apart, where counting them sent most vectors to expV).
 // Measured (32 rows of 2048 scores in [-6, 0], Node 24): 0.84 ms with math.ts's expV (2.5 ms scalar).
 
 const MID_MASK: i32 = 0x1FFFFFFF;
@@ -209,14 +212,29 @@ function expExact(x: v128): v128 {
   sh = f64x2.add(f64x2.mul(p3h, uh), round32(f64x2.mul(splat64(I_C4), bh)));
   risk = v128.or(risk, midpoints(sl, sh));
   const jl = round32(sl), jh = round32(sh);
-  // k = 2^n from z's bits, as ggml; kj = fma(j, k, k)
-  const k = i32x4.add(i32x4.shl(z, 23), i32x4.splat(F32_ONE));
-  const kl = lo64(k), kh = hi64(k);
-  sl = f64x2.add(f64x2.mul(jl, kl), kl);
-  sh = f64x2.add(f64x2.mul(jh, kh), kh);
-  // inputs that leave the fast path: |n| > 124, and 0 < |x| < 2^-100
-  risk = v128.or(risk, f32x4.gt(f32x4.abs(n), f32x4.splat(124)));
+  // inputs that leave the fast path: 0 < |x| < 2^-100; lanes past |n| > 192 saturate whatever j is
   risk = v128.or(risk, i32x4.lt_u(i32x4.sub(v128.and(x, i32x4.splat(0x7FFFFFFF)), i32x4.splat(1)), i32x4.splat(X_TINY - 1)));
-  if (v128.any_true(risk)) return expExact(x);
-  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(sl), f32x4.demote_f64x2_zero(sh), 0, 1, 4, 5);
+  const an = f32x4.abs(n);
+  const d = f32x4.gt(an, f32x4.splat(192));
+  if (v128.any_true(v128.andnot(risk, d))) return expExact(x);
+  // k = 2^n from z's bits, as ggml; kj = fma(j, k, k), exact in f64
+  const e = i32x4.shl(z, 23);
+  const k = i32x4.add(e, i32x4.splat(F32_ONE));
+  const kl = lo64(k), kh = hi64(k);
+  const kj = join32(f64x2.add(f64x2.mul(jl, kl), kl), f64x2.add(f64x2.mul(jh, kh), kh));
+  const c = f32x4.gt(an, f32x4.splat(126));
+  if (!v128.any_true(c)) return kj;
+  // |n| > 126: ggml scales in two steps, fma(s2, j, s2) * s1 (the fma exact in f64: s2 is a power of
+  // two), or saturates past 192 to s1 * s1 (0 or inf)
+  const g = v128.and(f32x4.le(n, f32x4.splat(0)), i32x4.splat(<i32>0x82000000));
+  const s1 = i32x4.add(g, i32x4.splat(0x7F000000));
+  const s2 = i32x4.sub(e, g);
+  const s2l = lo64(s2), s2h = hi64(s2);
+  const big = f32x4.mul(join32(f64x2.add(f64x2.mul(s2l, jl), s2l), f64x2.add(f64x2.mul(s2h, jh), s2h)), s1);
+  return v128.bitselect(f32x4.mul(s1, s1), v128.bitselect(big, kj, c), d);
+}
+
+/** Two f64 pairs rounded to one f32x4. */
+@inline function join32(lo: v128, hi: v128): v128 {
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
