@@ -737,7 +737,9 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       // dense over [-110, 1] (the fast path, |n| > 124 and the flush to 0 past -103.97), plus exact zeros,
       // values within a few ulps of the fallback thresholds, and an n % 8 tail
       const r = rng(2024);
-      const xs = [0, -0, 1e-30, -1e-30, -87.33, -87.34, -86.0, -103.97, -103.98, -200, -1e30];
+      const xs = [0, -0, 1e-30, -1e-30, -87.33, -87.34, -86.0, -103.97, -103.98, -200, -1e30, -Infinity];
+      // four at a time around -134, where a vector of lanes all below returns 0 early
+      xs.push(-133.99, -134.01, -135, -140, -134.01, -134.02, -1e4, -150, -130, -131, -132, -133);
       while (xs.length < 40_003) xs.push(f(1 - 111 * r()));
       for (const max of [0, 0.75]) {
         const x = Float32Array.from(xs, (v) => f(v + max));
