@@ -52,7 +52,7 @@
 // 1.74 ms (before the tinyBLAS V order).
 import { floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
-import { capped, dotScaledS, scaledS, scoresHeads4, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
+import { capped, dotScaledS, scaledS, scoresHeads, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
 import { probability, softmax, softmaxNumeratorsS, softmaxNumeratorsV } from "./attention_softmax";
 import { dotOrderS, tinyOrderS, valuesGroup } from "./attention_values";
 
@@ -77,27 +77,17 @@ export function attention(
     const qh = out + <usize>h * headBytes;
     const sc = scores + <usize>h * scBytes;
     scaledQueryV(q + <usize>h * headBytes, qh, (end - h) * headDim);
+    const nh = end - h;
     let i = 0;
     if (headDim & 31) {
-      for (; i < end - h; i++) {
-        const o = <usize>i;
-        softmax(sc + o * scBytes, nPos, scoresOne(qh + o * headBytes, k, rowBytes, sc + o * scBytes, nPos, headDim, scale, softcap));
-      }
+      for (; i < nh; i++) scoresOne(qh + <usize>i * headBytes, k, rowBytes, sc + <usize>i * scBytes, nPos, headDim, scale, softcap);
+    } else {
+      if (nh >= 4) scoresHeads(qh, headBytes, k, rowBytes, sc, scBytes, nPos, nb, nh >> 2, scale, softcap);
+      for (i = nh & ~3; i < nh; i++) scoresRows4(qh + <usize>i * headBytes, k, rowBytes, sc + <usize>i * scBytes, nPos, nb, scale, softcap);
     }
-    for (; i + 4 <= end - h; i += 4) {
-      const s = sc + <usize>i * scBytes;
-      const max = scoresHeads4(qh + <usize>i * headBytes, headBytes, k, rowBytes, s, scBytes, nPos, nb, scale, softcap);
-      softmax(s, nPos, f32x4.extract_lane(max, 0));
-      softmax(s + scBytes, nPos, f32x4.extract_lane(max, 1));
-      softmax(s + 2 * scBytes, nPos, f32x4.extract_lane(max, 2));
-      softmax(s + 3 * scBytes, nPos, f32x4.extract_lane(max, 3));
-    }
-    for (; i < end - h; i++) {
-      const s = sc + <usize>i * scBytes;
-      softmax(s, nPos, scoresRows4(qh + <usize>i * headBytes, k, rowBytes, s, nPos, nb, scale, softcap));
-    }
+    for (i = 0; i < nh; i++) softmax(sc + <usize>i * scBytes, nPos);
     const v = vCache + (<usize>(kvh * headDim) << 1);
-    valuesGroup(v, rowBytes, sc, scBytes, nPos, qh, headBytes, end - h, headDim, batch != 0 ? 8 : 32);
+    valuesGroup(v, rowBytes, sc, scBytes, nPos, qh, headBytes, nh, headDim, batch != 0 ? 8 : 32);
     h = end;
   }
 }

@@ -6,7 +6,7 @@
 //   k:  (nPos, headDim) f16 of one KV head, rows rowBytes apart (the cache's position stride)
 //   sc: (heads, nPos) f32, heads scBytes apart: s_t written here
 //
-// Four dots at a time, so the f16 conversions and the horizontal sums are shared: scoresHeads4 takes one
+// Four dots at a time, so the f16 conversions and the horizontal sums are shared: scoresHeads takes one
 // key row for four query heads of a group (each key converted once for the four), scoresRows4 four key
 // rows for one head (each q vector loaded once for the four). ggml's 32 lanes are eight v128 accumulators
 // per dot; four dots would need 32, so the lanes are summed in pairs (quad j with quad j + 4, over every
@@ -144,77 +144,56 @@ const SCALED_MASK_V: StaticArray<i32> = [SCALED_MASK, SCALED_MASK, SCALED_MASK, 
 }
 
 /**
- * Scores of four consecutive heads (q, q + headBytes, …) against every key row: sc + i*scBytes holds head
- * i's row. headDim = 32 * nb. Returns each head's maximum score (lane i), as `if (s > max) max = s` from
- * -Infinity finds it (pmax(max, s) is max < s ? s : max: NaN scores are skipped the same way).
+ * Scores of `sets` x 4 consecutive heads (q, q + headBytes, …) against every key row: sc + i*scBytes holds
+ * head i's row. headDim = 32 * nb. Each key row is read once for all the heads (in L1 for the later sets).
  */
-export function scoresHeads4(
-  q: usize, headBytes: usize, k: usize, rowBytes: usize, sc: usize, scBytes: usize, nPos: i32, nb: i32, scale: f32, softcap: f32,
-): v128 {
+export function scoresHeads(
+  q: usize, headBytes: usize, k: usize, rowBytes: usize, sc: usize, scBytes: usize, nPos: i32, nb: i32, sets: i32, scale: f32, softcap: f32,
+): void {
   const mask = scaledMask();
-  let max = f32x4.splat(-Infinity);
+  const setQ = headBytes << 2;
+  const setS = scBytes << 2;
   let row = k;
   for (let t = 0; t < nPos; t++) {
-    const s = scaledScores(dots4(q, headBytes, row, 0, nb, true, mask), scale, softcap);
-    max = f32x4.pmax(max, s);
-    const o = sc + (<usize>t << 2);
-    store<f32>(o, f32x4.extract_lane(s, 0));
-    store<f32>(o + scBytes, f32x4.extract_lane(s, 1));
-    store<f32>(o + 2 * scBytes, f32x4.extract_lane(s, 2));
-    store<f32>(o + 3 * scBytes, f32x4.extract_lane(s, 3));
+    let qs = q;
+    let o = sc + (<usize>t << 2);
+    for (let set = 0; set < sets; set++) {
+      const s = scaledScores(dots4(qs, headBytes, row, 0, nb, true, mask), scale, softcap);
+      store<f32>(o, f32x4.extract_lane(s, 0));
+      store<f32>(o + scBytes, f32x4.extract_lane(s, 1));
+      store<f32>(o + 2 * scBytes, f32x4.extract_lane(s, 2));
+      store<f32>(o + 3 * scBytes, f32x4.extract_lane(s, 3));
+      qs += setQ;
+      o += setS;
+    }
     row += rowBytes;
   }
-  return max;
 }
 
-/**
- * Scores of one head against every key row, four rows per step (the last nPos % 4 one by one); returns
- * the maximum score. Lane i holds the maximum of positions t ≡ i (mod 4), then the lanes and the tail are
- * combined: the same value as a scan in t order, but of two equal zeros of opposite sign it may keep the
- * other one, which no result can see (s - max is then s for every s != 0, and ±0 for s = ±0, whose exp is 1).
- */
-export function scoresRows4(q: usize, k: usize, rowBytes: usize, sc: usize, nPos: i32, nb: i32, scale: f32, softcap: f32): f32 {
+/** Scores of one head against every key row, four rows per step (the last nPos % 4 one by one). */
+export function scoresRows4(q: usize, k: usize, rowBytes: usize, sc: usize, nPos: i32, nb: i32, scale: f32, softcap: f32): void {
   const mask = scaledMask();
-  let maxV = f32x4.splat(-Infinity);
   let row = k;
   const step = rowBytes << 2;
   let t = 0;
   for (; t + 4 <= nPos; t += 4) {
-    const s = scaledScores(dots4(q, 0, row, rowBytes, nb, false, mask), scale, softcap);
-    maxV = f32x4.pmax(maxV, s);
-    v128.store(sc + (<usize>t << 2), s);
+    v128.store(sc + (<usize>t << 2), scaledScores(dots4(q, 0, row, rowBytes, nb, false, mask), scale, softcap));
     row += step;
   }
-  let max: f32 = f32x4.extract_lane(maxV, 0);
-  max = larger(max, f32x4.extract_lane(maxV, 1));
-  max = larger(max, f32x4.extract_lane(maxV, 2));
-  max = larger(max, f32x4.extract_lane(maxV, 3));
   for (; t < nPos; t++) {
-    const s = capped(dotScaledV(q, row, nb << 5), softcap) * scale;
-    store<f32>(sc + (<usize>t << 2), s);
-    max = larger(max, s);
+    store<f32>(sc + (<usize>t << 2), capped(dotScaledV(q, row, nb << 5), softcap) * scale);
     row += rowBytes;
   }
-  return max;
-}
-
-/** `if (s > max) max = s`: a NaN s leaves max. */
-@inline function larger(max: f32, s: f32): f32 {
-  return s > max ? s : max;
 }
 
 /**
  * Scores of one head of any headDim (the path for headDim % 32 != 0: stories260K's 8, phi-2's 80), one
- * dotScaledV per position; returns the maximum.
+ * dotScaledV per position.
  */
-export function scoresOne(q: usize, k: usize, rowBytes: usize, sc: usize, nPos: i32, headDim: i32, scale: f32, softcap: f32): f32 {
-  let max: f32 = -Infinity;
+export function scoresOne(q: usize, k: usize, rowBytes: usize, sc: usize, nPos: i32, headDim: i32, scale: f32, softcap: f32): void {
   for (let t = 0; t < nPos; t++) {
-    const s = capped(dotScaledV(q, k + <usize>t * rowBytes, headDim), softcap) * scale;
-    store<f32>(sc + (<usize>t << 2), s);
-    if (s > max) max = s;
+    store<f32>(sc + (<usize>t << 2), capped(dotScaledV(q, k + <usize>t * rowBytes, headDim), softcap) * scale);
   }
-  return max;
 }
 
 /**

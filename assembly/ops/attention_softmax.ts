@@ -7,9 +7,31 @@ import {
 } from "./math";
 import { TWO_M112, TWO_P112 } from "./attention_scores";
 
-/** scores row sc (nPos) from s_t to f16(p_t) * 2^112, given max_t s_t. */
-export function softmax(sc: usize, nPos: i32, max: f32): void {
+/** scores row sc (nPos) from s_t to f16(p_t) * 2^112. */
+export function softmax(sc: usize, nPos: i32): void {
+  const max = rowMax(sc, nPos);
   probabilitiesV(sc, nPos, <f32>(1.0 / softmaxNumeratorsV(sc, nPos, max, reinterpret<f32>(TWO_P112))));
+}
+
+/**
+ * The largest of n scores, as `if (s > max) max = s` from -Infinity finds it (pmax(max, s) is
+ * max < s ? s : max: NaN scores are skipped the same way). Lane i takes positions t ≡ i (mod 4), then the
+ * lanes and the tail are combined: the same value as a scan in t order, but of two equal zeros of
+ * opposite sign it may keep the other one, which no result can see (s - max is then s for every s != 0,
+ * and ±0 for s = ±0, whose exp is 1).
+ */
+@inline function rowMax(sc: usize, n: i32): f32 {
+  let m = f32x4.splat(-Infinity);
+  let t = 0;
+  for (; t + 4 <= n; t += 4) m = f32x4.pmax(m, v128.load(sc + (<usize>t << 2)));
+  let max = larger(larger(larger(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), f32x4.extract_lane(m, 2)), f32x4.extract_lane(m, 3));
+  for (; t < n; t++) max = larger(max, load<f32>(sc + (<usize>t << 2)));
+  return max;
+}
+
+/** `if (s > max) max = s`: a NaN s leaves max. */
+@inline function larger(max: f32, s: f32): f32 {
+  return s > max ? s : max;
 }
 
 /**
