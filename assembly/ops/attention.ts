@@ -49,7 +49,9 @@
 //
 // Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64), one layer, Node 20, best of 7, at 512 /
 // 2048 positions: exact conversion 1.09 / 4.47 ms; scaled f16 0.48 / 1.90 ms; and grouped in-order V 0.435 /
-// 1.74 ms (before the tinyBLAS V order).
+// 1.74 ms (before the tinyBLAS V order). One token (decode), Node 24, relaxed build, both versions in one
+// process, median of 25, 2 cores shared (load ~4): per head, 32-lane V walked per element 1.01 / 6.50 /
+// 21.2 ms at 512 / 2048 / 8192 positions; grouped as now 0.30 / 1.78 / 6.3 ms (`woolly-bench kernels`).
 import { floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
 import { capped, dotScaledS, scaledS, scoresHeads, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
