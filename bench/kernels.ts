@@ -17,6 +17,8 @@ export interface KernelBenchOptions {
   readonly matmulShape: readonly [number, number];
   readonly samples: number;
   readonly minMs: number;
+  /** Cached positions attention is measured at (TinyLlama's heads); empty skips it. */
+  readonly attentionPositions: readonly number[];
 }
 
 export interface KernelResult {
@@ -192,6 +194,55 @@ function benchFormat(e: Engine, type: GgmlTypeInfo, rows: number, cols: number, 
   return results;
 }
 
+/** TinyLlama's attention: 32 query heads over 4 KV heads of 64 (groups of 8). */
+export const ATTENTION_SHAPE = { nHeads: 32, nKvHeads: 4, headDim: 64 } as const;
+
+/**
+ * Attention of one token over nPos cached f16 positions, all heads: as for one token (decode, V summed in
+ * ggml_vec_dot_f16's 32 lanes) and as one token of a prompt (tinyBLAS's 8 lanes). Checked bit for bit
+ * against the scalar twin first; GB/s counts the K and V bytes read (they stay in cache between calls);
+ * "vs naive" is the scalar twin's time over the kernel's.
+ */
+function* benchAttention(e: Engine, o: KernelBenchOptions, bandwidth: number): Generator<KernelResult> {
+  const k = e.kernels;
+  const { nHeads, nKvHeads, headDim } = ATTENTION_SHAPE;
+  const kvDim = nKvHeads * headDim;
+  const scale = Math.fround(1 / Math.sqrt(headDim));
+  for (const nPos of o.attentionPositions) {
+    const mark = k.arena_mark();
+    const kvBytes = nPos * kvDim * 2;
+    const rows = e.alloc(nPos * kvDim * 4, "f32 rows");
+    const kc = e.alloc(kvBytes, "K cache");
+    const vc = e.alloc(kvBytes, "V cache");
+    randomX(e, rows, nPos * kvDim, 21);
+    k.f32_to_f16(rows, kc, nPos * kvDim);
+    randomX(e, rows, nPos * kvDim, 22);
+    k.f32_to_f16(rows, vc, nPos * kvDim);
+    const q = e.alloc(nHeads * headDim * 4, "q");
+    randomX(e, q, nHeads * headDim, 23);
+    const out = e.alloc(nHeads * headDim * 4, "attention out");
+    const ref = e.alloc(nHeads * headDim * 4, "scalar out");
+    const scores = e.alloc(nHeads * nPos * 4, "scores");
+    for (const [variant, batch] of [["decode", 0], ["prompt", 1]] as const) {
+      const run = (kernel: "attention" | "attention_scalar", y: number) =>
+        k[kernel](q, kc, vc, y, scores, nHeads, nKvHeads, headDim, nPos, scale, 0, batch, 0, nHeads);
+      run("attention", out);
+      const scalarMs = timeMedian(() => run("attention_scalar", ref), 1, 0);
+      const bits = new Uint32Array(e.memory.buffer);
+      for (let i = 0; i < nHeads * headDim; i++) {
+        if (bits[(out >> 2) + i] !== bits[(ref >> 2) + i]) throw new BenchCheckError(`attention ${variant} at ${nPos} positions: element ${i} differs from the scalar twin`);
+      }
+      const ms = timeMedian(() => run("attention", out), o.samples, o.minMs);
+      const gb = (2 * kvBytes) / ms / 1e6;
+      yield {
+        bench: "kernels", format: "attn", shape: `n=${nPos}`, variant, simd: o.simd, ms,
+        gbPerS: gb, ratioToBandwidth: gb / bandwidth, ratioToNaive: scalarMs / ms,
+      };
+    }
+    k.arena_release(mark);
+  }
+}
+
 export function* benchKernels(o: KernelBenchOptions): Generator<KernelResult | { bench: "bandwidth"; simd: SimdFlavour; gbPerS: number }> {
   const e = createEngine({ simd: o.simd });
   const start = e.kernels.arena_mark();
@@ -210,6 +261,7 @@ export function* benchKernels(o: KernelBenchOptions): Generator<KernelResult | {
       }
     }
   }
+  yield* benchAttention(e, o, bw);
 }
 
 export { BenchCheckError };

@@ -1,5 +1,5 @@
 // `woolly-bench`: Woolly's benchmarks.
-//   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--simd auto|simd|relaxed] [--quick] [--json]
+//   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--positions 512,2048] [--simd auto|simd|relaxed] [--quick] [--json]
 //   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--shape tinyllama-1.1b,qwen3-0.6b,…|all] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512] [--json]
 import { cpus, totalmem } from "node:os";
 import { parseArgs, numberOption } from "../src/cli/args.js";
@@ -24,7 +24,7 @@ function pad(s: string | number, n: number): string {
 async function kernels(argv: string[]): Promise<void> {
   const args = parseArgs(argv, [
     { name: "formats" }, { name: "shapes" }, { name: "simd" }, { name: "quick", flag: true }, { name: "json", flag: true },
-    { name: "samples" },
+    { name: "samples" }, { name: "positions" },
   ]);
   const quick = args.flags.has("quick");
   const simdArg = args.values.get("simd") ?? "auto";
@@ -36,14 +36,20 @@ async function kernels(argv: string[]): Promise<void> {
     if (!Number.isInteger(r) || !Number.isInteger(c) || r < 1 || c < 1) throw new BenchCheckError(`--shapes takes ROWSxCOLS, e.g. 4096x4096; got ${s}`);
     return [r, c] as const;
   }) ?? (quick ? [[4096, 4096] as const] : DEFAULT_SHAPES);
+  const attentionPositions = args.values.get("positions")?.split(",").map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new BenchCheckError(`--positions takes cached positions for the attention bench, e.g. 512,2048 (0 for none); got ${s}`);
+    return n;
+  }).filter((n) => n > 0) ?? (quick ? [2048] : [512, 2048, 8192]);
   const json = args.flags.has("json");
   const samples = numberOption(args, "samples") ?? (quick ? 3 : 5);
   if (!json) {
     out(`woolly-bench kernels — ${machine()}, ${simd} kernels, one thread, median of ${samples}`);
     out(`weights cycle through ≥96 MiB per pass (more than the L3 cache), as in a model`);
+    if (attentionPositions.length) out(`attn: TinyLlama's 32 heads over 4 KV heads of 64, one token over n positions; vs naive = vs the scalar twin`);
   }
   let header = false;
-  for (const r of benchKernels({ simd, formats, shapes, matmulColumns: [8, 32, 128], matmulShape: shapes[0], samples, minMs: quick ? 60 : 150 })) {
+  for (const r of benchKernels({ simd, formats, shapes, matmulColumns: [8, 32, 128], matmulShape: shapes[0], samples, minMs: quick ? 60 : 150, attentionPositions })) {
     if (json) {
       out(JSON.stringify(r));
       continue;

@@ -699,6 +699,82 @@ describe.each(flavours)("ops (%s)", (flavour) => {
       }
     });
 
+    // The SIMD kernel runs a group's heads four (then two, then one) at a time and its scores four
+    // positions at a time: every split of heads and positions against the per-head scalar twin.
+    it.each([
+      { nHeads: 16, nKvHeads: 2, headDim: 64 }, // group 8 (TinyLlama)
+      { nHeads: 8, nKvHeads: 2, headDim: 128 }, // group 4 (Llama-3)
+      { nHeads: 6, nKvHeads: 3, headDim: 128 }, // group 2 (Qwen3)
+      { nHeads: 7, nKvHeads: 1, headDim: 32 }, // group 7: four, two and one head
+      { nHeads: 3, nKvHeads: 3, headDim: 96 }, // group 1 (Phi-3)
+      { nHeads: 4, nKvHeads: 2, headDim: 256 }, // group 2 (Gemma)
+      { nHeads: 4, nKvHeads: 1, headDim: 80 }, // V pass of 8-wide quads plus per-head columns
+    ])("%o: SIMD = scalar to the bit for head ranges that split groups, odd nPos, soft-cap, batch 0 and 1", (shape) => {
+      const m = fresh();
+      const group = shape.nHeads / shape.nKvHeads;
+      const ranges = [[0, shape.nHeads], [1, shape.nHeads - 1], [group - 1, Math.min(shape.nHeads, group + 2)], [0, 1]];
+      for (const nPos of [1, 6, 35, 130]) {
+        const c = { ...shape, nPos };
+        const s = setup(m, c, shape.headDim * 7 + nPos);
+        for (const [h0, h1] of ranges) {
+          if (h1 <= h0) continue;
+          for (const softcap of nPos === 35 ? [0, 30] : [0]) {
+            for (const batch of [0, 1]) {
+              const a = run(m, c, s, "attention", h0, h1, softcap, batch);
+              const b = run(m, c, s, "attention_scalar", h0, h1, softcap, batch);
+              const at = `nPos ${nPos} heads ${h0}..${h1} softcap ${softcap} batch ${batch}`;
+              const o = [h0 * c.headDim, h1 * c.headDim];
+              expect(bitsOf(a.outV.subarray(o[0], o[1])), at).toEqual(bitsOf(b.outV.subarray(o[0], o[1])));
+              const sc = [h0 * nPos, h1 * nPos];
+              expect(bitsOf(a.scoresV.subarray(sc[0], sc[1])), at).toEqual(bitsOf(b.scoresV.subarray(sc[0], sc[1])));
+            }
+          }
+        }
+      }
+    });
+
+    it("softmax_numerators: ggml_v_expf of x - max and ggml's sum to the bit, SIMD = scalar", () => {
+      // dense over [-110, 1] (the fast path, |n| > 124 and the flush to 0 past -103.97), plus exact zeros,
+      // values within a few ulps of the fallback thresholds, and an n % 8 tail
+      const r = rng(2024);
+      const xs = [0, -0, 1e-30, -1e-30, -87.33, -87.34, -86.0, -103.97, -103.98, -200, -1e30, -Infinity];
+      // four at a time around -134, where a vector of lanes all below returns 0 early
+      xs.push(-133.99, -134.01, -135, -140, -134.01, -134.02, -1e4, -150, -130, -131, -132, -133);
+      while (xs.length < 40_003) xs.push(f(1 - 111 * r()));
+      for (const max of [0, 0.75]) {
+        const x = Float32Array.from(xs, (v) => f(v + max));
+        const want = ggmlSoftMaxNumerators(Array.from(x), max);
+        const m = fresh();
+        for (const k of ["softmax_numerators", "softmax_numerators_scalar"] as const) {
+          const p = m.f32(x);
+          const sum = m.e.kernels[k](p, x.length, max);
+          expect(bitsOf(m.readF32(p, x.length)), k).toEqual(bitsOf(new Float32Array(want.e)));
+          expect(sum, k).toBe(want.sum);
+        }
+      }
+    });
+
+    // The same inside attention, with 45,000 positions: every f16 in [-100, 100] as a key, times four
+    // query scales c (one per head), puts s - max densely over [-600, 0].
+    it("softmax over every f16 in [-100, 100] as a score: SIMD = scalar to the bit", () => {
+      const m = fresh();
+      const keys: number[] = [];
+      for (let h = 0; h < 0x10000; h++) if (Math.abs(halfValue(h)) <= 100) keys.push(h);
+      const c = { nHeads: 4, nKvHeads: 1, headDim: 32, nPos: keys.length };
+      const k = new Uint16Array(c.nPos * 32);
+      keys.forEach((h, t) => (k[t * 32] = h));
+      const v = Uint16Array.from({ length: c.nPos * 32 }, (_, i) => 0x3c00 + (i % 977));
+      const q = new Float32Array(4 * 32);
+      [1, 2 ** -10, 3, -(2 ** -6)].forEach((s, h) => (q[h * 32] = s));
+      const s = { q, k, v, kvDim: 32, pq: m.f32(q), pk: m.u16(k), pv: m.u16(v), scale: 1 };
+      for (const batch of [0, 1]) {
+        const a = run(m, c, s, "attention", 0, 4, 0, batch);
+        const b = run(m, c, s, "attention_scalar", 0, 4, 0, batch);
+        expect(bitsOf(a.scoresV)).toEqual(bitsOf(b.scoresV));
+        expect(bitsOf(a.outV)).toEqual(bitsOf(b.outV));
+      }
+    });
+
     it("out may alias q", () => {
       const c = { nHeads: 4, nKvHeads: 1, headDim: 64, nPos: 12 };
       const m = fresh();

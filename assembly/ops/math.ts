@@ -7,16 +7,16 @@
 // "adapted from arm limited optimized routine; the maximum error is 1.45358 plus 0.5 ulps; numbers above
 // 88.38 will flush to infinity, numbers beneath -103.97 will flush to zero." Constants as f32 bit patterns
 // (AssemblyScript has no hex-float literals); the comment is ggml's spelling.
-const EXP_SHIFT: u32 = 0x4B400000; // 0x1.8p23f: adding it rounds x*log2(e) to an integer n
-const EXP_LOG2E: u32 = 0x3FB8AA3B; // 0x1.715476p+0f
-const EXP_LN2_HI: u32 = 0x3F317200; // 0x1.62e4p-1f  (n*LN2_HI is exact for |n| < 128)
-const EXP_LN2_LO: u32 = 0x35BFBE8E; // 0x1.7f7d1cp-20f
-const EXP_C0: u32 = 0x3C072010; // 0x1.0e4020p-7f
-const EXP_C1: u32 = 0x3D2B9F17; // 0x1.573e2ep-5f
-const EXP_C2: u32 = 0x3E2AAF33; // 0x1.555e66p-3f
-const EXP_C3: u32 = 0x3EFFFEDB; // 0x1.fffdb6p-2f
-const EXP_C4: u32 = 0x3F7FFFF6; // 0x1.ffffecp-1f
-const F32_ONE: u32 = 0x3F800000;
+export const EXP_SHIFT: u32 = 0x4B400000; // 0x1.8p23f: adding it rounds x*log2(e) to an integer n
+export const EXP_LOG2E: u32 = 0x3FB8AA3B; // 0x1.715476p+0f
+export const EXP_LN2_HI: u32 = 0x3F317200; // 0x1.62e4p-1f  (n*LN2_HI is exact for |n| < 128)
+export const EXP_LN2_LO: u32 = 0x35BFBE8E; // 0x1.7f7d1cp-20f
+export const EXP_C0: u32 = 0x3C072010; // 0x1.0e4020p-7f
+export const EXP_C1: u32 = 0x3D2B9F17; // 0x1.573e2ep-5f
+export const EXP_C2: u32 = 0x3E2AAF33; // 0x1.555e66p-3f
+export const EXP_C3: u32 = 0x3EFFFEDB; // 0x1.fffdb6p-2f
+export const EXP_C4: u32 = 0x3F7FFFF6; // 0x1.ffffecp-1f
+export const F32_ONE: u32 = 0x3F800000;
 
 // ── fused multiply-add ──────────────────────────────────────────────────────────────────────────────
 // ggml's AVX2 build (the llama.cpp reference machine: x86 AVX2 + FMA) computes ggml_v_expf with

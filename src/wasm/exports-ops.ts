@@ -29,15 +29,21 @@ interface OpsKernels {
    * query heads h in [h0, h1). q, out: (nHeads, headDim) f32 (out may alias q); kCache, vCache:
    * (nCtx, nKvHeads, headDim) f16; scores: f32 scratch of nHeads*nPos floats (head h at scores + h*nPos*4).
    * Query head h reads kv head h / (nHeads / nKvHeads). s_t = (f16(q_h) · k_t) * scale, softmax, Σ p_t v_t.
-   * Afterwards scores holds exp(s_t - max) * 2^112 (unnormalised); nPos = 0 writes zeros. An inf or NaN in
-   * the cache reads as a large finite value (see assembly/ops/attention.ts). softcap > 0 replaces each q·k
-   * by softcap·tanh(q·k / softcap) before the scale (gemma2); 0 leaves it. batch = 1 sums V as llama.cpp does
-   * for a prompt (llamafile's tinyBLAS, 8 lanes), batch = 0 as for one token (ggml_vec_dot_f16, 32 lanes).
+   * Afterwards scores holds f16(p_t) * 2^112 (the probabilities V was weighted with); nPos = 0 writes
+   * zeros. An inf or NaN in the cache reads as a large finite value (see assembly/ops/attention.ts).
+   * softcap > 0 replaces each q·k by softcap·tanh(q·k / softcap) before the scale (gemma2); 0 leaves it.
+   * batch = 1 sums V as llama.cpp does for a prompt (llamafile's tinyBLAS, 8 lanes), batch = 0 as for one
+   * token (ggml_vec_dot_f16, 32 lanes).
    */
   attention(
     q: number, kCache: number, vCache: number, out: number, scores: number,
     nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, softcap: number, batch: number, h0: number, h1: number,
   ): void;
+  /**
+   * The numerators of ggml_vec_soft_max_f32 (AVX2 + FMA) over one row, as attention computes them:
+   * x[t] = ggml_v_expf(x[t] - max) for t < n in place; returns their sum in ggml's order (f64).
+   */
+  softmax_numerators(x: number, n: number, max: number): number;
   /** Fill table (65536 u16) with f16(gelu(x)) for every f16 x, as ggml's GELU table. */
   gelu_table(table: number): void;
   /** out = gelu(gate) * up through the table (ggml_vec_geglu_f32); out may alias gate or up. */
@@ -76,7 +82,7 @@ export type OpsExports = OpsKernels & ScalarTwins<OpsKernels>;
 
 const KERNEL_NAMES = [
   "rmsnorm", "vec_add", "vec_add_scaled", "vec_scale", "silu_mul", "rope",
-  "f32_to_f16", "f16_to_f32", "attention", "vec_copy", "argmax",
+  "f32_to_f16", "f16_to_f32", "attention", "softmax_numerators", "vec_copy", "argmax",
   "gelu_table", "gelu_mul", "vec_softcap", "short_conv",
   "layernorm", "gelu", "attention_f32", "pool_mean",
 ] as const satisfies readonly (keyof OpsKernels)[];
