@@ -90,8 +90,8 @@ function vocab(n: number): { tokens: string[]; scores: Float32Array; types: Int3
 /** Write (once) a synthetic model of `shape` in `mix` and return its path. */
 export function synthesizeModel(shape: ModelShape, mix: Mixture, dir = join(tmpdir(), "woolly-bench")): string {
   mkdirSync(dir, { recursive: true });
-  // "-r2": weights scaled to RMS 1/cols (randomWeights); files of the first, fixed scaling are not reused.
-  const path = join(dir, `${shape.name}-${mix}-r2.gguf`);
+  // "-r3": weights scaled to RMS 1/cols with normal f16 scales (randomWeights); files of earlier scalings are not reused.
+  const path = join(dir, `${shape.name}-${mix}-r3.gguf`);
   if (existsSync(path) && statSync(path).size > 0) return path;
   const s = shape;
   const a = s.arch;
