@@ -40,8 +40,8 @@ const numbers = (s) => s.split(",").map((v) => {
 
 let model = option("model");
 const shape = option("shape");
-// bench/synth.ts names them so (shapes in bench/shapes.ts end in "-shapes"; "-r2": the current weight scaling).
-if (!model && shape) model = join(tmpdir(), "woolly-bench", `${shape}-shapes-${option("mix", "Q4_K_M")}-r2.gguf`);
+// bench/synth.ts names them so (shapes in bench/shapes.ts end in "-shapes"; "-r3": the current weight scaling).
+if (!model && shape) model = join(tmpdir(), "woolly-bench", `${shape}-shapes-${option("mix", "Q4_K_M")}-r3.gguf`);
 if (!model || !existsSync(model)) {
   process.stderr.write(`bench:browser: give --model FILE.gguf, or --shape NAME after \`woolly-bench e2e --shape NAME\` has made it (${model ?? "no file"})\n`);
   process.exit(2);
