@@ -195,23 +195,23 @@ export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, 
  * The kernels get output pointers moved back by the chunk's first row (u32 arithmetic wraps),
  * so they run unchanged and the same per-row code computes every row, bit for bit.
  */
-export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: number, scratch = 0, mine?: () => boolean): void {
-  // `mine` (workers): checked after a kernel's arguments are read and before it runs. A worker whose
+export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: number, scratch = 0, claim = -1, claimed = 0): void {
+  // A worker passes its CLAIM word and the value it claimed with, checked (held) after a kernel's
+  // arguments are read and before it runs; the caller passes none (claim -1). A worker whose
   // chunk the caller took over (it was descheduled) may resume while the caller already writes a later
   // job's arguments; arguments read while the claim still stands belong to this job (the caller never
   // leaves a job with a claim standing), so the kernel runs on a consistent set or not at all.
-  const ok = (): boolean => mine === undefined || mine();
   const chunk = i32[W.CHUNK];
   const lo = c * chunk;
   const hi = Math.min(i32[W.UNITS], lo + chunk);
   const op = i32[W.OP];
-  if (lo >= hi || !ok()) return;
+  if (lo >= hi || !held(i32, claim, claimed)) return;
   switch (op) {
     case Op.MATVEC: {
       const a = jobs.matvec.args;
       const y = scratch === 0 ? a.y.get() : scratch - lo * 4;
       const type = a.type.get(), w = a.w.get(), rowBytes = a.rowBytes.get(), xq = a.xq.get(), n = a.n.get();
-      if (ok()) k.matvec(type, w, rowBytes, xq, y, n, lo, hi);
+      if (held(i32, claim, claimed)) k.matvec(type, w, rowBytes, xq, y, n, lo, hi);
       return;
     }
     case Op.MATVECS: {
@@ -226,7 +226,7 @@ export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: numbe
         const r1 = Math.min(rows, hi - off);
         const y = scratch === 0 ? g.y.get() : scratch + (off - lo) * 4;
         const type = g.type.get(), w = g.w.get(), rowBytes = g.rowBytes.get(), n = g.n.get();
-        if (!ok()) return;
+        if (!held(i32, claim, claimed)) return;
         if (r0 < r1) k.matvec(type, w, rowBytes, xq, y, n, r0, r1);
         off += rows;
       }
@@ -238,7 +238,7 @@ export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: numbe
       const y = scratch === 0 ? a.y.get() : scratch - lo * 4;
       const yStride = scratch === 0 ? a.yStride.get() : hi - lo;
       const type = a.type.get(), w = a.w.get(), rowBytes = a.rowBytes.get(), xq = a.xq.get(), xqStride = a.xqStride.get(), n = a.n.get(), ncols = a.ncols.get();
-      if (ok()) k.matmul(type, w, rowBytes, xq, xqStride, y, yStride, n, lo, hi, ncols);
+      if (held(i32, claim, claimed)) k.matmul(type, w, rowBytes, xq, xqStride, y, yStride, n, lo, hi, ncols);
       return;
     }
     case Op.ATTENTION: {
@@ -246,13 +246,18 @@ export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: numbe
       const q = a.q.get(), kc = a.kCache.get(), vc = a.vCache.get(), out = a.out.get(), scores = a.scores.get();
       const nHeads = a.nHeads.get(), nKvHeads = a.nKvHeads.get(), headDim = a.headDim.get(), nPos = a.nPos.get();
       const scale = a.scale.get(), softcap = a.softcap.get(), batch = a.batch.get();
-      if (ok()) k.attention(q, kc, vc, out, scores, nHeads, nKvHeads, headDim, nPos, scale, softcap, batch, lo, hi);
+      if (held(i32, claim, claimed)) k.attention(q, kc, vc, out, scores, nHeads, nKvHeads, headDim, nPos, scale, softcap, batch, lo, hi);
       return;
     }
     case Op.ENCODER_ATTENTION:
-      encoderAttention(k, jobs.encoderAttention.args, lo, hi, ok);
+      encoderAttention(k, jobs.encoderAttention.args, lo, hi, i32, claim, claimed);
       return;
   }
+}
+
+/** Whether CLAIM word `claim` still holds `claimed` (always, for claim -1: the caller's own chunks). No closure: runs per kernel call. */
+function held(i32: Int32Array, claim: number, claimed: number): boolean {
+  return claim < 0 || Atomics.load(i32, claim) === claimed;
 }
 
 /** Copy chunk `c`, computed into `scratch` by runChunk, to the job's outputs. */
@@ -324,7 +329,7 @@ export function work(ks: readonly KernelExports[], i32: Int32Array, u8: Uint8Arr
     const k = ks[mem];
     const scratch = t !== 0 && i32[W.PRIVATE] === 1 ? (i32[W.SCRATCH + mem] >>> 0) + t * i32[W.SCRATCH_BYTES] : 0;
     try {
-      runChunk(k, i32, jobs, v & 0xffff, scratch, t === 0 ? undefined : () => Atomics.load(i32, claim) === v + 1);
+      runChunk(k, i32, jobs, v & 0xffff, scratch, t === 0 ? -1 : claim, v + 1);
       // Commit unless the caller took the chunk over meanwhile (then CLAIM is no longer v + 1).
       if (scratch !== 0 && Atomics.compareExchange(i32, claim, v + 1, (v + 1) | COMMITTING) === v + 1) {
         commitChunk(k, i32, jobs, v & 0xffff, scratch);
@@ -381,12 +386,14 @@ export function failureText(i32: Int32Array, u8: Uint8Array): string {
 }
 
 /** Every query of an encoder layer, heads [h0, h1): one attention_f32 call per query token. */
-export function encoderAttention(k: KernelExports, a: Jobs["encoderAttention"]["args"], h0: number, h1: number, ok: () => boolean = () => true): void {
+export function encoderAttention(
+  k: KernelExports, a: Jobs["encoderAttention"]["args"], h0: number, h1: number, i32?: Int32Array, claim = -1, claimed = 0,
+): void {
   const nPos = a.nPos.get();
   const q = a.q.get(), qStride = a.qStride.get() * 4, out = a.out.get(), outStride = a.outStride.get() * 4;
   const key = a.k.get(), kStride = a.kStride.get(), vT = a.vT.get(), scores = a.scores.get();
   const nHeads = a.nHeads.get(), nKvHeads = a.nKvHeads.get(), headDim = a.headDim.get(), scale = a.scale.get();
-  if (!ok()) return;
+  if (i32 !== undefined && !held(i32, claim, claimed)) return;
   for (let t = 0; t < nPos; t++) {
     k.attention_f32(q + t * qStride, key, kStride, vT, out + t * outStride, scores, nHeads, nKvHeads, headDim, nPos, scale, h0, h1);
   }
