@@ -3,6 +3,7 @@
 import { statSync } from "node:fs";
 import { loadModelFile } from "../src/model/load-node.js";
 import type { Model } from "../src/model/model.js";
+import type { SimdFlavour } from "../src/wasm/features.js";
 import { median } from "./stats.js";
 
 export interface E2eResult {
@@ -28,7 +29,7 @@ export interface E2eOptions {
   readonly prefillLengths: readonly number[];
   readonly decodeTokens: number;
   readonly runs: number;
-  readonly simd: "auto" | "simd" | "relaxed";
+  readonly simd: "auto" | SimdFlavour;
   /** Threads to load the model with (default: the library's default, the machine's cores). */
   readonly threads?: number;
 }

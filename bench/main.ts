@@ -1,5 +1,5 @@
 // `woolly-bench`: Woolly's benchmarks.
-//   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--positions 512,2048] [--simd auto|simd|relaxed] [--quick] [--json]
+//   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--positions 512,2048] [--simd auto|simd|relaxed-nofma|relaxed] [--quick] [--json]
 //   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--shape tinyllama-1.1b,qwen3-0.6b,…|all] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512] [--json]
 import { cpus, totalmem } from "node:os";
 import { parseArgs, numberOption } from "../src/cli/args.js";
@@ -27,8 +27,7 @@ async function kernels(argv: string[]): Promise<void> {
     { name: "samples" }, { name: "positions" },
   ]);
   const quick = args.flags.has("quick");
-  const simdArg = args.values.get("simd") ?? "auto";
-  if (simdArg !== "auto" && simdArg !== "simd" && simdArg !== "relaxed") throw new BenchCheckError(`--simd must be auto, simd or relaxed; got ${simdArg}`);
+  const simdArg = simdChoice(args.values.get("simd"));
   const simd = chooseFlavour(simdArg);
   const formats = args.values.get("formats")?.split(",").map((s) => s.trim().toUpperCase()) ?? ALL_FORMATS;
   const shapes = args.values.get("shapes")?.split(",").map((s) => {
@@ -75,8 +74,7 @@ async function e2e(argv: string[]): Promise<void> {
   const args = parseArgs(argv, [{ name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }, { name: "threads" }, { name: "prefill" }, { name: "shape" }]);
   const json = args.flags.has("json");
   const runs = numberOption(args, "runs") ?? 3;
-  const simdArg = args.values.get("simd") ?? "auto";
-  if (simdArg !== "auto" && simdArg !== "simd" && simdArg !== "relaxed") throw new BenchCheckError(`--simd must be auto, simd or relaxed; got ${simdArg}`);
+  const simdArg = simdChoice(args.values.get("simd"));
   const list = (name: string): number[] | undefined =>
     args.values.get(name)?.split(",").map((s) => {
       const v = Number(s);
@@ -127,11 +125,20 @@ function synth(argv: string[]): void {
   out(synthesizeModel(shape, mix as Mixture));
 }
 
+const SIMD_CHOICES = ["auto", "simd", "relaxed-nofma", "relaxed"] as const;
+
+/** The --simd value: a kernel build, or auto (the default). */
+function simdChoice(value: string | undefined): (typeof SIMD_CHOICES)[number] {
+  const v = value ?? "auto";
+  const choice = SIMD_CHOICES.find((c) => c === v);
+  if (!choice) throw new BenchCheckError(`--simd must be one of ${SIMD_CHOICES.join(", ")}; got ${v}`);
+  return choice;
+}
+
 /** `woolly-bench bandwidth`: the one-thread v128 streaming read in GB/s, the yardstick every speed figure sits beside. */
 function bandwidth(argv: string[]): void {
   const args = parseArgs(argv, [{ name: "simd" }]);
-  const simd = args.values.get("simd") ?? "auto";
-  if (simd !== "auto" && simd !== "simd" && simd !== "relaxed") throw new BenchCheckError(`--simd must be auto, simd or relaxed; got ${simd}`);
+  const simd = simdChoice(args.values.get("simd"));
   out(measureBandwidth(createEngine({ simd }), 7, 300).toFixed(2));
 }
 

@@ -22,7 +22,7 @@ const only = process.argv[2];
  */
 async function buildAssemblyScript() {
   const asc = (await import("assemblyscript/asc")).default;
-  for (const target of ["simd", "relaxed"]) {
+  for (const target of ["simd", "relaxed-nofma", "relaxed"]) {
     const { error, stderr } = await asc.main(
       ["--config", join(root, "asconfig.json"), "--target", target],
       { stdout: process.stdout, stderr: process.stderr },

@@ -50,7 +50,7 @@ export type { CacheStore, CachedModel, PartialWriter } from "./download/store.js
 export { SplitSource, splitPartName, parseSplitName, splitInfo } from "./gguf/split.js";
 export { writeGgufSplit, planSplit, type GgufSplitOptions } from "./gguf/writer-split.js";
 export { GGML_TYPES, GgmlType, ggmlType, ggmlTypeByName, type GgmlTypeInfo } from "./quant/types.js";
-export { bestFlavour, detectFeatures, type SimdFlavour } from "./wasm/features.js";
+export { bestFlavour, detectFeatures, supportedFlavours, type SimdFeatures, type SimdFlavour } from "./wasm/features.js";
 export { createWorkerModel, WorkerModel, type WorkerModelOptions, type WorkerGeneration, type WorkerModelInfo, type WorkerModelSource } from "./browser/worker-client.js";
 export {
   compileGrammar,

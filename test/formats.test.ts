@@ -12,11 +12,11 @@ import { ALL_FORMATS } from "../bench/kernels.js";
 import { randomMatrix } from "../bench/random-weights.js";
 import { GGML_TYPES, GgmlType, ggmlType, rowBytes, type GgmlTypeId } from "../src/quant/types.js";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
-import { detectFeatures } from "../src/wasm/features.js";
+import { supportedFlavours } from "../src/wasm/features.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const supported = GGML_TYPES.filter((t) => t.supported);
-const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
+const flavours: SimdFlavour[] = supportedFlavours();
 
 // Compile-time: GgmlType's ids are the table's literals (tsc fails here if they widen to number).
 const q4: 2 = GgmlType.Q4_0;

@@ -7,10 +7,10 @@
 // in test/quant.test.ts; here matmul is also checked against matvec_scalar within the f32 rounding.
 import { describe, expect, it } from "vitest";
 import { createEngine, type SimdFlavour } from "../src/wasm/engine.js";
-import { detectFeatures } from "../src/wasm/features.js";
+import { supportedFlavours } from "../src/wasm/features.js";
 import { GgmlType, ggmlTypeByName } from "../src/quant/types.js";
 
-const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
+const flavours: SimdFlavour[] = supportedFlavours();
 
 /** Byte offsets of the f16 scale fields in one block, and where a Q8_0 quant byte may sit. */
 const LAYOUT: Record<string, { scales: number[]; q8Bytes?: [number, number] }> = {

@@ -6,9 +6,9 @@
 // 3. against plain f64 mathematics within a tolerance derived next to each test.
 import { describe, expect, it } from "vitest";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
-import { detectFeatures } from "../src/wasm/features.js";
+import { supportedFlavours } from "../src/wasm/features.js";
 
-const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
+const flavours: SimdFlavour[] = supportedFlavours();
 
 const f = Math.fround;
 /** The f32 unit roundoff 2^-24. */

@@ -152,14 +152,14 @@ interface ConsumerReport {
 }
 
 const nodeMajor = Number(process.versions.node.split(".")[0]);
-// [name, executable, arguments before the script, script (relative to tmp), relaxed SIMD expected]
+// [name, executable, arguments before the script, script (relative to tmp), kernel build expected]
 const consumers: [string, string, string[], string, string][] = [
   [`Node ${process.versions.node}: import("woolly"), import("woolly/node")`, process.execPath, [], "project/consumer.mjs", nodeMajor <= 20 ? "simd" : "relaxed"],
   ["Node 24: import(\"woolly\"), import(\"woolly/node\")", join(BIN, "node"), [], "project/consumer.mjs", "relaxed"],
   ["Deno: npm:woolly, npm:woolly/node (the project's node_modules)", join(BIN, "deno"), ["run", "--allow-read"], "project/consumer-deno.mjs", "relaxed"],
   ["Deno: dist/index.js and dist/node.js by path, from outside any project", join(BIN, "deno"), ["run", "--allow-read"], "by-path.mjs", "relaxed"],
-  // Bun: baseline kernels, its relaxed_madd does not fuse (src/wasm/features.ts)
-  ["Bun: import(\"woolly\"), import(\"woolly/node\")", join(BIN, "bun"), [], "project/consumer.mjs", "simd"],
+  // Bun: relaxed-nofma, its relaxed_madd does not fuse (src/wasm/features.ts)
+  ["Bun: import(\"woolly\"), import(\"woolly/node\")", join(BIN, "bun"), [], "project/consumer.mjs", "relaxed-nofma"],
 ];
 
 describe("each runtime imports the installed package and generates llama.cpp's greedy text", () => {

@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
-import { detectFeatures } from "../src/wasm/features.js";
+import { supportedFlavours } from "../src/wasm/features.js";
 import { GgmlType, ggmlTypeByName, rowBytes } from "../src/quant/types.js";
 import { f16ToF32, f32ToF16, quantize } from "./helpers/quant-ref/quantize.js";
 import { FIXTURES, fixturePath } from "./helpers/fixtures.js";
@@ -175,7 +175,7 @@ function orderBound(row: Row, n: number, S: number): number {
   return 2 * (row.terms(n) + 4) * U * S;
 }
 
-const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
+const flavours: SimdFlavour[] = supportedFlavours();
 
 /** Copies `data` into the engine's arena and returns its address. */
 function put(e: Engine, data: Uint8Array | Float32Array): number {
@@ -378,6 +378,36 @@ describe.each(flavours)("quant kernels (%s)", (flavour) => {
     k.matvec(IQ2_XXS, y, 66, y, y, 256, 0, 4);
     k.dequant_row(IQ2_XXS, y, y, 256);
     expect(Array.from(f32At(e, y, 4))).toEqual([3, 3, 3, 3]);
+  });
+});
+
+// relaxed-nofma (assembly/fma.ts) takes relaxed SIMD's integer dot products and the baseline build's
+// floating point: ggml's integer lanes are exact in either build, and both emulate the fused
+// multiply-adds the same way, so every output must be the baseline build's, bit for bit (the whole point
+// of the build: Bun's speed without giving up one bit of the baseline's results).
+if (flavours.includes("relaxed-nofma")) describe("relaxed-nofma computes the baseline build's bits", () => {
+  it.each(FORMATS)("$name: matvec and a 5-column matmul", (row) => {
+    const type = GgmlType[row.name];
+    const t = loadTensor(row.name, TENSORS[1]);
+    const cols = 5;
+    const xs = Array.from({ length: cols }, (_, c) => randomVector(t.n, 11 + c));
+    const out: { mv: Uint32Array; mm: Uint32Array }[] = [];
+    for (const flavour of ["simd", "relaxed-nofma"] as const) {
+      const e = createEngine({ simd: flavour });
+      const stride = Math.ceil(e.kernels.act_bytes(type, t.n) / 64) * 64;
+      const xq = e.alloc(stride * cols, "xq");
+      xs.forEach((x, c) => e.kernels.quantize_act(type, put(e, x), xq + c * stride, t.n));
+      const w = put(e, t.bytes);
+      const y = e.alloc(t.rows * 4, "y");
+      e.kernels.matvec(type, w, t.rowBytes, xq, y, t.n, 0, t.rows);
+      const mv = new Uint32Array(f32At(e, y, t.rows).buffer.slice(0));
+      const ym = e.alloc(t.rows * cols * 4, "ym");
+      e.kernels.matmul(type, w, t.rowBytes, xq, stride, ym, t.rows, t.n, 0, t.rows, cols);
+      const mm = new Uint32Array(f32At(e, ym, t.rows * cols).buffer.slice(0));
+      out.push({ mv, mm });
+    }
+    expect(Array.from(out[1].mv)).toEqual(Array.from(out[0].mv));
+    expect(Array.from(out[1].mm)).toEqual(Array.from(out[0].mm));
   });
 });
 

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
-import { detectFeatures } from "../src/wasm/features.js";
+import { supportedFlavours } from "../src/wasm/features.js";
 import { GgmlType } from "../src/quant/types.js";
 import { f16ToF32 } from "./helpers/quant-ref/quantize.js";
 import {
@@ -118,7 +118,7 @@ describe("reference quantizers reproduce llama.cpp's bytes", () => {
   });
 });
 
-const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
+const flavours: SimdFlavour[] = supportedFlavours();
 
 /** Copies bytes or floats into the engine's arena and returns the address. */
 function put(e: Engine, data: Uint8Array | Float32Array): number {

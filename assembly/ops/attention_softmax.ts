@@ -6,6 +6,7 @@ import {
   expS, expV, floatToHalf, floatToHalfV, halfToFloat, halfToFloatV,
 } from "./math";
 import { TWO_M112, TWO_P112 } from "./attention_scores";
+import { FMA } from "../fma";
 
 /** scores row sc (nPos) from s_t to f16(p_t) * 2^112. */
 export function softmax(sc: usize, nPos: i32): void {
@@ -212,7 +213,7 @@ function expExactAt(x: v128, dst: usize): void {
   if (i32x4.all_true(f32x4.lt(x, f32x4.splat(-134)))) return f32x4.splat(0);
   // the relaxed build runs only where relaxed_madd fuses (src/wasm/features.ts): math.ts's expV is then
   // ggml's chain of fused multiply-adds itself (32 rows x 2048 scores: 0.08 ms, this route 0.35 ms)
-  if (ASC_FEATURE_RELAXED_SIMD) return expV(x);
+  if (FMA) return expV(x);
   const xl = lo64(x), xh = hi64(x);
   const r = splat64(I_SHIFT);
   // z = fma(x, log2e, r); n = z - r (exact)

@@ -2,6 +2,7 @@
 // ggml's f32 exp approximation as its AVX2 + FMA build computes it, a precise expf, and the f16 <-> f32
 // conversions, each as a v128 function and its scalar twin that gives the same bits.
 // assembly/ops.ts does not re-export this file, so nothing here becomes a wasm export.
+import { FMA } from "../fma";
 
 // ── exp: ggml_v_expf (ggml/src/ggml-cpu/vec.h) ──────────────────────────────────────────────────────
 // "adapted from arm limited optimized routine; the maximum error is 1.45358 plus 0.5 ulps; numbers above
@@ -22,8 +23,8 @@ export const F32_ONE: u32 = 0x3F800000;
 // ggml's AVX2 build (the llama.cpp reference machine: x86 AVX2 + FMA) computes ggml_v_expf with
 // _mm256_fmadd_ps / _mm256_fnmadd_ps: a*b + c rounded once. Baseline WASM SIMD has no fused multiply-add,
 // and relaxed_madd may or may not fuse depending on the engine (Bun does not); the loader takes the relaxed
-// build only where it fuses (src/wasm/features.ts), and there fmaV is relaxed_madd. The baseline build
-// goes through f64: a*b of two f32 is exact in f64 (24 + 24 bits <= 53), so
+// build only where it fuses (src/wasm/features.ts), and there fmaV is relaxed_madd (FMA, ../fma.ts). The
+// baseline and relaxed-nofma builds go through f64: a*b of two f32 is exact in f64 (24 + 24 bits <= 53), so
 // s = f64(a*b + c) has one rounding. Rounding s again to f32 is a double rounding, wrong exactly when s
 // lands on an f32 midpoint (half-way between two f32) that the exact sum is not on: if s is no midpoint,
 // none lies strictly between s and the exact sum (it would be an f64 nearer the exact sum than s), so both
@@ -70,7 +71,7 @@ export const F32_ONE: u32 = 0x3F800000;
  * is only chosen where relaxed_madd fuses (src/wasm/features.ts), so there it is the one instruction.
  */
 @inline export function fmaV(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  if (FMA) return f32x4.relaxed_madd(a, b, c);
   const lo = fmaOddF64x2(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b), f64x2.promote_low_f32x4(c));
   const hi = fmaOddF64x2(
     f64x2.promote_low_f32x4(v128.shuffle<f32>(a, a, 2, 3, 2, 3)),
@@ -82,7 +83,7 @@ export const F32_ONE: u32 = 0x3F800000;
 
 /** The scalar twin of fmaV: the same correctly rounded result, so the same bits. */
 @inline export function fmaS(a: f32, b: f32, c: f32): f32 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
+  if (FMA) {
     return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
   }
   const pa = <f64>a * <f64>b;

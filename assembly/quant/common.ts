@@ -5,6 +5,7 @@
 //   f16 → f32  exact (every f16 is an f32), subnormals and ±inf/NaN included.
 //   f32 → f16  round to nearest even, overflow to ±inf (ggml_compute_fp32_to_fp16 / F16C, mode 0).
 //   f32 → bf16 round to nearest even, NaN made quiet, subnormals kept (GGML_FP32_TO_BF16).
+import { FMA } from "../fma";
 
 /** 2^112: turns an f16 exponent (bias 15) placed in an f32 exponent field (bias 127) into the right value. */
 const F16_EXP_ADJUST: f32 = 5.192296858534828e33;
@@ -177,7 +178,7 @@ export function swizzle16(table: v128, idx: v128): v128 {
  */
 @inline
 export function madd_f32x4(v: v128, s: v128, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
+  if (FMA) {
     return f32x4.relaxed_madd(v, s, acc);
   } else {
     return f32x4.add(acc, f32x4.mul(v, s));

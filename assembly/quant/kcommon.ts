@@ -12,6 +12,7 @@
 //             the scale is an i32x4.mul.
 import { Q8K_QS_SHIFT } from "./act_q8_k";
 import { hsum_i32x4 } from "./common";
+import { FMA } from "../fma";
 
 // Loop-invariant v128 masks, loaded from memory once per call. V8 (Node 20 and 24 alike) rebuilds a
 // v128.const at every use inside a loop (movq + vmovq + vpunpcklqdq); a loaded value stays in a
@@ -133,17 +134,17 @@ export function mins_pairs_lanes(bs: usize, m03: u32, m47: u32): v128 {
  * super-block (d an f32, v an f32x4 of integers below 2^25).
  *   relaxed build: f32x4.relaxed_madd, which the loader only picks when it fuses (src/wasm/features.ts
  *     runs a case where fused and unfused differ; x86 with FMA3 and ARM do, V8 then emits vfmadd/fmla):
- *     one rounding, ggml's exactly. (An engine whose relaxed_madd does not fuse, Bun's, gets the baseline
- *     build: keeping it on this one with the f64 path chosen at run time, a flag read once per call and
- *     both paths compiled, cost V8 9% on the Q4_K matvec: measured with scripts/kernel-ab.mjs.)
- *   baseline build: in f64: d·v is exact there, so the only roundings are the f64 sum's and then the
+ *     one rounding, ggml's exactly. (An engine whose relaxed_madd does not fuse, Bun's, gets the
+ *     relaxed-nofma build, FMA false (../fma.ts): choosing the f64 path at run time instead, a flag read
+ *     once per call and both paths compiled, cost V8 9% on the Q4_K matvec: scripts/kernel-ab.mjs.)
+ *   baseline and relaxed-nofma builds: in f64: d·v is exact there, so the only roundings are the f64 sum's and then the
  *     f32 one. That double rounding differs from the single fused rounding only when the f64 sum lands
  *     exactly halfway between two f32 values without the exact sum being there (about one operation
  *     in 2^28 for random data).
  */
 @inline
 export function fma_d_f32x4(d: f32, v: v128, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
+  if (FMA) {
     return f32x4.relaxed_madd(f32x4.splat(d), v, acc);
   } else {
     const dv = f64x2.splat(<f64>d);
@@ -159,7 +160,7 @@ export function fma_d_f32x4(d: f32, v: v128, acc: v128): v128 {
 /** The scalar twin of fma_d_f32x4 for one lane (the relaxed build's through the same relaxed_madd). */
 @inline
 export function fma_d_f32(d: f32, v: f32, acc: f32): f32 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
+  if (FMA) {
     return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(d), f32x4.splat(v), f32x4.splat(acc)), 0);
   } else {
     return <f32>(<f64>d * <f64>v + <f64>acc);

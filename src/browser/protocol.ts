@@ -3,6 +3,7 @@
 import type { GenerateOptions, GenerationResult } from "../generate/options.js";
 import type { LoadOptions } from "../model/load.js";
 import type { ModelConfig } from "../model/config.js";
+import type { SimdFlavour } from "../wasm/features.js";
 
 /** Load options that can cross a postMessage (progress and abort are messages of their own). */
 // Functions (fetch, callbacks) and a custom cache store cannot cross a postMessage: `cache` is a
@@ -25,7 +26,7 @@ export type Request =
 export interface WorkerModelInfo {
   readonly config: ModelConfig;
   readonly contextLength: number;
-  readonly simd: "simd" | "relaxed";
+  readonly simd: SimdFlavour;
   readonly threads: number;
   readonly memoryBytes: number;
 }

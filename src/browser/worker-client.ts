@@ -4,6 +4,7 @@
 import { WoollyError } from "../errors.js";
 import type { GenerateOptions, GenerationResult } from "../generate/options.js";
 import type { ModelConfig } from "../model/config.js";
+import type { SimdFlavour } from "../wasm/features.js";
 import type { Request, Response, SerializedError, WorkerLoadOptions, WorkerModelInfo, WorkerModelSource } from "./protocol.js";
 
 export type { WorkerLoadOptions, WorkerGenerateOptions, WorkerModelInfo, WorkerModelSource } from "./protocol.js";
@@ -58,7 +59,7 @@ export class WorkerModel {
   get contextLength(): number {
     return this.info.contextLength;
   }
-  get simd(): "simd" | "relaxed" {
+  get simd(): SimdFlavour {
     return this.info.simd;
   }
   get threads(): number {

@@ -6,7 +6,7 @@ import type { Model } from "../model/model.js";
 import { numberOption, type OptionSpec, type ParsedArgs } from "./args.js";
 import type { CliIo } from "./run.js";
 
-const SIMD_CHOICES = ["auto", "simd", "relaxed"] as const;
+const SIMD_CHOICES = ["auto", "simd", "relaxed-nofma", "relaxed"] as const;
 
 /** The load flags, one table for every command that loads a model. */
 export const LOAD_OPTIONS: readonly OptionSpec[] = [
@@ -15,7 +15,7 @@ export const LOAD_OPTIONS: readonly OptionSpec[] = [
   {
     name: "simd",
     choices: SIMD_CHOICES,
-    description: "kernel build: auto picks relaxed SIMD where it validates and computes right (default auto)",
+    description: "kernel build: auto picks the fastest this engine runs right: relaxed, relaxed-nofma (relaxed multiply-add not fused), or simd (default auto)",
   },
 ];
 

@@ -3,9 +3,10 @@
 // drops its memories at once.
 import kernelsSimd from "../../build/kernels-simd.wasm";
 import kernelsRelaxed from "../../build/kernels-relaxed.wasm";
+import kernelsRelaxedNoFma from "../../build/kernels-relaxed-nofma.wasm";
 import bandwidthWasm from "../../build/bandwidth.wasm";
 import { WasmError } from "../errors.js";
-import { bestFlavour, type SimdFlavour } from "./features.js";
+import { bestFlavour, supportedFlavours, type SimdFlavour } from "./features.js";
 import type { BandwidthExports, KernelExports } from "./exports.js";
 
 export type { SimdFlavour } from "./features.js";
@@ -16,7 +17,10 @@ export const PAGE_BYTES = 65536;
 export const MAX_PAGES = 65536;
 
 export interface EngineOptions {
-  /** Which kernel build to run: `auto` (default) picks relaxed SIMD where it validates and computes right. */
+  /**
+   * Which kernel build to run: `auto` (default) picks the fastest this engine runs correctly: `relaxed`
+   * where relaxed SIMD validates and its multiply-add fuses, `relaxed-nofma` where it does not fuse, else `simd`.
+   */
   simd?: "auto" | SimdFlavour;
   /**
    * Make the memory shared (a SharedArrayBuffer underneath) and instantiate the modules' shared
@@ -62,8 +66,11 @@ export function chooseFlavour(requested: EngineOptions["simd"] = "auto"): SimdFl
     throw new WasmError("no_simd", "this JavaScript engine does not support WebAssembly 128-bit SIMD, which Woolly's kernels need");
   }
   if (requested === "auto") return best;
-  if (requested === "relaxed" && best !== "relaxed") {
-    throw new WasmError("no_simd", "relaxed SIMD was requested but this engine does not run it correctly; use simd: 'simd' or 'auto'");
+  if (!supportedFlavours().includes(requested)) {
+    const why = requested === "relaxed" && best === "relaxed-nofma"
+      ? "its relaxed multiply-add does not fuse"
+      : "it does not run relaxed SIMD correctly";
+    throw new WasmError("no_simd", `simd: '${requested}' was requested but this engine cannot run that build (${why}); it runs '${best}', which 'auto' picks`);
   }
   return requested;
 }
@@ -154,7 +161,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   let bandwidth: BandwidthExports;
   let kernelsModule: WebAssembly.Module;
   try {
-    const kernelsBytes = flavour === "relaxed" ? kernelsRelaxed : kernelsSimd;
+    const kernelsBytes = flavour === "relaxed" ? kernelsRelaxed : flavour === "relaxed-nofma" ? kernelsRelaxedNoFma : kernelsSimd;
     kernelsModule = shared ? compiled(`${flavour}-shared`, withSharedMemory(kernelsBytes)) : compiled(flavour, kernelsBytes);
     kernels = new WebAssembly.Instance(kernelsModule, imports).exports as unknown as KernelExports;
     const bandwidthModule = shared ? compiled("bandwidth-shared", withSharedMemory(bandwidthWasm)) : compiled("bandwidth", bandwidthWasm);

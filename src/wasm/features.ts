@@ -3,8 +3,12 @@
 import probeSimd from "../../build/probe-simd.wasm";
 import probeRelaxed from "../../build/probe-relaxed.wasm";
 
-/** Which build of the kernels runs: baseline 128-bit SIMD, or baseline plus relaxed SIMD. */
-export type SimdFlavour = "simd" | "relaxed";
+/**
+ * Which build of the kernels runs (assembly/fma.ts): baseline 128-bit SIMD; relaxed SIMD's integer
+ * dot products with ggml's fused multiply-adds emulated exactly ("relaxed-nofma", for engines whose
+ * relaxed_madd does not fuse: Bun); or relaxed SIMD with relaxed_madd as the fused multiply-add.
+ */
+export type SimdFlavour = "simd" | "relaxed-nofma" | "relaxed";
 
 /** The value probe() must return: the same dot product computed here lane by lane. */
 function expectedRelaxedProbe(): number {
@@ -27,25 +31,45 @@ function expectedRelaxedProbe(): number {
  */
 const FUSED_MADD_BITS = 0xa8800000 | 0;
 
-let cached: { simd: boolean; relaxed: boolean } | undefined;
+/** What the engine running this code supports (detectFeatures). */
+export interface SimdFeatures {
+  /** WebAssembly 128-bit SIMD validates. */
+  readonly simd: boolean;
+  /** Relaxed SIMD validates and its integer dot product computes the probe's value. */
+  readonly relaxed: boolean;
+  /** Relaxed SIMD's f32x4.relaxed_madd is one fused multiply-add (one rounding). */
+  readonly fusedMadd: boolean;
+}
+
+let cached: SimdFeatures | undefined;
 
 /** What this engine supports, decided once by validating and running the probe modules. */
-export function detectFeatures(): { simd: boolean; relaxed: boolean } {
+export function detectFeatures(): SimdFeatures {
   if (cached) return cached;
   const simd = WebAssembly.validate(probeSimd);
   let relaxed = false;
+  let fusedMadd = false;
   if (simd && WebAssembly.validate(probeRelaxed)) {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(probeRelaxed));
     const probe = instance.exports.probe as () => number;
     const probeMadd = instance.exports.probe_madd as () => number;
-    relaxed = probe() === expectedRelaxedProbe() && probeMadd() === FUSED_MADD_BITS;
+    relaxed = probe() === expectedRelaxedProbe();
+    fusedMadd = relaxed && probeMadd() === FUSED_MADD_BITS;
   }
-  cached = { simd, relaxed };
+  cached = { simd, relaxed, fusedMadd };
   return cached;
+}
+
+/** Every flavour this engine runs correctly, slowest first (empty without 128-bit SIMD). */
+export function supportedFlavours(): SimdFlavour[] {
+  const f = detectFeatures();
+  if (!f.simd) return [];
+  if (!f.relaxed) return ["simd"];
+  return f.fusedMadd ? ["simd", "relaxed-nofma", "relaxed"] : ["simd", "relaxed-nofma"];
 }
 
 /** The best flavour this engine runs correctly; `null` when it lacks 128-bit SIMD altogether. */
 export function bestFlavour(): SimdFlavour | null {
-  const f = detectFeatures();
-  return f.relaxed ? "relaxed" : f.simd ? "simd" : null;
+  const all = supportedFlavours();
+  return all.length ? all[all.length - 1] : null;
 }
