@@ -88,7 +88,7 @@ describe("woolly CLI", () => {
     expect(r.err).toMatch(/loaded in \d+ ms \(simd kernels\)/);
     const bad = await cli("run", STORIES, "--simd", "avx");
     expect(bad.code).toBe(1);
-    expect(bad.err).toBe('woolly: --simd must be auto, simd or relaxed; got "avx" [invalid_parameter]\n');
+    expect(bad.err).toBe('woolly: --simd must be auto, simd, relaxed-nofma or relaxed; got "avx" [invalid_parameter]\n');
     const badThreads = await cli("logits", STORIES, "--tokens", "1", "--threads", "0");
     expect(badThreads.err).toMatch(/threads must be an integer in \[1, 64\]; got 0/);
   });
@@ -124,7 +124,7 @@ describe("woolly CLI", () => {
       }
     }
     expect(usageLine(RUN_COMMAND)).toContain("[--threads N]");
-    expect(usageLine(RUN_COMMAND)).toContain("[--simd auto|simd|relaxed]");
+    expect(usageLine(RUN_COMMAND)).toContain("[--simd auto|simd|relaxed-nofma|relaxed]");
     expect((await cli("run", "-h")).out).toMatch(/^ {2}-t, --threads N +threads running the kernels/m);
     // After "--" it is an operand: here the prompt, continued greedily.
     const prompt = await cli("run", STORIES, "-n", "2", "--temp", "0", "--", "--help");
