@@ -29,7 +29,7 @@ import { dequant_row_q5_k, dot_q5_k, dot_q5_k_scalar } from "./quant/q5_k";
 import { dequant_row_q6_k, dot_q6_k, dot_q6_k_scalar } from "./quant/q6_k";
 import { dequant_row_iq4_xs, dot_iq4_xs, dot_iq4_xs_scalar } from "./quant/iq4_xs";
 import { gemm4_q8_0 } from "./quant/gemm_q8_0";
-import { gemm4_q4_0 } from "./quant/gemm_q4_0";
+import { gemm4_q4_0, gemm4r_q4_0 } from "./quant/gemm_q4_0";
 import { gemm4_q5_0 } from "./quant/gemm_q5_0";
 import { gemm4_q4_k } from "./quant/gemm_q4_k";
 import { gemm4_q5_k } from "./quant/gemm_q5_k";
@@ -230,6 +230,29 @@ function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: us
   return false;
 }
 
+/** Columns per call of a four-row tile (rows4): see gemm_q4_0.ts gemm4r_q4_0. */
+const TILE_COLS: i32 = 8;
+
+/** Whether `type` has a four-row tile (rows4) in this build. */
+@inline
+function has_rows4(type: i32): bool {
+  if (ASC_FEATURE_RELAXED_SIMD) return type == T.Q4_0;
+  return false;
+}
+
+/**
+ * W[r + i]·X[c] for rows r … r+3 (at w, w + rowBytes, …) and columns c < ncols (≤ TILE_COLS), into
+ * y + c·yStrideBytes (16 bytes per column: the four rows), for the types has_rows4 names: a GEMM
+ * tile that decodes each weight block once for up to eight columns and reads each column's
+ * activations once for four rows, bit-identical to dot_row for every output.
+ */
+@inline
+function rows4(type: i32, w: usize, rowBytes: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize, ncols: i32): void {
+  switch (type) {
+    case T.Q4_0: gemm4r_q4_0(w, rowBytes, xq, xqStride, n, y, yStrideBytes, ncols); break;
+  }
+}
+
 /**
  * y[c·yStride + r] = W[r]·X[c] for c < ncols, r in [row0, row1); X[c] at xq + c·xqStride bytes,
  * yStride in elements. Rows outer, columns inner: each weight row comes from memory once and stays
@@ -257,7 +280,17 @@ export function matmul(
   if (act_bytes(type, n) < 0) return;
   const xs = <usize>xqStride;
   const ys = (<usize>yStride) << 2;
-  for (let r = row0; r < row1; r++) {
+  let r0 = row0;
+  if (has_rows4(type)) {
+    for (; r0 + 4 <= row1; r0 += 4) {
+      const wr = w + <usize>r0 * <usize>rowBytes;
+      const yr = y + ((<usize>r0) << 2);
+      for (let c = 0; c < ncols; c += TILE_COLS) {
+        rows4(type, wr, <usize>rowBytes, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys, min(TILE_COLS, ncols - c));
+      }
+    }
+  }
+  for (let r = r0; r < row1; r++) {
     const wr = w + <usize>r * <usize>rowBytes;
     const yr = y + ((<usize>r) << 2);
     let c = 0;
