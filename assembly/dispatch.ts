@@ -33,7 +33,7 @@ import { gemm4_q4_0, gemm4r_q4_0 } from "./quant/gemm_q4_0";
 import { gemm4_q5_0 } from "./quant/gemm_q5_0";
 import { gemm4_q4_k, gemm8_q4_k } from "./quant/gemm_q4_k";
 import { gemm4_q5_k } from "./quant/gemm_q5_k";
-import { gemm4_q6_k } from "./quant/gemm_q6_k";
+import { gemm4_q6_k, gemm8_q6_k } from "./quant/gemm_q6_k";
 
 /** ggml's `enum ggml_type` ids of the supported types: src/quant/types.ts's table (test/formats.test.ts checks). */
 const enum T {
@@ -294,9 +294,12 @@ export function matmul(
     const wr = w + <usize>r * <usize>rowBytes;
     const yr = y + ((<usize>r) << 2);
     let c = 0;
-    // Q4_K eight columns at a time: relaxed build only (gemm_q4_k.ts gemm8_q4_k says why)
+    // Q4_K and Q6_K eight columns at a time: relaxed build only (gemm_q4_k.ts gemm8_q4_k says why)
     if (ASC_FEATURE_RELAXED_SIMD && type == T.Q4_K) {
       for (; c + 8 <= ncols; c += 8) gemm8_q4_k(wr, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys);
+    }
+    if (ASC_FEATURE_RELAXED_SIMD && type == T.Q6_K) {
+      for (; c + 8 <= ncols; c += 8) gemm8_q6_k(wr, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys);
     }
     while (c + 4 <= ncols && dot_row4(type, wr, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys)) c += 4;
     for (; c < ncols; c++) store<f32>(yr + <usize>c * ys, dot_row(type, wr, xq + <usize>c * xs, n));
