@@ -3,7 +3,10 @@
 // while two kernels timed back to back see the same load. Not part of CI.
 //
 //   node scripts/kernel-ab.mjs [--base REV] [--head REV|wt] [--simd simd|relaxed] [--formats Q4_K,Q4_0]
-//                              [--shape 4096x4096] [--mode matvec|matmulN] [--calls 300] [--ws 96]
+//                              [--shape 4096x4096] [--mode matvec|matmulN[,…]] [--calls 300] [--ws 96]
+//
+// --mode takes several, e.g. --mode matmul64,matmul512 (prompt batches: the GEMM tiles of
+// assembly/quant/gemm_*.ts; use --calls 20 or so, a 4096×4096 matmul512 takes ~0.3 s).
 //
 // Each revision's assembly/ is compiled (baseline or relaxed SIMD, as the Node running this supports)
 // into a temporary folder; each gets its own memory with the same random weights (every f16 scale a
@@ -68,9 +71,10 @@ function kernels(rev) {
 let seed = 12345;
 const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
 
-function bench(name, [type, blockElements, blockBytes, scales], variants) {
+function bench(name, [type, blockElements, blockBytes, scales], variants, mode) {
   const [rows, cols] = opt.shape.split("x").map(Number);
-  const ncols = opt.mode === "matvec" ? 1 : Number(opt.mode.slice("matmul".length));
+  if (mode !== "matvec" && !/^matmul[1-9][0-9]*$/.test(mode)) throw new Error(`--mode: ${mode} is not matvec or matmulN`);
+  const ncols = mode === "matvec" ? 1 : Number(mode.slice("matmul".length));
   const rowBytes = (cols / blockElements) * blockBytes;
   const matBytes = rows * rowBytes;
   const mats = Math.max(1, Math.ceil((Number(opt.ws) << 20) / matBytes));
@@ -120,7 +124,7 @@ function bench(name, [type, blockElements, blockBytes, scales], variants) {
     const s = r.ms.sort((a, b) => a - b);
     const med = s[s.length >> 1];
     console.log(
-      `${name.padEnd(5)} ${opt.shape} ${opt.mode.padEnd(9)} ${r.label.padEnd(12)} median ${med.toFixed(3)} ms  min ${s[0].toFixed(3)} ms  ` +
+      `${name.padEnd(5)} ${opt.shape} ${mode.padEnd(10)} ${r.label.padEnd(12)} median ${med.toFixed(3)} ms  min ${s[0].toFixed(3)} ms  ` +
         `${(matBytes / med / 1e6).toFixed(2)} GB/s  ${((ncols * 1000) / med).toFixed(0)} columns/s  outputs differing from ${runs[0].label}: ${differ}`,
     );
   }
@@ -130,5 +134,5 @@ const variants = [[opt.base, kernels(opt.base)], [opt.head === "wt" ? "work tree
 console.log(`kernel A/B, ${simd} build, node ${process.versions.node}, ${opt.calls} alternating calls each`);
 for (const f of opt.formats.split(",")) {
   if (!(f in FORMATS)) throw new Error(`--formats: ${f} is not one of ${Object.keys(FORMATS).join(", ")}`);
-  bench(f, FORMATS[f], variants);
+  for (const mode of opt.mode.split(",")) bench(f, FORMATS[f], variants, mode);
 }

@@ -80,7 +80,9 @@ describe.each(flavours)("matmul = matvec bit for bit (%s)", (flavour) => {
     const rows = 13;
     const rowBytes = (n / info.blockElements) * info.blockBytes;
 
-    it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 64])("%i columns, rows [1, 12) and [0, 13)", (ncols) => {
+    // Row ranges: the four-row tiles (dispatch.ts rows4) run from row0 in steps of four and leave
+    // 0-3 rows to the one-row path; their columns go in groups of eight (TILE_COLS), unrolled by two.
+    it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 16, 17, 64])("%i columns, rows [1, 12), [0, 13), [2, 11), [3, 7), [5, 6)", (ncols) => {
       const mark = k.arena_mark();
       const wBytes = randomWeights(name, rows, n, 1000 + ncols);
       const w = e.alloc(wBytes.length + 16, "W");
@@ -97,7 +99,7 @@ describe.each(flavours)("matmul = matvec bit for bit (%s)", (flavour) => {
       const y = e.alloc(yStride * ncols * 4, "Y");
       const yv = e.alloc(rows * 4, "y matvec");
       const ys = e.alloc(rows * 4, "y scalar");
-      for (const [row0, row1] of [[1, rows - 1], [0, rows]]) {
+      for (const [row0, row1] of [[1, rows - 1], [0, rows], [2, 11], [3, 7], [5, 6]]) {
         e.f32().fill(-7, y / 4, y / 4 + yStride * ncols);
         k.matmul(type, w, rowBytes, xq, xqStride, y, yStride, n, row0, row1, ncols);
         const bits = new Uint32Array(e.memory.buffer);

@@ -126,3 +126,136 @@ export function gemm4_q4_k(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
   store<f32>(y + 2 * yStride, hsum_f32x4(f32x4.add(l2, h2)) + hsum_f32x4(m2));
   store<f32>(y + 3 * yStride, hsum_f32x4(f32x4.add(l3, h3)) + hsum_f32x4(m3));
 }
+
+/**
+ * gemm4_q4_k for eight columns (y + c·yStride, X[c] at xq + c·xqStride, c = 0..7): the same
+ * integers and f32 operations per column, so the same bits; the unpacking of each 16-byte load of
+ * qs and the two scale splats are shared by eight columns instead of four, and the loop and
+ * address overhead per column halves. The eight i32 accumulators of the inner loop stay in
+ * registers; V8 spills the 24 f32 ones, each touched once per half and super-block.
+ *
+ * Relaxed build only (dispatch.ts). Measured, kernel-ab 2048×2048 by 64 columns, min of 30:
+ * relaxed (Node 24) 8.79 → 8.04 ms against gemm4_q4_k; baseline (Node 20) 18.4 → 26.0 ms (its
+ * four i16 weight vectors per pass and eight accumulators spill).
+ * What bounds both tiles: per 16 weights and column one relaxed_dot (pmaddubsw), one dot_i16x8_s
+ * by the sub-block scale (pmaddwd) and one add, the multiplies on the vector multiply pipes;
+ * ggml's lanes (one per four consecutive elements, summed over the sub-blocks after scaling) leave
+ * no integer work to share between columns or rows beyond the unpacking. Not pursued (estimated
+ * from instruction counts, not built): splitting each scale as 8·hi + lo so the weights carry it
+ * (q·hi, q·lo ≤ 105 fit relaxed_dot's 7 bits) trades the pmaddwd for a second dot and two i16
+ * multiplies per row; folding two sub-blocks' i32 lanes into one pmaddwd by packing saves one
+ * multiply in four for two shuffles. Both need AVX-VNNI to win anything.
+ */
+export function gemm8_q4_k(w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStride: usize): void {
+  const nb = n >> 8;
+  const m = mask(ASC_FEATURE_RELAXED_SIMD ? MASK_0F : MASK_000F);
+  const dArr = xq + ((<usize>n) << Q8K_QS_SHIFT); // column 0's d[0]
+  const bsArr = dArr + ((<usize>nb) << 2); // column 0's bsums of super-block 0
+  const x4 = xq + 4 * xqStride; // column 4
+  let l0 = f32x4.splat(0), l1 = f32x4.splat(0), l2 = f32x4.splat(0), l3 = f32x4.splat(0); // accLo per column
+  let l4 = f32x4.splat(0), l5 = f32x4.splat(0), l6 = f32x4.splat(0), l7 = f32x4.splat(0);
+  let h0 = f32x4.splat(0), h1 = f32x4.splat(0), h2 = f32x4.splat(0), h3 = f32x4.splat(0); // accHi
+  let h4 = f32x4.splat(0), h5 = f32x4.splat(0), h6 = f32x4.splat(0), h7 = f32x4.splat(0);
+  let m0 = f32x4.splat(0), m1 = f32x4.splat(0), m2 = f32x4.splat(0), m3 = f32x4.splat(0); // accM
+  let m4 = f32x4.splat(0), m5 = f32x4.splat(0), m6 = f32x4.splat(0), m7 = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const u0 = load<u32>(w, 4);
+    const u1 = load<u32>(w, 8);
+    const u2 = load<u32>(w, 12);
+    const sc8 = <u64>k4_sc03(u0) | (<u64>k4_sc47(u0, u2) << 32);
+    const qoff = (<usize>b) << (8 + Q8K_QS_SHIFT); // super-block b's quants in a column
+    const dp = dArr + ((<usize>b) << 2);
+    const dw = load_f16_finite(w);
+    for (let h = 0; h < 2; h++) {
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+      let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+      let sc = sc8;
+      let q = w + 16 + (<usize>h << 4);
+      let xa = xq + qoff + ((<usize>(h << 4)) << Q8K_QS_SHIFT); // column 0's x of element 64c + 16h
+      let xe = x4 + qoff + ((<usize>(h << 4)) << Q8K_QS_SHIFT); // column 4's
+      for (let c = 0; c < 4; c++) {
+        const v = v128.load(q);
+        const ssa = i16x8.splat(<i16>(sc & 0xff));
+        const ssb = i16x8.splat(<i16>((sc >> 8) & 0xff));
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          const wa = v128.and(v, m);
+          const wb = v128.and(i16x8.shr_u(v, 4), m);
+          const o = 32 << Q8K_QS_SHIFT;
+          a0 = scaled16v(wb, xa + o, ssb, scaled16v(wa, xa, ssa, a0));
+          a1 = scaled16v(wb, xa + xqStride + o, ssb, scaled16v(wa, xa + xqStride, ssa, a1));
+          a2 = scaled16v(wb, xa + 2 * xqStride + o, ssb, scaled16v(wa, xa + 2 * xqStride, ssa, a2));
+          a3 = scaled16v(wb, xa + 3 * xqStride + o, ssb, scaled16v(wa, xa + 3 * xqStride, ssa, a3));
+          a4 = scaled16v(wb, xe + o, ssb, scaled16v(wa, xe, ssa, a4));
+          a5 = scaled16v(wb, xe + xqStride + o, ssb, scaled16v(wa, xe + xqStride, ssa, a5));
+          a6 = scaled16v(wb, xe + 2 * xqStride + o, ssb, scaled16v(wa, xe + 2 * xqStride, ssa, a6));
+          a7 = scaled16v(wb, xe + 3 * xqStride + o, ssb, scaled16v(wa, xe + 3 * xqStride, ssa, a7));
+        } else {
+          const ea = i16x8.mul(v128.and(v, m), ssa);
+          const oa = i16x8.mul(v128.and(i16x8.shr_u(v, 8), m), ssa);
+          const eb = i16x8.mul(v128.and(i16x8.shr_u(v, 4), m), ssb);
+          const ob = i16x8.mul(i16x8.shr_u(v, 12), ssb);
+          const o = 32 << Q8K_QS_SHIFT;
+          a0 = two16_i16(ea, oa, eb, ob, xa, xa + o, a0);
+          a1 = two16_i16(ea, oa, eb, ob, xa + xqStride, xa + xqStride + o, a1);
+          a2 = two16_i16(ea, oa, eb, ob, xa + 2 * xqStride, xa + 2 * xqStride + o, a2);
+          a3 = two16_i16(ea, oa, eb, ob, xa + 3 * xqStride, xa + 3 * xqStride + o, a3);
+          a4 = two16_i16(ea, oa, eb, ob, xe, xe + o, a4);
+          a5 = two16_i16(ea, oa, eb, ob, xe + xqStride, xe + xqStride + o, a5);
+          a6 = two16_i16(ea, oa, eb, ob, xe + 2 * xqStride, xe + 2 * xqStride + o, a6);
+          a7 = two16_i16(ea, oa, eb, ob, xe + 3 * xqStride, xe + 3 * xqStride + o, a7);
+        }
+        sc >>= 16;
+        q += 32;
+        xa += 64 << Q8K_QS_SHIFT;
+        xe += 64 << Q8K_QS_SHIFT;
+      }
+      const d0 = (load<f32>(dp) * dw);
+      const d1 = (load<f32>(dp + xqStride) * dw);
+      const d2 = (load<f32>(dp + 2 * xqStride) * dw);
+      const d3 = (load<f32>(dp + 3 * xqStride) * dw);
+      const d4 = (load<f32>(dp + 4 * xqStride) * dw);
+      const d5 = (load<f32>(dp + 5 * xqStride) * dw);
+      const d6 = (load<f32>(dp + 6 * xqStride) * dw);
+      const d7 = (load<f32>(dp + 7 * xqStride) * dw);
+      if (h == 0) {
+        l0 = fma_d_f32x4(d0, f32x4.convert_i32x4_s(a0), l0);
+        l1 = fma_d_f32x4(d1, f32x4.convert_i32x4_s(a1), l1);
+        l2 = fma_d_f32x4(d2, f32x4.convert_i32x4_s(a2), l2);
+        l3 = fma_d_f32x4(d3, f32x4.convert_i32x4_s(a3), l3);
+        l4 = fma_d_f32x4(d4, f32x4.convert_i32x4_s(a4), l4);
+        l5 = fma_d_f32x4(d5, f32x4.convert_i32x4_s(a5), l5);
+        l6 = fma_d_f32x4(d6, f32x4.convert_i32x4_s(a6), l6);
+        l7 = fma_d_f32x4(d7, f32x4.convert_i32x4_s(a7), l7);
+      } else {
+        h0 = fma_d_f32x4(d0, f32x4.convert_i32x4_s(a0), h0);
+        h1 = fma_d_f32x4(d1, f32x4.convert_i32x4_s(a1), h1);
+        h2 = fma_d_f32x4(d2, f32x4.convert_i32x4_s(a2), h2);
+        h3 = fma_d_f32x4(d3, f32x4.convert_i32x4_s(a3), h3);
+        h4 = fma_d_f32x4(d4, f32x4.convert_i32x4_s(a4), h4);
+        h5 = fma_d_f32x4(d5, f32x4.convert_i32x4_s(a5), h5);
+        h6 = fma_d_f32x4(d6, f32x4.convert_i32x4_s(a6), h6);
+        h7 = fma_d_f32x4(d7, f32x4.convert_i32x4_s(a7), h7);
+      }
+    }
+    const mv = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(<i32>k4_m03(u1)), 1, <i32>k4_m47(u1, u2)));
+    const bs = bsArr + ((<usize>b) << 5);
+    const dmin = load_f16_finite(w + 2);
+    m0 = fma_d_f32x4((-load<f32>(dp) * dmin), f32x4.convert_i32x4_s(mins4(bs, mv)), m0);
+    m1 = fma_d_f32x4((-load<f32>(dp + xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + xqStride, mv)), m1);
+    m2 = fma_d_f32x4((-load<f32>(dp + 2 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 2 * xqStride, mv)), m2);
+    m3 = fma_d_f32x4((-load<f32>(dp + 3 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 3 * xqStride, mv)), m3);
+    m4 = fma_d_f32x4((-load<f32>(dp + 4 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 4 * xqStride, mv)), m4);
+    m5 = fma_d_f32x4((-load<f32>(dp + 5 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 5 * xqStride, mv)), m5);
+    m6 = fma_d_f32x4((-load<f32>(dp + 6 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 6 * xqStride, mv)), m6);
+    m7 = fma_d_f32x4((-load<f32>(dp + 7 * xqStride) * dmin), f32x4.convert_i32x4_s(mins4(bs + 7 * xqStride, mv)), m7);
+    w += 144;
+  }
+  store<f32>(y, hsum_f32x4(f32x4.add(l0, h0)) + hsum_f32x4(m0));
+  store<f32>(y + yStride, hsum_f32x4(f32x4.add(l1, h1)) + hsum_f32x4(m1));
+  store<f32>(y + 2 * yStride, hsum_f32x4(f32x4.add(l2, h2)) + hsum_f32x4(m2));
+  store<f32>(y + 3 * yStride, hsum_f32x4(f32x4.add(l3, h3)) + hsum_f32x4(m3));
+  store<f32>(y + 4 * yStride, hsum_f32x4(f32x4.add(l4, h4)) + hsum_f32x4(m4));
+  store<f32>(y + 5 * yStride, hsum_f32x4(f32x4.add(l5, h5)) + hsum_f32x4(m5));
+  store<f32>(y + 6 * yStride, hsum_f32x4(f32x4.add(l6, h6)) + hsum_f32x4(m6));
+  store<f32>(y + 7 * yStride, hsum_f32x4(f32x4.add(l7, h7)) + hsum_f32x4(m7));
+}
