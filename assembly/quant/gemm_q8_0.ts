@@ -9,7 +9,7 @@
 // the same exact lane integers, the same d_w·d_x product and the same multiply-add per block, and
 // the same final hsum. Only the integer arithmetic is shared across columns, and integers are exact.
 import { f16_raw, hsum_f32x4, madd_f32x4 } from "./common";
-import { QS_BLOCK, HALF, qs_bytes } from "./act_q8_0";
+import { QS_BLOCK, HALF, qs_bytes, half_s8_pre } from "./act_q8_0";
 
 /**
  * Relaxed build only (dispatch.ts does not call it in the baseline build). The baseline build has
@@ -41,17 +41,17 @@ export function gemm4_q8_0(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
     const ce = i8x16.abs(c);
     const co = i8x16.lt_s(c, zero);
     let dd = f32x4.splat(dw * load<f32>(d0));
-    l0 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ae, ao, x0, zero)), dd, l0);
-    h0 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ce, co, x0 + HALF, zero)), dd, h0);
+    l0 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x0)), dd, l0);
+    h0 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x0 + HALF)), dd, h0);
     dd = f32x4.splat(dw * load<f32>(d0 + xqStride));
-    l1 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ae, ao, x0 + xqStride, zero)), dd, l1);
-    h1 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ce, co, x0 + xqStride + HALF, zero)), dd, h1);
+    l1 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x0 + xqStride)), dd, l1);
+    h1 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x0 + xqStride + HALF)), dd, h1);
     dd = f32x4.splat(dw * load<f32>(d0 + 2 * xqStride));
-    l2 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ae, ao, x0 + 2 * xqStride, zero)), dd, l2);
-    h2 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ce, co, x0 + 2 * xqStride + HALF, zero)), dd, h2);
+    l2 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x0 + 2 * xqStride)), dd, l2);
+    h2 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x0 + 2 * xqStride + HALF)), dd, h2);
     dd = f32x4.splat(dw * load<f32>(d0 + 3 * xqStride));
-    l3 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ae, ao, x0 + 3 * xqStride, zero)), dd, l3);
-    h3 = madd_f32x4(f32x4.convert_i32x4_s(sdot(ce, co, x0 + 3 * xqStride + HALF, zero)), dd, h3);
+    l3 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ae, ao, x0 + 3 * xqStride)), dd, l3);
+    h3 = madd_f32x4(f32x4.convert_i32x4_s(half_s8_pre(ce, co, x0 + 3 * xqStride + HALF)), dd, h3);
     p += 34;
     x0 += QS_BLOCK;
     d0 += 4;
@@ -60,15 +60,4 @@ export function gemm4_q8_0(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
   store<f32>(y + yStride, hsum_f32x4(f32x4.add(l1, h1)));
   store<f32>(y + 2 * yStride, hsum_f32x4(f32x4.add(l2, h2)));
   store<f32>(y + 3 * yStride, hsum_f32x4(f32x4.add(l3, h3)));
-}
-
-/** Relaxed: the four lane sums of 16 signed quants (|q| = absA, sign mask negA) against the 16 at y. */
-@inline
-function sdot(absA: v128, negA: v128, y: usize, zero: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    const sy = i8x16.sub(v128.xor(v128.load(y), negA), negA);
-    return i32x4.relaxed_dot_i8x16_i7x16_add_s(sy, absA, zero);
-  } else {
-    return unreachable();
-  }
 }
