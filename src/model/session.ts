@@ -83,6 +83,12 @@ export function encodeSession(fp: Uint8Array, s: Session): Uint8Array {
   return out;
 }
 
+/** The token count of a session's bytes, as saveSession() wrote them (the word after the header, by version). */
+export function sessionTokenCount(bytes: Uint8Array): number {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return dv.getUint32(dv.getUint32(8, true) >= 2 ? 24 : 20, true);
+}
+
 /** Parse and check a session's bytes (everything but whether it fits the cache: KvCache.misfit). */
 export function decodeSession(bytes: Uint8Array, fp: Uint8Array): Session {
   if (!(bytes instanceof Uint8Array)) throw new SessionError("bad_magic", "a session is a Uint8Array of the bytes saveSession() gave");
