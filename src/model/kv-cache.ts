@@ -10,7 +10,7 @@
 //                  every `slack` decoded tokens, window - 1 rows, so at most max(1, window/256) rows per token.
 //   conv layer:    state (dim, L-1) f32
 //   scores:        (nHeads, longest span) f32, the attention kernel's scratch, one per memory; for a q8_0
-//                  cache followed by nHeads slots for the quantized queries (Q_SLOT_BYTES)
+//                  cache followed by nHeads slots for the quantized queries (qSlotBytes)
 //
 // A row is kvDim values: f16 (2 bytes each), or for kvType "q8_0" ggml block_q8_0, 34 bytes per 32 values
 // (f16 d, 32 i8: 34/64 of the f16 bytes), quantized as llama.cpp's CPU backend stores a q8_0 cache
