@@ -4,6 +4,7 @@ import { statSync } from "node:fs";
 import { loadModelFile } from "../src/model/load-node.js";
 import type { Model } from "../src/model/model.js";
 import type { SimdFlavour } from "../src/wasm/features.js";
+import type { KvType } from "../src/model/kv-cache.js";
 import { median } from "./stats.js";
 
 export interface E2eResult {
@@ -23,6 +24,11 @@ export interface E2eResult {
   /** Seconds loadModelFile took, and the model file's size. */
   readonly loadSeconds: number;
   readonly fileBytes: number;
+  /** The KV cache's format and the bytes its keys and values take (for the context the bench loads). */
+  readonly kvType: KvType;
+  readonly kvCacheBytes: number;
+  /** Decode: the prompt length the tokens were decoded after (the context they attend to). */
+  readonly context: number;
 }
 
 export interface E2eOptions {
@@ -32,6 +38,13 @@ export interface E2eOptions {
   readonly simd: "auto" | SimdFlavour;
   /** Threads to load the model with (default: the library's default, the machine's cores). */
   readonly threads?: number;
+  /** KV cache format (default f16). */
+  readonly kvType?: KvType;
+  /**
+   * Decode after a prompt of this many tokens (default 16, a new prompt each run). Longer: the same prompt
+   * every run (the cache keeps it, so only the first run computes it), to time decode at long context.
+   */
+  readonly decodeAfter?: number;
 }
 
 class E2eCheckError extends Error {}
@@ -52,7 +65,9 @@ function rss(): number {
 
 export async function* benchModel(path: string, label: string, weights: string, o: E2eOptions): AsyncGenerator<E2eResult> {
   const started = performance.now();
-  const model = await loadModelFile(path, { contextLength: Math.max(...o.prefillLengths) + o.decodeTokens + 8, simd: o.simd, threads: o.threads });
+  const decodeAfter = o.decodeAfter ?? 16;
+  const contextLength = Math.max(...o.prefillLengths, decodeAfter) + o.decodeTokens + 8;
+  const model = await loadModelFile(path, { contextLength, simd: o.simd, threads: o.threads, kvType: o.kvType });
   const loadSeconds = (performance.now() - started) / 1000;
   try {
     // Check first: the logits of a short prompt are finite, and greedy decoding is deterministic.
@@ -66,7 +81,7 @@ export async function* benchModel(path: string, label: string, weights: string, 
 
     const base = {
       bench: "e2e" as const, model: label, weights, threads: model.threads, simd: model.simd,
-      memories: model.memories, loadSeconds, fileBytes: statSync(path).size,
+      memories: model.memories, loadSeconds, fileBytes: statSync(path).size, kvType: model.kvType, kvCacheBytes: model.kvCacheBytes,
     };
     for (const len of o.prefillLengths) {
       const speeds: number[] = [];
@@ -77,14 +92,17 @@ export async function* benchModel(path: string, label: string, weights: string, 
         if (res.cachedTokens > 1) throw new E2eCheckError(`${label}: prompt ${r} reused the cache`);
         speeds.push(res.timings.prefillTokensPerSecond);
       }
-      yield { ...base, phase: "prefill", tokens: len, tokensPerS: median(speeds), wasmMemoryBytes: model.memoryBytes, peakRssBytes: rss() };
+      yield { ...base, phase: "prefill", tokens: len, tokensPerS: median(speeds), wasmMemoryBytes: model.memoryBytes, peakRssBytes: rss(), context: 0 };
     }
     const speeds: number[] = [];
     for (let r = 0; r < o.runs; r++) {
-      const res = await model.complete(prompt(model, 16, 100 + r), { temperature: 0, maxTokens: o.decodeTokens, ignoreEos: true });
+      const ids = o.decodeAfter === undefined ? prompt(model, 16, 100 + r) : prompt(model, decodeAfter, 100);
+      const res = await model.complete(ids, { temperature: 0, maxTokens: o.decodeTokens, ignoreEos: true });
       speeds.push(res.timings.decodeTokensPerSecond);
     }
-    yield { ...base, phase: "decode", tokens: o.decodeTokens, tokensPerS: median(speeds), wasmMemoryBytes: model.memoryBytes, peakRssBytes: rss() };
+    yield {
+      ...base, phase: "decode", tokens: o.decodeTokens, tokensPerS: median(speeds), wasmMemoryBytes: model.memoryBytes, peakRssBytes: rss(), context: decodeAfter,
+    };
   } finally {
     model.dispose();
   }

@@ -6,6 +6,7 @@ import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.
 import { GgmlType, ggmlTypeByName, GGML_TYPES, type GgmlTypeInfo } from "../src/quant/types.js";
 import { randomMatrix } from "./random-weights.js";
 import { timeMedian } from "./stats.js";
+import { qSlotBytes } from "../src/model/kv-cache.js";
 
 export interface KernelBenchOptions {
   readonly simd: SimdFlavour;
@@ -199,7 +200,7 @@ export const ATTENTION_SHAPE = { nHeads: 32, nKvHeads: 4, headDim: 64 } as const
 
 /**
  * Attention of one token over nPos cached f16 positions, all heads: as for one token (decode, V summed in
- * ggml_vec_dot_f16's 32 lanes) and as one token of a prompt (tinyBLAS's 8 lanes). Checked bit for bit
+ * ggml_vec_dot_f16's 32 lanes) and as one token of a prompt (tinyBLAS's 8 lanes); then over a q8_0 cache. Checked bit for bit
  * against the scalar twin first; GB/s counts the K and V bytes read (they stay in cache between calls);
  * "vs naive" is the scalar twin's time over the kernel's.
  */
@@ -239,6 +240,29 @@ function* benchAttention(e: Engine, o: KernelBenchOptions, bandwidth: number): G
         gbPerS: gb, ratioToBandwidth: gb / bandwidth, ratioToNaive: scalarMs / ms,
       };
     }
+    // The same over a q8_0 cache (kvType "q8_0": attention_q8, one order for decode and prompt).
+    const q8Bytes = nPos * (kvDim / 32) * 34;
+    const kq = e.alloc(q8Bytes, "K cache q8_0");
+    const vq = e.alloc(q8Bytes, "V cache q8_0");
+    randomX(e, rows, nPos * kvDim, 21);
+    k.kv_quantize_q8_0(rows, kq, nPos * kvDim);
+    randomX(e, rows, nPos * kvDim, 22);
+    k.kv_quantize_q8_0(rows, vq, nPos * kvDim);
+    const qq = e.alloc(nHeads * qSlotBytes(headDim), "quantized queries");
+    const runQ8 = (kernel: "attention_q8" | "attention_q8_scalar", y: number) =>
+      k[kernel](q, kq, vq, y, scores, qq, nHeads, nKvHeads, headDim, nPos, scale, 0, 0, nHeads);
+    runQ8("attention_q8", out);
+    const scalarMs = timeMedian(() => runQ8("attention_q8_scalar", ref), 1, 0);
+    const bits = new Uint32Array(e.memory.buffer);
+    for (let i = 0; i < nHeads * headDim; i++) {
+      if (bits[(out >> 2) + i] !== bits[(ref >> 2) + i]) throw new BenchCheckError(`attention q8_0 at ${nPos} positions: element ${i} differs from the scalar twin`);
+    }
+    const ms = timeMedian(() => runQ8("attention_q8", out), o.samples, o.minMs);
+    const gb = (2 * q8Bytes) / ms / 1e6;
+    yield {
+      bench: "kernels", format: "attn", shape: `n=${nPos}`, variant: "q8_0 kv", simd: o.simd, ms,
+      gbPerS: gb, ratioToBandwidth: gb / bandwidth, ratioToNaive: scalarMs / ms,
+    };
     k.arena_release(mark);
   }
 }

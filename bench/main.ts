@@ -1,6 +1,7 @@
 // `woolly-bench`: Woolly's benchmarks.
 //   woolly-bench [kernels] [--formats Q4_0,Q4_K] [--shapes 4096x4096] [--positions 512,2048] [--simd auto|simd|relaxed-nofma|relaxed] [--quick] [--json]
-//   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--shape tinyllama-1.1b,qwen3-0.6b,…|all] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512] [--json]
+//   woolly-bench e2e [--mix Q4_K_M,Q8_0,Q4_0] [--shape tinyllama-1.1b,qwen3-0.6b,…|all] [--model FILE.gguf …] [--runs N] [--threads 1,2] [--prefill 64,512]
+//                    [--decode N] [--decode-after N] [--kv f16,q8_0] [--json]
 import { cpus, totalmem } from "node:os";
 import { parseArgs, numberOption } from "../src/cli/args.js";
 import { chooseFlavour, createEngine } from "../src/wasm/engine.js";
@@ -9,6 +10,7 @@ import { benchModel, E2eCheckError, type E2eResult } from "./e2e.js";
 import { MIXTURES, synthesizeModel, type Mixture } from "./synth.js";
 import { LARGE_SHAPES, SHAPES, shapeByName, TINYLLAMA } from "./shapes.js";
 import { WoollyError } from "../src/errors.js";
+import { KV_TYPES, type KvType } from "../src/model/kv-cache.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
@@ -71,7 +73,10 @@ async function kernels(argv: string[]): Promise<void> {
 }
 
 async function e2e(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, [{ name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }, { name: "threads" }, { name: "prefill" }, { name: "shape" }]);
+  const args = parseArgs(argv, [
+    { name: "mix" }, { name: "model" }, { name: "runs" }, { name: "json", flag: true }, { name: "simd" }, { name: "decode" }, { name: "threads" }, { name: "prefill" },
+    { name: "shape" }, { name: "kv" }, { name: "decode-after" },
+  ]);
   const json = args.flags.has("json");
   const runs = numberOption(args, "runs") ?? 3;
   const simdArg = simdChoice(args.values.get("simd"));
@@ -82,7 +87,14 @@ async function e2e(argv: string[]): Promise<void> {
       return v;
     });
   const threadCounts: (number | undefined)[] = list("threads") ?? [undefined];
-  const options = { prefillLengths: list("prefill") ?? [64, 512], decodeTokens: numberOption(args, "decode") ?? 32, runs, simd: simdArg } as const;
+  const kvTypes: (KvType | undefined)[] = args.values.get("kv")?.split(",").map((s) => {
+    const t = KV_TYPES.find((k) => k === s);
+    if (t === undefined) throw new BenchCheckError(`--kv takes ${KV_TYPES.join(", ")} separated by commas; got ${s}`);
+    return t;
+  }) ?? [undefined];
+  const options = {
+    prefillLengths: list("prefill") ?? [64, 512], decodeTokens: numberOption(args, "decode") ?? 32, runs, simd: simdArg, decodeAfter: numberOption(args, "decode-after"),
+  } as const;
   const models: [string, string, string][] = [];
   const given = args.values.get("model");
   if (given) for (const p of given.split(",")) models.push([p, p.split("/").pop() ?? p, "file"]);
@@ -107,9 +119,11 @@ async function e2e(argv: string[]): Promise<void> {
   if (!json) out(`woolly-bench e2e — ${machine()}, median of ${runs}`);
   for (const [path, label, weights] of models) {
     for (const threads of threadCounts) {
-      for await (const r of benchModel(path, label, weights, { ...options, threads })) {
-        if (json) out(JSON.stringify(r));
-        else out(formatE2e(r));
+      for (const kvType of kvTypes) {
+        for await (const r of benchModel(path, label, weights, { ...options, threads, kvType })) {
+          if (json) out(JSON.stringify(r));
+          else out(formatE2e(r));
+        }
       }
     }
   }
@@ -144,8 +158,9 @@ function bandwidth(argv: string[]): void {
 
 function formatE2e(r: E2eResult): string {
   const memories = r.memories > 1 ? ` in ${r.memories} memories` : "";
-  return `${r.model} ${r.weights.padEnd(7)} ${r.simd.padEnd(7)} ${r.threads} thread${r.threads > 1 ? "s" : " "} ${r.phase.padEnd(7)} ${pad(r.tokens, 4)} tokens ` +
-    `${pad(r.tokensPerS.toFixed(2), 8)} tokens/s   loaded in ${r.loadSeconds.toFixed(1)} s, wasm memory ${(r.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB${memories}, ` +
+  const after = r.phase === "decode" ? ` after ${r.context}` : "";
+  return `${r.model} ${r.weights.padEnd(7)} ${r.simd.padEnd(7)} ${r.threads} thread${r.threads > 1 ? "s" : " "} kv ${r.kvType.padEnd(4)} ${r.phase.padEnd(7)} ${pad(r.tokens, 4)} tokens${after} ` +
+    `${pad(r.tokensPerS.toFixed(2), 8)} tokens/s   KV ${(r.kvCacheBytes / 2 ** 20).toFixed(1)} MiB, loaded in ${r.loadSeconds.toFixed(1)} s, wasm memory ${(r.wasmMemoryBytes / 2 ** 20).toFixed(0)} MiB${memories}, ` +
     `peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB (file ${(r.fileBytes / 2 ** 20).toFixed(0)} MiB)`;
 }
 

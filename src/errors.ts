@@ -96,10 +96,11 @@ export class ModelError extends WoollyError {
 /**
  * A saved session that cannot be restored: `bad_magic` not a Woolly session, `unsupported_version`,
  * `truncated` or `corrupt` (the checksum does not match: flipped or cut bytes), `other_model` (its
- * fingerprint is another model's), `does_not_fit` (more positions than this model's context).
+ * fingerprint is another model's), `does_not_fit` (more positions than this model's context),
+ * `other_kv_type` (saved from a cache of another kvType: f16 and q8_0 rows are not interchangeable).
  * `offset` is the byte where the problem was found (-1 if none). The model is left as it was.
  */
-export type SessionErrorKind = "bad_magic" | "unsupported_version" | "truncated" | "corrupt" | "other_model" | "does_not_fit";
+export type SessionErrorKind = "bad_magic" | "unsupported_version" | "truncated" | "corrupt" | "other_model" | "does_not_fit" | "other_kv_type";
 
 export class SessionError extends WoollyError {
   declare readonly kind: SessionErrorKind;

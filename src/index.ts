@@ -5,6 +5,7 @@ export { loadModel, type LoadOptions, type ModelSource } from "./model/load.js";
 export { Model, ModelError, type Generation } from "./model/model.js";
 export { chat, chatPrompt, ChatError, ChatTemplate, CHATML_TEMPLATE, type ChatMessage, type ChatRole, type ChatTool, type ChatToolCall, type ChatOptions, type ChatGeneration, type ChatPrompt, type ChatTemplateKind, type ChatErrorKind, type ChatResult, type ToolChoice, type ParsedToolCall, type ToolFormatName, detectToolFormat, parseToolCalls } from "./chat/index.js";
 export type { ModelConfig, Architecture, RopeConfig, Pooling } from "./model/config.js";
+export type { KvType } from "./model/kv-cache.js";
 export type { EmbedOptions, EmbedInput, EmbedPooling } from "./model/embed.js";
 export type { GenerateOptions, GenerationResult, FinishReason, Timings } from "./generate/options.js";
 export type { SamplingOptions, SampledLogprobs, TokenLogprob } from "./sampling/index.js";

@@ -189,7 +189,7 @@ describe("the thread pool's jobs", () => {
       engine.kernels.f32_to_f16(kf, kCache, nPos * kvDim);
       engine.kernels.f32_to_f16(vf, vCache, nPos * kvDim);
       const q = randomF32(nHeads * headDim, 7);
-      const base = { q, kCache, vCache, nHeads, nKvHeads, headDim, nPos, scale: 1 / 8, softcap: 0, batch: 0 };
+      const base = { q, kCache, vCache, qq: 0, kv: 0, nHeads, nKvHeads, headDim, nPos, scale: 1 / 8, softcap: 0, batch: 0 };
       const a: AttentionArgs = { ...base, out: engine.alloc(nHeads * headDim * 4, "o1"), scores: engine.alloc(nHeads * nPos * 4, "s1") };
       const b: AttentionArgs = { ...base, out: engine.alloc(nHeads * headDim * 4, "o2"), scores: engine.alloc(nHeads * nPos * 4, "s2") };
       single.attention(a);

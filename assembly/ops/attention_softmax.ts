@@ -21,7 +21,7 @@ export function softmax(sc: usize, nPos: i32): void {
  * opposite sign it may keep the other one, which no result can see (s - max is then s for every s != 0,
  * and ±0 for s = ±0, whose exp is 1).
  */
-@inline function rowMax(sc: usize, n: i32): f32 {
+@inline export function rowMax(sc: usize, n: i32): f32 {
   let m = f32x4.splat(-Infinity);
   let t = 0;
   for (; t + 4 <= n; t += 4) m = f32x4.pmax(m, v128.load(sc + (<usize>t << 2)));

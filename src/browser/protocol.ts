@@ -29,6 +29,9 @@ export interface WorkerModelInfo {
   readonly simd: SimdFlavour;
   readonly threads: number;
   readonly memoryBytes: number;
+  /** The KV cache's format (the load option kvType), and the bytes its keys and values take. */
+  readonly kvType: "f16" | "q8_0";
+  readonly kvCacheBytes: number;
 }
 
 /** An error as it crosses to the page: Woolly's `kind` survives, the class does not. */

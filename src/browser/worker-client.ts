@@ -65,6 +65,10 @@ export class WorkerModel {
   get threads(): number {
     return this.info.threads;
   }
+  /** The KV cache's format (the load option kvType). */
+  get kvType(): "f16" | "q8_0" {
+    return this.info.kvType;
+  }
 
   /** @internal Start the worker and load the model in it. */
   static async create(source: WorkerModelSource, options: WorkerModelOptions = {}): Promise<WorkerModel> {

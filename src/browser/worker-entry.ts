@@ -47,7 +47,10 @@ async function handle(req: Request): Promise<void> {
       post({
         type: "loaded",
         id: req.id,
-        info: { config: model.config, contextLength: model.contextLength, simd: model.simd, threads: model.threads, memoryBytes: model.memoryBytes },
+        info: {
+          config: model.config, contextLength: model.contextLength, simd: model.simd, threads: model.threads, memoryBytes: model.memoryBytes,
+          kvType: model.kvType, kvCacheBytes: model.kvCacheBytes,
+        },
       });
       return;
     }

@@ -3,6 +3,7 @@
 import { loadModelFile } from "../model/load-node.js";
 import { loadModel, type LoadOptions } from "../model/load.js";
 import type { Model } from "../model/model.js";
+import { KV_TYPES, type KvType } from "../model/kv-cache.js";
 import { numberOption, type OptionSpec, type ParsedArgs } from "./args.js";
 import type { CliIo } from "./run.js";
 
@@ -17,13 +18,19 @@ export const LOAD_OPTIONS: readonly OptionSpec[] = [
     choices: SIMD_CHOICES,
     description: "kernel build: auto picks the fastest this engine runs right: relaxed, relaxed-nofma (relaxed multiply-add not fused), or simd (default auto)",
   },
+  {
+    name: "kv-type",
+    choices: KV_TYPES,
+    description: "KV cache format: f16, or q8_0 (8-bit, 53% of the memory; logits move by 8-bit noise) (default f16)",
+  },
 ];
 
 /** The load options those flags give (absent flags stay undefined: the library's defaults). */
-export function loadOptionsFromArgs(args: ParsedArgs): Pick<LoadOptions, "contextLength" | "threads" | "simd"> {
+export function loadOptionsFromArgs(args: ParsedArgs): Pick<LoadOptions, "contextLength" | "threads" | "simd" | "kvType"> {
   // parseArgs has already refused anything but the choices.
   const simd = args.values.get("simd") as (typeof SIMD_CHOICES)[number] | undefined;
-  return { contextLength: numberOption(args, "ctx"), threads: numberOption(args, "threads"), simd };
+  const kvType = args.values.get("kv-type") as KvType | undefined;
+  return { contextLength: numberOption(args, "ctx"), threads: numberOption(args, "threads"), simd, kvType };
 }
 
 /**

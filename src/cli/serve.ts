@@ -57,7 +57,7 @@ export async function serveCommand(argv: string[], io: CliIo, signal: AbortSigna
     const bound = await server.listen(port, host);
     const shownHost = host.includes(":") ? `[${host}]` : host;
     io.err(
-      `woolly: serving ${modelId} (context ${model.contextLength}, ${model.simd} kernels, ${model.threads} thread${model.threads === 1 ? "" : "s"})\n` +
+      `woolly: serving ${modelId} (context ${model.contextLength}, ${model.kvType} KV cache ${(model.kvCacheBytes / 2 ** 20).toFixed(1)} MiB, ${model.simd} kernels, ${model.threads} thread${model.threads === 1 ? "" : "s"})\n` +
         `  http://${shownHost}:${bound.port}/v1  (chat/completions, completions, models)  /health  /metrics\n` +
         `  at most ${server.metrics().queue_capacity} waiting, max_tokens ${limits.maxTokensCeiling === undefined ? "unlimited" : `≤ ${limits.maxTokensCeiling}`}, ` +
         `timeout ${limits.requestTimeoutMs === undefined ? "none" : `${limits.requestTimeoutMs / 1000} s`}\n` +

@@ -3,16 +3,19 @@
 // (src/wasm/pool.ts). The forward pass only ever talks to an Executor.
 import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
-import { MAX_BATCH } from "../wasm/jobs.js";
+import { attentionBytes, MAX_BATCH } from "../wasm/jobs.js";
 import { ThreadPool, type PoolOptions } from "../wasm/pool.js";
 import type { WeightMatrix } from "./weights.js";
 
 export interface AttentionArgs {
   /** (nHeads, headDim) f32 */ q: number;
-  /** (nCtx, nKvHeads, headDim) f16 of one layer */ kCache: number;
-  /** (nCtx, nKvHeads, headDim) f16 of one layer */ vCache: number;
+  /** (nCtx, nKvHeads, headDim) f16 or block_q8_0 of one layer */ kCache: number;
+  /** (nCtx, nKvHeads, headDim) f16 or block_q8_0 of one layer */ vCache: number;
   /** (nHeads, headDim) f32 */ out: number;
   /** (nHeads, nPos) f32 scratch */ scores: number;
+  /** nHeads quantized-query slots (q8_0 cache; 0 for f16) */ qq: number;
+  /** The cache's format: 0 f16 (kernel attention), 1 q8_0 (attention_q8): KV_CODE in kv-cache.ts. */
+  kv: number;
   nHeads: number;
   nKvHeads: number;
   headDim: number;
@@ -74,7 +77,8 @@ export class SingleThreadExecutor implements Executor {
   }
 
   attention(a: AttentionArgs): void {
-    this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, a.softcap, a.batch, 0, a.nHeads);
+    if (a.kv === 1) this.k.attention_q8(a.q, a.kCache, a.vCache, a.out, a.scores, a.qq, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, a.softcap, 0, a.nHeads);
+    else this.k.attention(a.q, a.kCache, a.vCache, a.out, a.scores, a.nHeads, a.nKvHeads, a.headDim, a.nPos, a.scale, a.softcap, a.batch, 0, a.nHeads);
   }
 
   encoderAttention(a: EncoderAttentionArgs): void {
@@ -180,8 +184,7 @@ export class ThreadedExecutor implements Executor {
   }
 
   attention(x: AttentionArgs): void {
-    // K and V cache bytes read: nPos × kvDim × 2 (f16) × 2.
-    if (this.pool.ended || x.nPos * x.nKvHeads * x.headDim * 4 < this.minParallelBytes) return this.single.attention(x);
+    if (this.pool.ended || attentionBytes(x.kv, x.nPos, x.nKvHeads * x.headDim) < this.minParallelBytes) return this.single.attention(x);
     const job = this.pool.jobs.attention;
     const a = job.args;
     a.q.set(x.q);
@@ -189,6 +192,8 @@ export class ThreadedExecutor implements Executor {
     a.vCache.set(x.vCache);
     a.out.set(x.out);
     a.scores.set(x.scores);
+    a.qq.set(x.qq);
+    a.kv.set(x.kv);
     a.nHeads.set(x.nHeads);
     a.nKvHeads.set(x.nKvHeads);
     a.headDim.set(x.headDim);

@@ -14,7 +14,7 @@ import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
 import type { LayerConfig, ModelConfig } from "./config.js";
 import type { AttentionArgs, Executor } from "./exec.js";
-import { KvCache } from "./kv-cache.js";
+import { KV_CODE, KvCache, type KvType } from "./kv-cache.js";
 import type { AttentionWeights, ModelWeights, ShortConvWeights, WeightMatrix } from "./weights.js";
 
 const F32 = 4;
@@ -90,6 +90,7 @@ export class Transformer {
     private readonly weights: ModelWeights,
     nCtx: number,
     batch: number,
+    kvType: KvType = "f16",
   ) {
     const c = config;
     const w = widths(c);
@@ -97,7 +98,7 @@ export class Transformer {
     this.batch = batch;
     this.mixStride = w.mixer;
     this.xqStride = Transformer.activationStride(layout.shards[0].engine.kernels, weights);
-    this.cache = new KvCache(layout.shards.map((s) => s.engine), c, nCtx, batch, layout.layerShard);
+    this.cache = new KvCache(layout.shards.map((s) => s.engine), c, nCtx, batch, layout.layerShard, kvType);
     this.stages = layout.shards.map(({ engine, exec }, s) => {
       const alloc = (bytes: number, what: string) => engine.alloc(bytes, what);
       const first = layout.layerShard.indexOf(s);
@@ -116,7 +117,7 @@ export class Transformer {
         cosSin: alloc(c.ropes.length * batch * c.ropes[0].dim * F32, "rotary tables"),
         geluTable: c.activation === "gelu" ? alloc(65536 * 2, "the GELU table") : 0,
         attn: {
-          q: 0, kCache: 0, vCache: 0, out: 0, scores: this.cache.scoresIn(s),
+          q: 0, kCache: 0, vCache: 0, out: 0, scores: this.cache.scoresIn(s), qq: this.cache.qqIn(s), kv: KV_CODE[kvType],
           nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nPos: 0, scale: c.attentionScale, softcap: c.attnSoftcap, batch: 1,
         },
       };
@@ -161,12 +162,12 @@ export class Transformer {
    * Bytes the activation buffers and attention scores take in each memory (logits and KV cache apart:
    * logitsBytes, KvCache.layerBytes), so the loader can plan memories before allocating.
    */
-  static stageBytes(c: ModelConfig, nCtx: number, batch: number): number {
+  static stageBytes(c: ModelConfig, nCtx: number, batch: number, kvType: KvType = "f16"): number {
     const wd = widths(c);
     const stride = Math.max(c.dim, c.hiddenDim, c.qDim) * F32 + 64;
     const floats = batch * (3 * c.dim + wd.mixer + wd.att + wd.gateUp + c.hiddenDim + c.ropes.length * c.ropes[0].dim);
     const gelu = c.activation === "gelu" ? 65536 * 2 : 0;
-    return floats * F32 + batch * stride + gelu + KvCache.scoresBytes(c, nCtx) + 16 * 64;
+    return floats * F32 + batch * stride + gelu + KvCache.scoresBytes(c, nCtx, kvType) + 16 * 64;
   }
 
   /** Bytes of the logits buffer, in the memory holding the output matrix. */

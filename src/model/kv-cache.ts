@@ -1,15 +1,21 @@
-// The per-sequence state of the forward pass: each attention layer's f16 K and V rows, and each
-// short-convolution layer's last L-1 inputs (lfm2).
+// The per-sequence state of the forward pass: each attention layer's K and V rows (f16, or 8-bit with the
+// load option kvType "q8_0"), and each short-convolution layer's last L-1 inputs (lfm2).
 //
-//   full layer:    k, v (nCtx, kvDim) f16; position p at row p
-//   window layer:  k, v (capacity, kvDim) f16 with capacity = min(nCtx, window - 1 + slack); position p at
+//   full layer:    k, v (nCtx, kvDim) rows; position p at row p
+//   window layer:  k, v (capacity, kvDim) rows with capacity = min(nCtx, window - 1 + slack); position p at
 //                  row p - base. When a batch would pass the end, the window-1 rows the batch still needs
 //                  move to the front (base = pos0 - window + 1): memory and attention time stay those of
 //                  the window, not of the context (llama.cpp's SWA cache keeps n_swa + n_ubatch cells for
 //                  the same reason). slack = max(batch, min(256, window)) rows makes the move rare: once
 //                  every `slack` decoded tokens, window - 1 rows, so at most max(1, window/256) rows per token.
 //   conv layer:    state (dim, L-1) f32
-//   scores:        (nHeads, longest span) f32, the attention kernel's scratch, one per memory
+//   scores:        (nHeads, longest span) f32, the attention kernel's scratch, one per memory; for a q8_0
+//                  cache followed by nHeads slots for the quantized queries (qSlotBytes)
+//
+// A row is kvDim values: f16 (2 bytes each), or for kvType "q8_0" ggml block_q8_0, 34 bytes per 32 values
+// (f16 d, 32 i8: 34/64 of the f16 bytes), quantized as llama.cpp's CPU backend stores a q8_0 cache
+// (assembly/ops/attention_q8.ts). Either way a row is bytes to this class: window moves and sessions copy
+// rowBytes per position.
 //
 // A model split over several memories (src/model/shards.ts) keeps each layer's cache in its layer's
 // memory, written and read by that memory's kernels; only this class's bookkeeping is shared.
@@ -26,14 +32,32 @@ const F16 = 2;
 const F32 = 4;
 const SLACK = 256;
 
+/** How the KV cache stores K and V: f16, or 8-bit ggml block_q8_0 (34 bytes per 32 values). */
+export type KvType = "f16" | "q8_0";
+export const KV_TYPES: readonly KvType[] = ["f16", "q8_0"];
+/** The attention kernel's code for each type (AttentionArgs.kv, the pool's ATTENTION job). */
+export const KV_CODE: Readonly<Record<KvType, number>> = { f16: 0, q8_0: 1 };
+
+/** Bytes of one position's K (or V) row of kvDim values. */
+export function kvRowBytes(kvDim: number, kvType: KvType): number {
+  return kvType === "q8_0" ? (kvDim / 32) * 34 : kvDim * F16;
+}
+
+/** Bytes of one head's quantized-query slot (attention_q8's qq; the larger, baseline layout, rounded to 16). */
+export function qSlotBytes(headDim: number): number {
+  return Math.ceil((2 * headDim + 44 * (headDim / 32)) / 16) * 16;
+}
+
 interface LayerCache {
   /** The memory the layer lives in (its shard), and the kernels over it. */
   readonly engine: Engine;
   readonly kernels: KernelExports;
-  /** K rows, V rows (f16), or 0 for a conv layer. */
+  /** K rows, V rows (kvType's format), or 0 for a conv layer. */
   readonly k: number;
   readonly v: number;
   readonly rowBytes: number;
+  /** Values per K (or V) row: nKvHeads · headDim (0 for a conv layer). */
+  readonly kvDim: number;
   readonly capacity: number;
   /** Sliding window, 0 for a full layer. */
   readonly window: number;
@@ -47,9 +71,9 @@ export interface SavedLayer {
   readonly kind: "attention" | "conv";
   /** First position whose rows are saved (attention layers). */
   readonly first: number;
-  /** K rows (f16), or the conv state (f32). */
+  /** K rows (the cache's kvType), or the conv state (f32). */
   readonly k: Uint8Array;
-  /** V rows (f16); empty for a conv layer. */
+  /** V rows; empty for a conv layer. */
   readonly v: Uint8Array;
 }
 
@@ -58,34 +82,54 @@ export class KvCache {
   readonly scores: number;
   /** The same scratch in each memory that holds attention layers (0 in the others). */
   private readonly scoresByShard: readonly number[];
+  /** Bytes of the K and V rows of every attention layer (conv states and scratch apart). */
+  readonly kvBytes: number;
+  /** The quantized-query slots after each memory's scores (kvType "q8_0"; 0 otherwise). */
+  private readonly qqByShard: readonly number[];
   private readonly layers: readonly LayerCache[];
   /** Position held by row 0 of each layer's cache (0 for full layers). */
   private readonly base: Int32Array;
 
   /**
    * `engines`: the model's one engine, or its shards' with `shardOf[l]` the shard of layer l (every
-   * layer in engine 0 by default).
+   * layer in engine 0 by default). `kvType`: how K and V rows are stored (q8_0 needs headDim % 32 == 0:
+   * the loader checks).
    */
-  constructor(engines: Engine | readonly Engine[], c: ModelConfig, nCtx: number, batch: number, shardOf: readonly number[] = c.layers.map(() => 0)) {
+  constructor(
+    engines: Engine | readonly Engine[],
+    c: ModelConfig,
+    nCtx: number,
+    batch: number,
+    shardOf: readonly number[] = c.layers.map(() => 0),
+    readonly kvType: KvType = "f16",
+  ) {
     const list: readonly Engine[] = "memory" in engines ? [engines] : engines;
     this.layers = c.layers.map((lc, l) => {
       const engine = list[shardOf[l]];
       const kernels = engine.kernels;
       if (lc.kind === "shortconv") {
         const stateBytes = c.dim * (c.shortConvKernel - 1) * F32;
-        return { engine, kernels, k: 0, v: 0, rowBytes: 0, capacity: 0, window: 0, state: engine.alloc(stateBytes, "the short-convolution state"), stateBytes };
+        return { engine, kernels, k: 0, v: 0, rowBytes: 0, kvDim: 0, capacity: 0, window: 0, state: engine.alloc(stateBytes, "the short-convolution state"), stateBytes };
       }
       const capacity = KvCache.capacity(lc.window, nCtx, batch);
-      const rowBytes = lc.kvDim * F16;
+      const rowBytes = kvRowBytes(lc.kvDim, kvType);
       const what = `the KV cache (${capacity} positions)`;
       const k = engine.alloc(capacity * rowBytes, what);
       const v = engine.alloc(capacity * rowBytes, what);
-      return { engine, kernels, k, v, rowBytes, capacity, window: lc.window, state: 0, stateBytes: 0 };
+      return { engine, kernels, k, v, rowBytes, kvDim: lc.kvDim, capacity, window: lc.window, state: 0, stateBytes: 0 };
     });
+    this.kvBytes = this.layers.reduce((sum, L) => sum + 2 * L.capacity * L.rowBytes, 0);
     this.base = new Int32Array(c.nLayers);
-    const scoresBytes = KvCache.scoresBytes(c, nCtx);
+    const scoresBytes = KvCache.scoresBytes(c, nCtx, kvType);
     this.scoresByShard = list.map((e, s) => (s === 0 || c.layers.some((lc, l) => shardOf[l] === s && lc.kind === "attention") ? e.alloc(scoresBytes, "attention scores") : 0));
     this.scores = this.scoresByShard[0];
+    const qqOffset = KvCache.qqOffset(c, nCtx);
+    this.qqByShard = this.scoresByShard.map((p) => (p !== 0 && kvType === "q8_0" ? p + qqOffset : 0));
+  }
+
+  /** The quantized-query slots in shard `s`'s memory (kvType "q8_0"; 0 for f16). */
+  qqIn(s: number): number {
+    return this.qqByShard[s];
   }
 
   /** The attention scores scratch in shard `s`'s memory. */
@@ -103,21 +147,26 @@ export class KvCache {
   }
 
   /** Bytes the caches, states and scores take (what the constructor allocates for one memory, before alignment). */
-  static bytes(c: ModelConfig, nCtx: number, batch: number): number {
-    let total = KvCache.scoresBytes(c, nCtx);
-    for (let l = 0; l < c.nLayers; l++) total += KvCache.layerBytes(c, l, nCtx, batch);
+  static bytes(c: ModelConfig, nCtx: number, batch: number, kvType: KvType = "f16"): number {
+    let total = KvCache.scoresBytes(c, nCtx, kvType);
+    for (let l = 0; l < c.nLayers; l++) total += KvCache.layerBytes(c, l, nCtx, batch, kvType);
     return total;
   }
 
-  /** Bytes of one memory's attention scores scratch. */
-  static scoresBytes(c: ModelConfig, nCtx: number): number {
-    return c.nHeads * KvCache.longestSpan(c, nCtx) * F32;
+  /** Bytes of one memory's attention scratch: the scores, and for q8_0 the quantized-query slots after them. */
+  static scoresBytes(c: ModelConfig, nCtx: number, kvType: KvType = "f16"): number {
+    return kvType === "q8_0" ? KvCache.qqOffset(c, nCtx) + c.nHeads * qSlotBytes(c.headDim) : c.nHeads * KvCache.longestSpan(c, nCtx) * F32;
+  }
+
+  /** Where the quantized-query slots start in the scratch: after the scores, 64-byte aligned. */
+  private static qqOffset(c: ModelConfig, nCtx: number): number {
+    return Math.ceil((c.nHeads * KvCache.longestSpan(c, nCtx) * F32) / 64) * 64;
   }
 
   /** Bytes layer l's cache or conv state takes, alignment included. */
-  static layerBytes(c: ModelConfig, l: number, nCtx: number, batch: number): number {
+  static layerBytes(c: ModelConfig, l: number, nCtx: number, batch: number, kvType: KvType = "f16"): number {
     const L = c.layers[l];
-    const bytes = L.kind === "shortconv" ? c.dim * (c.shortConvKernel - 1) * F32 : 2 * KvCache.capacity(L.window, nCtx, batch) * L.kvDim * F16;
+    const bytes = L.kind === "shortconv" ? c.dim * (c.shortConvKernel - 1) * F32 : 2 * KvCache.capacity(L.window, nCtx, batch) * kvRowBytes(L.kvDim, kvType);
     return bytes + 128; // alignment of each allocation
   }
 
@@ -140,13 +189,18 @@ export class KvCache {
     }
   }
 
-  /** K and V of position pos (f32 rows of kvDim, in layer l's memory) into layer l's cache, as f16. */
+  /** K and V of position pos (f32 rows of kvDim, in layer l's memory) into layer l's cache, as f16 or q8_0. */
   store(l: number, pos: number, kRow: number, vRow: number): void {
     const L = this.layers[l];
     const at = (pos - this.base[l]) * L.rowBytes;
-    const n = L.rowBytes / F16;
-    L.kernels.f32_to_f16(kRow, L.k + at, n);
-    L.kernels.f32_to_f16(vRow, L.v + at, n);
+    const kvDim = L.kvDim;
+    if (this.kvType === "q8_0") {
+      L.kernels.kv_quantize_q8_0(kRow, L.k + at, kvDim);
+      L.kernels.kv_quantize_q8_0(vRow, L.v + at, kvDim);
+    } else {
+      L.kernels.f32_to_f16(kRow, L.k + at, kvDim);
+      L.kernels.f32_to_f16(vRow, L.v + at, kvDim);
+    }
   }
 
   /** Point `a` at the rows a query at position pos attends to in layer l. */

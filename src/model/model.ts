@@ -18,6 +18,7 @@ import type { Threading } from "./exec.js";
 import { Encoder } from "./encoder.js";
 import { embed, hiddenStates, inputIds, rerankIds, type EmbedInput, type EmbedOptions, type EmbedParts } from "./embed.js";
 import type { Transformer } from "./forward.js";
+import type { KvType } from "./kv-cache.js";
 
 // Moved to their own modules (the loop needs them without importing Model); re-exported so
 // existing imports keep working.
@@ -123,6 +124,16 @@ export class Model implements TextGenerator {
     return this.threading?.fallback ?? null;
   }
 
+  /** How the KV cache stores keys and values: the load option kvType ("f16" for an encoder, which keeps none). */
+  get kvType(): KvType {
+    return this.parts.net?.cache.kvType ?? "f16";
+  }
+
+  /** Bytes the KV cache's key and value rows take, over all attention layers (0 for an encoder). */
+  get kvCacheBytes(): number {
+    return this.parts.net?.cache.kvBytes ?? 0;
+  }
+
   /** Bytes of WebAssembly memory the model holds (weights, KV cache, scratch), over all its memories. */
   get memoryBytes(): number {
     return this.engines.reduce((s, e) => s + e.memory.buffer.byteLength, 0);
@@ -186,20 +197,28 @@ export class Model implements TextGenerator {
   async saveSession(): Promise<Uint8Array> {
     return this.exclusive(async () => {
       const n = this.sequence.length;
-      return encodeSession(this.fingerprint(), { tokens: this.sequence.tokens, layers: this.decoder().cache.snapshot(n) });
+      const cache = this.decoder().cache;
+      return encodeSession(this.fingerprint(), { tokens: this.sequence.tokens, layers: cache.snapshot(n), kvType: cache.kvType });
     });
   }
 
   /**
    * Restore a session saveSession() gave (this model's, or one of the same file): the next generate()
    * or chat() continues from it as if never interrupted. A snapshot of another model, a truncated or
-   * altered one, or one that does not fit this context is refused with a SessionError, and the model
-   * keeps the state it had.
+   * altered one, one that does not fit this context, or one saved with another kvType (`other_kv_type`) is
+   * refused with a SessionError, and the model keeps the state it had.
    */
   async loadSession(bytes: Uint8Array): Promise<void> {
     return this.exclusive(async () => {
       const net = this.decoder();
       const s = decodeSession(bytes, this.fingerprint());
+      if (s.kvType !== net.cache.kvType) {
+        throw new SessionError(
+          "other_kv_type",
+          `the session was saved from a KV cache of kvType "${s.kvType}"; this model was loaded with kvType "${net.cache.kvType}" ` +
+            `(load it with kvType "${s.kvType}" to restore this session)`,
+        );
+      }
       if (s.tokens.length > net.nCtx) {
         throw new SessionError("does_not_fit", `the session holds ${s.tokens.length} positions; this model's context holds ${net.nCtx}`);
       }

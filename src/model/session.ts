@@ -2,14 +2,15 @@
 // can continue later (another process, a page reload) exactly as if never interrupted.
 //
 //   0   "WOOLSESS"                      8 bytes
-//   8   version                         u32 (1)
+//   8   version                         u32 (2)
 //   12  fingerprint                     8 bytes: FNV-1a of the architecture, shapes and tensor table
-//   20  nTokens                         u32, then nTokens × u32 token ids
+//   20  kvType                          u32: 0 f16, 1 q8_0 (version 2; version 1 has no such word and is f16)
+//   24  nTokens                         u32, then nTokens × u32 token ids
 //       nLayers                         u32, then per layer:
 //         kind                          u32: 0 attention, 1 short conv
 //         first                         u32: first saved position (attention; 0 for conv)
-//         kBytes, K rows (f16) | state  u32 + bytes
-//         vBytes, V rows (f16)          u32 + bytes (0 for conv)
+//         kBytes, K rows | state        u32 + bytes (rows as the cache stores them: f16, or block_q8_0)
+//         vBytes, V rows                u32 + bytes (0 for conv)
 //   end-4  CRC-32 of everything before  u32
 //
 // Little-endian. The sampler keeps no state between calls (each generate() starts its own), so a session
@@ -18,14 +19,16 @@
 import { SessionError } from "../errors.js";
 import type { GgufFile } from "../gguf/index.js";
 import type { ModelConfig } from "./config.js";
-import type { SavedLayer } from "./kv-cache.js";
+import { KV_CODE, KV_TYPES, type KvType, type SavedLayer } from "./kv-cache.js";
 
 const MAGIC = "WOOLSESS";
-export const SESSION_VERSION = 1;
+export const SESSION_VERSION = 2;
 
 export interface Session {
   readonly tokens: readonly number[];
   readonly layers: readonly SavedLayer[];
+  /** How the rows are stored (a session restores only into a cache of the same type). */
+  readonly kvType: KvType;
 }
 
 /** 8 bytes naming the model: architecture, shapes, and every tensor's name, type, dims and offset. */
@@ -48,7 +51,7 @@ export function fingerprint(config: ModelConfig, file: GgufFile): Uint8Array {
 }
 
 export function encodeSession(fp: Uint8Array, s: Session): Uint8Array {
-  let size = 20 + 4 + 4 * s.tokens.length + 4 + 4;
+  let size = 24 + 4 + 4 * s.tokens.length + 4 + 4;
   for (const l of s.layers) size += 16 + l.k.length + l.v.length;
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
@@ -56,7 +59,8 @@ export function encodeSession(fp: Uint8Array, s: Session): Uint8Array {
   for (let i = 0; i < 8; i++) out[at++] = MAGIC.charCodeAt(i);
   dv.setUint32(at, SESSION_VERSION, true);
   out.set(fp, 12);
-  at = 20;
+  dv.setUint32(20, KV_CODE[s.kvType], true);
+  at = 24;
   dv.setUint32(at, s.tokens.length, true);
   at += 4;
   for (const t of s.tokens) {
@@ -79,6 +83,12 @@ export function encodeSession(fp: Uint8Array, s: Session): Uint8Array {
   return out;
 }
 
+/** The token count of a session's bytes, as saveSession() wrote them (the word after the header, by version). */
+export function sessionTokenCount(bytes: Uint8Array): number {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return dv.getUint32(dv.getUint32(8, true) >= 2 ? 24 : 20, true);
+}
+
 /** Parse and check a session's bytes (everything but whether it fits the cache: KvCache.misfit). */
 export function decodeSession(bytes: Uint8Array, fp: Uint8Array): Session {
   if (!(bytes instanceof Uint8Array)) throw new SessionError("bad_magic", "a session is a Uint8Array of the bytes saveSession() gave");
@@ -91,7 +101,9 @@ export function decodeSession(bytes: Uint8Array, fp: Uint8Array): Session {
   }
   if (bytes.length < 28) throw new SessionError("truncated", `a session has at least 28 bytes; these are ${bytes.length}`, bytes.length);
   const version = dv.getUint32(8, true);
-  if (version !== SESSION_VERSION) throw new SessionError("unsupported_version", `session version ${version}; this Woolly reads version ${SESSION_VERSION}`, 8);
+  if (version !== 1 && version !== SESSION_VERSION) {
+    throw new SessionError("unsupported_version", `session version ${version}; this Woolly reads versions 1 to ${SESSION_VERSION}`, 8);
+  }
   const end = bytes.length - 4;
   if (crc32(bytes.subarray(0, end)) !== dv.getUint32(end, true)) {
     throw new SessionError("corrupt", "the session's checksum does not match its bytes (changed or cut short)", end);
@@ -100,6 +112,15 @@ export function decodeSession(bytes: Uint8Array, fp: Uint8Array): Session {
     if (bytes[12 + i] !== fp[i]) throw new SessionError("other_model", "the session was saved by another model (its fingerprint differs)", 12);
   }
   let at = 20;
+  let kvType: KvType = "f16";
+  if (version >= 2) {
+    need(at, 4, "the KV cache type");
+    const code = dv.getUint32(at, true);
+    const type = KV_TYPES.find((t) => KV_CODE[t] === code);
+    if (type === undefined) throw new SessionError("corrupt", `the session's KV cache type is ${code}, none this Woolly knows`, at);
+    kvType = type;
+    at += 4;
+  }
   need(at, 4, "the token count");
   const nTokens = dv.getUint32(at, true);
   at += 4;
@@ -128,7 +149,7 @@ export function decodeSession(bytes: Uint8Array, fp: Uint8Array): Session {
     layers.push({ kind: kind === 1 ? "conv" : "attention", first, k, v });
   }
   if (at !== end) throw new SessionError("corrupt", `${end - at} bytes follow the last layer`, at);
-  return { tokens, layers };
+  return { tokens, layers, kvType };
 }
 
 const CRC_TABLE = (() => {

@@ -10,6 +10,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ServerResponse } from "node:http";
 import { SessionError } from "../errors.js";
+import { sessionTokenCount } from "../model/session.js";
 import { sendJson, ServerError } from "./http.js";
 import type { EndpointContext } from "./openai.js";
 
@@ -46,7 +47,7 @@ export async function slots(ctx: EndpointContext, dir: string | undefined, id: n
     // Written beside, then renamed: a crash never leaves a half-written snapshot under the name.
     await writeFile(path + ".partial", bytes);
     await rename(path + ".partial", path);
-    const tokens = new DataView(bytes.buffer, bytes.byteOffset).getUint32(20, true);
+    const tokens = sessionTokenCount(bytes);
     sendJson(res, 200, { id_slot: 0, filename, n_saved: tokens, n_written: bytes.length, timings: { save_ms: performance.now() - t0 } });
     return;
   }
@@ -62,6 +63,6 @@ export async function slots(ctx: EndpointContext, dir: string | undefined, id: n
     if (e instanceof SessionError) throw new ServerError("invalid_request", `${filename} cannot be restored: ${e.message}`, { param: "filename", code: e.kind, cause: e });
     throw e;
   }
-  const tokens = new DataView(bytes.buffer, bytes.byteOffset).getUint32(20, true);
+  const tokens = sessionTokenCount(bytes);
   sendJson(res, 200, { id_slot: 0, filename, n_restored: tokens, n_read: bytes.length, timings: { restore_ms: performance.now() - t0 } });
 }

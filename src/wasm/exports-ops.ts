@@ -40,6 +40,23 @@ interface OpsKernels {
     nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, softcap: number, batch: number, h0: number, h1: number,
   ): void;
   /**
+   * Attention over an 8-bit (ggml block_q8_0) KV cache, as llama.cpp's CPU flash attention computes it for a
+   * q8_0 cache: q quantized to Q8_0, integer K·Q per block, f32 softmax, V dequantized and summed in f32,
+   * divided by Σ at the end (assembly/ops/attention_q8.ts gives the orders). kCache, vCache: (nCtx, nKvHeads,
+   * headDim) block_q8_0 (34 bytes per 32 values); headDim % 32 == 0. scores: f32 scratch of nHeads*nPos
+   * floats (left holding exp(s_t - max)); qq: nHeads slots of alignUp(2*headDim + 44*headDim/32, 16) bytes
+   * (head h's quantized query, then its 1/Σ). The other arguments as attention's (no batch: one order).
+   */
+  attention_q8(
+    q: number, kCache: number, vCache: number, out: number, scores: number, qq: number,
+    nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, softcap: number, h0: number, h1: number,
+  ): void;
+  /**
+   * n f32 at x (n % 32 == 0) → n/32 ggml block_q8_0 at dst (f16 d, 32 i8), rounded as ggml's AVX2
+   * quantize_row_q8_0 (what llama.cpp's CPU backend stores into a q8_0 KV cache).
+   */
+  kv_quantize_q8_0(x: number, dst: number, n: number): void;
+  /**
    * The numerators of ggml_vec_soft_max_f32 (AVX2 + FMA) over one row, as attention computes them:
    * x[t] = ggml_v_expf(x[t] - max) for t < n in place; returns their sum in ggml's order (f64).
    */
@@ -82,7 +99,7 @@ export type OpsExports = OpsKernels & ScalarTwins<OpsKernels>;
 
 const KERNEL_NAMES = [
   "rmsnorm", "vec_add", "vec_add_scaled", "vec_scale", "silu_mul", "rope",
-  "f32_to_f16", "f16_to_f32", "attention", "softmax_numerators", "vec_copy", "argmax",
+  "f32_to_f16", "f16_to_f32", "attention", "attention_q8", "kv_quantize_q8_0", "softmax_numerators", "vec_copy", "argmax",
   "gelu_table", "gelu_mul", "vec_softcap", "short_conv",
   "layernorm", "gelu", "attention_f32", "pool_mean",
 ] as const satisfies readonly (keyof OpsKernels)[];

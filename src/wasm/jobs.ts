@@ -76,6 +76,10 @@ export const JOBS = {
       scale: "f32",
       softcap: "f32",
       batch: "i32",
+      /** The cache's format: 0 f16 (kernel attention), 1 q8_0 (attention_q8, which also takes qq). */
+      kv: "i32",
+      /** attention_q8's quantized-query slots. */
+      qq: "u32",
     },
   },
   /** Every query of an encoder layer over all nPos tokens (bidirectional, f32 K/V), split by heads. */
@@ -98,6 +102,14 @@ export const JOBS = {
     },
   },
 } as const satisfies Record<string, JobSpec>;
+
+/**
+ * K and V cache bytes one attention call reads: nPos rows of kvDim values, K and V, as f16 (kv 0) or
+ * block_q8_0 (kv 1, 34 bytes per 32 values). What the pool weighs an ATTENTION job by.
+ */
+export function attentionBytes(kv: number, nPos: number, kvDim: number): number {
+  return kv === 1 ? nPos * (kvDim / 32) * 34 * 2 : nPos * kvDim * 4;
+}
 
 /** Argument words a job can use: its args plus maxEach groups. */
 export function jobWords(spec: JobSpec): number {

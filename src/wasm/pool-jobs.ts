@@ -65,7 +65,7 @@
 // addresses only its own memory). A thread reads MEM and PRIVATE only after it has claimed a chunk,
 // when the job's words are stable.
 import type { KernelExports } from "./exports.js";
-import { Op, type Jobs, type OpId } from "./jobs.js";
+import { attentionBytes, Op, type Jobs, type OpId } from "./jobs.js";
 
 export const CONTROL_BLOCK = 0x440;
 export const CONTROL_BLOCK_END = 0x1000;
@@ -158,7 +158,7 @@ export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, 
       const nHeads = a.nHeads.get();
       const nKvHeads = a.nKvHeads.get();
       units = nHeads;
-      bytes = a.nPos.get() * nKvHeads * a.headDim.get() * 4;
+      bytes = attentionBytes(a.kv.get(), a.nPos.get(), nKvHeads * a.headDim.get());
       align = nKvHeads % threads === 0 ? nHeads / nKvHeads : 1;
       // Its scores scratch is shared: two threads on one head would mix their softmaxes.
       floats = 0;
@@ -245,8 +245,10 @@ export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: numbe
       const a = jobs.attention.args;
       const q = a.q.get(), kc = a.kCache.get(), vc = a.vCache.get(), out = a.out.get(), scores = a.scores.get();
       const nHeads = a.nHeads.get(), nKvHeads = a.nKvHeads.get(), headDim = a.headDim.get(), nPos = a.nPos.get();
-      const scale = a.scale.get(), softcap = a.softcap.get(), batch = a.batch.get();
-      if (held(i32, claim, claimed)) k.attention(q, kc, vc, out, scores, nHeads, nKvHeads, headDim, nPos, scale, softcap, batch, lo, hi);
+      const scale = a.scale.get(), softcap = a.softcap.get(), batch = a.batch.get(), kv = a.kv.get(), qq = a.qq.get();
+      if (!held(i32, claim, claimed)) return;
+      if (kv === 1) k.attention_q8(q, kc, vc, out, scores, qq, nHeads, nKvHeads, headDim, nPos, scale, softcap, lo, hi);
+      else k.attention(q, kc, vc, out, scores, nHeads, nKvHeads, headDim, nPos, scale, softcap, batch, lo, hi);
       return;
     }
     case Op.ENCODER_ATTENTION:
