@@ -3,24 +3,9 @@
 // with plain f64 mathematics to a few f32 roundings.
 import { describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../src/wasm/engine.js";
+import { rng, randomF32 } from "./helpers/random.js";
 
 const f = Math.fround;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
 
 const engine: Engine = createEngine({ simd: "simd" });
 const k = engine.kernels;

@@ -15,28 +15,13 @@ import { crc32 } from "../src/model/session.js";
 import { SCRATCH_BYTES, ThreadPool } from "../src/wasm/pool.js";
 import { Op } from "../src/wasm/jobs.js";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
-import { detectFeatures } from "../src/wasm/features.js";
+import { supportedFlavours } from "../src/wasm/features.js";
 import { fixturePath, FIXTURES } from "./helpers/fixtures.js";
+import { rng, randomF32 } from "./helpers/random.js";
 
-const flavours: SimdFlavour[] = detectFeatures().relaxed ? ["simd", "relaxed"] : ["simd"];
+const flavours: SimdFlavour[] = supportedFlavours();
 const f = Math.fround;
 const bitsOf = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
 
 function roundHalfEven(x: number): number {
   const r = Math.round(x);

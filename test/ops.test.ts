@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
 import { supportedFlavours } from "../src/wasm/features.js";
+import { rng, randomF32 } from "./helpers/random.js";
 
 const flavours: SimdFlavour[] = supportedFlavours();
 
@@ -15,24 +16,6 @@ const f = Math.fround;
 const U = 2 ** -24;
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────────────
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
-  return a;
-}
 
 const bitsOf = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
