@@ -12,12 +12,13 @@ import { main } from "../src/cli/main.js";
 import { parseGguf } from "../src/gguf/index.js";
 import { planModelMemories, type InternalLoadOptions } from "../src/model/load.js";
 import { crc32 } from "../src/model/session.js";
-import { SCRATCH_BYTES, ThreadPool } from "../src/wasm/pool.js";
+import { ThreadPool } from "../src/wasm/pool.js";
 import { Op } from "../src/wasm/jobs.js";
 import { createEngine, type Engine, type SimdFlavour } from "../src/wasm/engine.js";
 import { supportedFlavours } from "../src/wasm/features.js";
 import { fixturePath, FIXTURES } from "./helpers/fixtures.js";
 import { rng, randomF32 } from "./helpers/random.js";
+import { budgetFor as budgetOver } from "./helpers/memories.js";
 
 const flavours: SimdFlavour[] = supportedFlavours();
 const f = Math.fround;
@@ -356,23 +357,7 @@ describe("kvType q8_0: threads, windows, memories", () => {
     const header = parseGguf(new Uint8Array(readFileSync(modelPath(file))));
     // the smallest per-memory budget that still lays the model out in three memories, with the q8_0 cache's
     // sizes (a pool keeps its workers' scratch in every memory)
-    const budgetFor = (threads: number) => {
-      const count = (budget: number) => {
-        try {
-          return planModelMemories(header, budget, 64, 4, threads > 1 ? threads * SCRATCH_BYTES : 0, "q8_0").bytes.length;
-        } catch {
-          return Infinity;
-        }
-      };
-      let lo = 1 << 16;
-      let hi = 1 << 30;
-      while (hi - lo > 64) {
-        const mid = Math.floor((lo + hi) / 2);
-        if (count(mid) <= 3) hi = mid;
-        else lo = mid;
-      }
-      return hi;
-    };
+    const budgetFor = (threads: number) => budgetOver(header, 3, { ctx: 64, batch: 4, threads, kvType: "q8_0" });
     const whole = await open(file, { kvType: "q8_0", batchSize: 4 });
     // the plan counts q8_0 rows, not f16 ones: 30/64 of the f16 rows fewer, less the quantized-query slots
     // (8 heads × 224 bytes) the q8_0 kernel's scratch adds, up to each layer's 64-byte alignment

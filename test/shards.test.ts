@@ -12,10 +12,10 @@ import { parseGguf, type GgufFile } from "../src/gguf/index.js";
 import { configFromGguf } from "../src/model/config.js";
 import { Transformer } from "../src/model/forward.js";
 import { planModelMemories, type InternalLoadOptions } from "../src/model/load.js";
-import { SCRATCH_BYTES } from "../src/wasm/pool.js";
 import type { Model } from "../src/model/model.js";
 import { planShards, type ShardRequest } from "../src/model/shards.js";
 import { fixturePath } from "./helpers/fixtures.js";
+import { budgetFor as budgetOver } from "./helpers/memories.js";
 
 const CTX = 64;
 const BATCH = 4;
@@ -26,27 +26,9 @@ function header(path: string): GgufFile {
   return parseGguf(new Uint8Array(readFileSync(path)));
 }
 
-/**
- * The smallest per-memory budget that lays the model out over at most `memories` memories (the tightest
- * split), for `threads` threads: a pool keeps its workers' scratch in every memory.
- */
+/** budgetFor (helpers/memories.ts) at this file's context and batch. */
 function budgetFor(file: GgufFile, memories: number, threads = 1): number {
-  const poolBytes = threads > 1 ? threads * SCRATCH_BYTES : 0;
-  const count = (budget: number) => {
-    try {
-      return planModelMemories(file, budget, CTX, BATCH, poolBytes).bytes.length;
-    } catch {
-      return Infinity;
-    }
-  };
-  let lo = 1 << 16;
-  let hi = 1 << 30;
-  while (hi - lo > 64) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (count(mid) <= memories) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return budgetOver(file, memories, { ctx: CTX, batch: BATCH, threads });
 }
 
 const MODELS: [string, string, number][] = [
