@@ -204,6 +204,14 @@ export const ATTENTION_SHAPE = { nHeads: 32, nKvHeads: 4, headDim: 64 } as const
  * against the scalar twin first; GB/s counts the K and V bytes read (they stay in cache between calls);
  * "vs naive" is the scalar twin's time over the kernel's.
  */
+/** The check before timing: n f32 at `out` (the kernel's) are the bits of those at `ref` (its scalar twin's). */
+function sameBits(e: Engine, out: number, ref: number, n: number, what: string): void {
+  const bits = new Uint32Array(e.memory.buffer);
+  for (let i = 0; i < n; i++) {
+    if (bits[(out >> 2) + i] !== bits[(ref >> 2) + i]) throw new BenchCheckError(`${what}: element ${i} differs from the scalar twin`);
+  }
+}
+
 function* benchAttention(e: Engine, o: KernelBenchOptions, bandwidth: number): Generator<KernelResult> {
   const k = e.kernels;
   const { nHeads, nKvHeads, headDim } = ATTENTION_SHAPE;
@@ -229,10 +237,7 @@ function* benchAttention(e: Engine, o: KernelBenchOptions, bandwidth: number): G
         k[kernel](q, kc, vc, y, scores, nHeads, nKvHeads, headDim, nPos, scale, 0, batch, 0, nHeads);
       run("attention", out);
       const scalarMs = timeMedian(() => run("attention_scalar", ref), 1, 0);
-      const bits = new Uint32Array(e.memory.buffer);
-      for (let i = 0; i < nHeads * headDim; i++) {
-        if (bits[(out >> 2) + i] !== bits[(ref >> 2) + i]) throw new BenchCheckError(`attention ${variant} at ${nPos} positions: element ${i} differs from the scalar twin`);
-      }
+      sameBits(e, out, ref, nHeads * headDim, `attention ${variant} at ${nPos} positions`);
       const ms = timeMedian(() => run("attention", out), o.samples, o.minMs);
       const gb = (2 * kvBytes) / ms / 1e6;
       yield {
@@ -253,10 +258,7 @@ function* benchAttention(e: Engine, o: KernelBenchOptions, bandwidth: number): G
       k[kernel](q, kq, vq, y, scores, qq, nHeads, nKvHeads, headDim, nPos, scale, 0, 0, nHeads);
     runQ8("attention_q8", out);
     const scalarMs = timeMedian(() => runQ8("attention_q8_scalar", ref), 1, 0);
-    const bits = new Uint32Array(e.memory.buffer);
-    for (let i = 0; i < nHeads * headDim; i++) {
-      if (bits[(out >> 2) + i] !== bits[(ref >> 2) + i]) throw new BenchCheckError(`attention q8_0 at ${nPos} positions: element ${i} differs from the scalar twin`);
-    }
+    sameBits(e, out, ref, nHeads * headDim, `attention q8_0 at ${nPos} positions`);
     const ms = timeMedian(() => runQ8("attention_q8", out), o.samples, o.minMs);
     const gb = (2 * q8Bytes) / ms / 1e6;
     yield {
