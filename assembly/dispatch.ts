@@ -265,11 +265,12 @@ function rows4(type: i32, w: usize, rowBytes: usize, xq: usize, xqStride: usize,
  * (ncols mod 4) go one by one.
  *
  * Four-row tile and the eight-column passes (measured on a 2-core Zen 5 with AVX-VNNI, Node 24
- * relaxed; kernel-ab 2048×2048 by 64 columns, min of 30, load average 1-2.5): Q4_0 8.37 → 4.95 ms,
- * Q8_0 11.63 → 10.13 (its tile's dot now i32x4.relaxed_dot_i8x16_i7x16_add_s), Q4_K 8.79 → 8.04,
- * Q6_K 10.42 → 9.17. End to end (TinyLlama-shaped r3 files, 64-token prefill, 1 thread, best of
- * three alternating runs, load average ~2): Q4_0 31.2 → 53.6 tokens/s, Q8_0 22.5 → 25.4,
- * Q4_K_M 27.8 → 30.1. The baseline build is unchanged.
+ * relaxed; kernel-ab 2048×2048 by 64 columns, load average 1-2.5): Q4_0 8.7 → 6.4 ms (medians of
+ * 30; 8.8 → 6.5 with node --no-enable-avx-vnni: the tile avoids the instruction whose speed hangs
+ * on AVX-VNNI, see gemm_q4_0.ts), Q4_K 8.79 → 8.04, Q6_K 10.42 → 9.17 (mins of 30); the Q8_0 tile
+ * is even with before. End to end (TinyLlama-shaped r3 files, 64-token prefill, 1 thread,
+ * alternating runs, load average ~2): Q4_0 31 → 45 tokens/s, Q4_K_M 27.8 → 30.1. The baseline
+ * build is unchanged.
  *
  * Before (the one-row tiles against the previous column-by-column code):
  * Measured (interleaved A/B in one process: the old matmul, the new one and matvec per column
