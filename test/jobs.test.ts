@@ -66,6 +66,8 @@ describe("job arguments", () => {
     expect(ops).not.toContain(Op.QUIT);
     expect(JOBS.matvecs.maxEach).toBe(MAX_BATCH);
     expect(jobWords(JOBS.matvecs)).toBe(2 + 6 * MAX_BATCH);
+    expect(JOBS.matmuls.maxEach).toBe(MAX_BATCH);
+    expect(jobWords(JOBS.matmuls)).toBe(4 + 7 * MAX_BATCH);
     expect(CONTROL_BLOCK).toBe(0x440);
   });
 
@@ -134,6 +136,22 @@ describe("cutting a job into chunks", () => {
     expect(planJob(i32, jobs, Op.MATMUL, 2, 64 << 10, 4)).toBe(1);
     jobs.matmul.args.ncols.set(8);
     expect(planJob(i32, jobs, Op.MATMUL, 2, 64 << 10, 4)).toBe(4);
+    // matmuls: the rows of all matrices, the work rows × columns; outputs per unit are the columns.
+    const mm = jobs.matmuls;
+    mm.args.count.set(3);
+    mm.args.ncols.set(4);
+    [256, 64, 64].forEach((rows, i) => {
+      mm.each[i].rows.set(rows);
+      mm.each[i].rowBytes.set(1152);
+    });
+    expect(planJob(i32, jobs, Op.MATMULS, 2, 0, 4)).toBe(8);
+    expect(i32[W.UNITS]).toBe(384);
+    expect(i32[W.CHUNK]).toBe(48);
+    // 384 rows × 1152 bytes × 4 columns = 1.7 MiB: 3 chunks at a 576 KiB floor.
+    expect(planJob(i32, jobs, Op.MATMULS, 2, 576 << 10, 4)).toBe(3);
+    // Scratch for 32 rows of 4 columns caps a chunk at 32 rows.
+    expect(planJob(i32, jobs, Op.MATMULS, 2, 0, 4, 32 * 4 * 4)).toBe(12);
+    expect(i32[W.PRIVATE]).toBe(1);
   });
 
   it("matrix products go through the workers' scratch when a chunk's outputs fit it; attention never", () => {

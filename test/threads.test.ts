@@ -130,7 +130,7 @@ describe("the thread pool's jobs", () => {
     expect(engine.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
-  it("matvec, matvecs and matmul split by rows match one thread bit for bit", () => {
+  it("matvec, matvecs, matmul and matmuls split by rows match one thread bit for bit", () => {
     const cols = 256;
     const ws = [q8Matrix(1000, cols, 1), q8Matrix(77, cols, 2), q8Matrix(333, cols, 3)];
     const ncols = 5;
@@ -155,6 +155,25 @@ describe("the thread pool's jobs", () => {
     single.matvecs(ws.map((w, i) => [w, outsA[i]] as const), xq);
     threaded.matvecs(ws.map((w, i) => [w, outsB[i]] as const), xq);
     ws.forEach((w, i) => expect(bytesOf(read(outsB[i], w.rows))).toEqual(bytesOf(read(outsA[i], w.rows))));
+    // matmuls: the three matrices' rows as one range (chunks straddle 1000 and 1077), into one
+    // output of 1410 rows per column (as Q|K|V share a row) and into separate outputs.
+    const all = ws.reduce((n, w) => n + w.rows, 0);
+    const sideA = engine.alloc(ncols * all * 4, "YA");
+    const sideB = engine.alloc(ncols * all * 4, "YB");
+    const side = (base: number) => ws.map((w, i) => [w, base + ws.slice(0, i).reduce((n, v) => n + v.rows, 0) * 4, all] as const);
+    single.matmuls(side(sideA), xq, xqStride, ncols);
+    threaded.matmuls(side(sideB), xq, xqStride, ncols);
+    expect(bytesOf(read(sideB, ncols * all))).toEqual(bytesOf(read(sideA, ncols * all)));
+    const apart = ws.map((w) => [engine.alloc(ncols * w.rows * 4, "Ya"), engine.alloc(ncols * w.rows * 4, "Yb")]);
+    single.matmuls(ws.map((w, i) => [w, apart[i][0], w.rows] as const), xq, xqStride, ncols);
+    threaded.matmuls(ws.map((w, i) => [w, apart[i][1], w.rows] as const), xq, xqStride, ncols);
+    ws.forEach((w, i) => expect(bytesOf(read(apart[i][1], ncols * w.rows))).toEqual(bytesOf(read(apart[i][0], ncols * w.rows))));
+    // And the same as one matmul per matrix.
+    ws.forEach((w, i) => {
+      const one = engine.alloc(ncols * w.rows * 4, "Y1");
+      single.matmul(w, xq, xqStride, one, w.rows, ncols);
+      expect(bytesOf(read(apart[i][1], ncols * w.rows))).toEqual(bytesOf(read(one, ncols * w.rows)));
+    });
   });
 
   it("minParallelBytes decides which jobs go to the workers", () => {

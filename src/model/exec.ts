@@ -54,6 +54,12 @@ export interface Executor {
   matvecs(jobs: readonly (readonly [w: WeightMatrix, y: number])[], xq: number): void;
   /** y[c*yStride + r] = W[r]·X[c] for c < ncols (X[c] at xq + c*xqStride bytes; yStride in elements). */
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void;
+  /**
+   * Several matmuls over the same converted activations (a batch's Q/K/V, gate/up): one dispatch
+   * instead of one per matrix. Every matrix must take xq's format and n = w.cols; each entry is
+   * [matrix, Y, Y's stride in elements].
+   */
+  matmuls(jobs: readonly (readonly [w: WeightMatrix, y: number, yStride: number])[], xq: number, xqStride: number, ncols: number): void;
   /** Attention of one query token over nPos cached positions, all heads. */
   attention(a: AttentionArgs): void;
   /** Bidirectional attention of every token of an encoder layer, all heads. */
@@ -74,6 +80,10 @@ export class SingleThreadExecutor implements Executor {
 
   matmul(w: WeightMatrix, xq: number, xqStride: number, y: number, yStride: number, ncols: number): void {
     this.k.matmul(w.type.id, w.ptr, w.rowBytes, xq, xqStride, y, yStride, w.cols, 0, w.rows, ncols);
+  }
+
+  matmuls(jobs: readonly (readonly [w: WeightMatrix, y: number, yStride: number])[], xq: number, xqStride: number, ncols: number): void {
+    for (const [w, y, yStride] of jobs) this.k.matmul(w.type.id, w.ptr, w.rowBytes, xq, xqStride, y, yStride, w.cols, 0, w.rows, ncols);
   }
 
   attention(a: AttentionArgs): void {
@@ -181,6 +191,33 @@ export class ThreadedExecutor implements Executor {
     a.rows.set(w.rows);
     a.ncols.set(ncols);
     this.pool.run(job.op, this.mem);
+  }
+
+  matmuls(jobs: readonly (readonly [w: WeightMatrix, y: number, yStride: number])[], xq: number, xqStride: number, ncols: number): void {
+    let bytes = 0;
+    for (const [w] of jobs) bytes += w.rows * w.rowBytes * ncols;
+    if (this.pool.ended || bytes < this.minParallelBytes) return this.single.matmuls(jobs, xq, xqStride, ncols);
+    const job = this.pool.jobs.matmuls;
+    const a = job.args;
+    for (let at = 0; at < jobs.length; at += MAX_BATCH) {
+      const count = Math.min(MAX_BATCH, jobs.length - at);
+      a.count.set(count);
+      a.xq.set(xq);
+      a.xqStride.set(xqStride);
+      a.ncols.set(ncols);
+      for (let m = 0; m < count; m++) {
+        const [w, y, yStride] = jobs[at + m];
+        const g = job.each[m];
+        g.type.set(w.type.id);
+        g.w.set(w.ptr);
+        g.rowBytes.set(w.rowBytes);
+        g.y.set(y);
+        g.yStride.set(yStride);
+        g.n.set(w.cols);
+        g.rows.set(w.rows);
+      }
+      this.pool.run(job.op, this.mem);
+    }
   }
 
   attention(x: AttentionArgs): void {

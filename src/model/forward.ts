@@ -346,8 +346,8 @@ export class Transformer {
 
   /**
    * out_j = W_j · in for several matrices reading the same input (Q/K/V, gate/up): the input is
-   * converted once per activation format; for one token each group of matrices sharing that format
-   * is one matvecs dispatch (one job for a thread pool), for several tokens each matrix is a matmul.
+   * converted once per activation format; each group of matrices sharing that format is one
+   * dispatch (one job for a thread pool): matvecs for one token, matmuls for several.
    */
   private project(S: Stage, input: number, T: number, p: Projection): void {
     project(S.k, S.exec, S.xq, this.xqStride, input, T, p);
@@ -396,7 +396,7 @@ function handOff(from: Stage, to: Stage, n: number): Stage {
 
 /**
  * The body of Transformer.project, shared with the encoder: T rows of `input` converted once per
- * activation format into xq (xqStride bytes per row), then one matvecs dispatch (T = 1) or a matmul per matrix.
+ * activation format into xq (xqStride bytes per row), then one matvecs (T = 1) or matmuls dispatch per format.
  */
 export function project(k: KernelExports, exec: Executor, xq: number, xqStride: number, input: number, T: number, p: Projection): void {
   const n = p.cols;
@@ -404,7 +404,7 @@ export function project(k: KernelExports, exec: Executor, xq: number, xqStride: 
     const type = g.matvecs[0][0].type.id;
     for (let t = 0; t < T; t++) k.quantize_act(type, input + t * n * F32, xq + t * xqStride, n);
     if (T === 1) exec.matvecs(g.matvecs, xq);
-    else for (const [m, out, stride] of g.outs) exec.matmul(m, xq, xqStride, out, stride, T);
+    else exec.matmuls(g.outs, xq, xqStride, T);
   }
 }
 
@@ -412,7 +412,7 @@ export function project(k: KernelExports, exec: Executor, xq: number, xqStride: 
 export interface Projection {
   readonly cols: number;
   readonly groups: readonly {
-    /** [matrix, output, output row stride in elements] for matmul. */
+    /** [matrix, output, output row stride in elements] for one matmuls dispatch. */
     readonly outs: readonly (readonly [WeightMatrix, number, number])[];
     /** [matrix, output] for one matvecs dispatch. */
     readonly matvecs: readonly (readonly [WeightMatrix, number])[];

@@ -27,10 +27,11 @@ export const Op = {
   /** Leave the wait loop (the pool is ending); no arguments. */
   QUIT: 5,
   ENCODER_ATTENTION: 6,
+  MATMULS: 7,
 } as const;
 export type OpId = (typeof Op)[keyof typeof Op];
 
-/** The most matrices one MATVECS job carries (2 + 6 × 8 = 50 argument words). */
+/** The most matrices one MATVECS job carries (2 + 6 × 8 = 50 argument words), or one MATMULS job (4 + 7 × 8 = 60). */
 export const MAX_BATCH = 8;
 
 export interface JobSpec {
@@ -59,6 +60,16 @@ export const JOBS = {
   matmul: {
     op: Op.MATMUL,
     args: { type: "i32", w: "u32", rowBytes: "i32", xq: "u32", xqStride: "i32", y: "u32", yStride: "i32", n: "i32", rows: "i32", ncols: "i32" },
+  },
+  /**
+   * Several matmuls over one converted activation (a batch's Q/K/V, gate/up): the rows of all
+   * matrices split as one range, so a prefill step waits once per projection, not once per matrix.
+   */
+  matmuls: {
+    op: Op.MATMULS,
+    args: { count: "i32", xq: "u32", xqStride: "i32", ncols: "i32" },
+    each: { type: "i32", w: "u32", rowBytes: "i32", y: "u32", yStride: "i32", n: "i32", rows: "i32" },
+    maxEach: MAX_BATCH,
   },
   /** One query token over nPos cached positions, split by heads. */
   attention: {
@@ -209,6 +220,7 @@ export interface Jobs {
   readonly matvec: JobArgs<typeof JOBS.matvec>;
   readonly matvecs: JobArgs<typeof JOBS.matvecs>;
   readonly matmul: JobArgs<typeof JOBS.matmul>;
+  readonly matmuls: JobArgs<typeof JOBS.matmuls>;
   readonly attention: JobArgs<typeof JOBS.attention>;
   readonly encoderAttention: JobArgs<typeof JOBS.encoderAttention>;
 }
@@ -218,6 +230,7 @@ export function jobsOver(i32: Int32Array, f32: Float32Array, base: number): Jobs
     matvec: new JobArgs(JOBS.matvec, i32, f32, base),
     matvecs: new JobArgs(JOBS.matvecs, i32, f32, base),
     matmul: new JobArgs(JOBS.matmul, i32, f32, base),
+    matmuls: new JobArgs(JOBS.matmuls, i32, f32, base),
     attention: new JobArgs(JOBS.attention, i32, f32, base),
     encoderAttention: new JobArgs(JOBS.encoderAttention, i32, f32, base),
   };

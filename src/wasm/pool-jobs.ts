@@ -153,6 +153,17 @@ export function planJob(i32: Int32Array, jobs: Jobs, op: OpId, threads: number, 
       floats = a.ncols.get();
       break;
     }
+    case Op.MATMULS: {
+      const job = jobs.matmuls;
+      const ncols = job.args.ncols.get();
+      for (let m = 0, count = job.args.count.get(); m < count; m++) {
+        const g = job.each[m];
+        units += g.rows.get();
+        bytes += g.rows.get() * g.rowBytes.get() * ncols;
+      }
+      floats = ncols;
+      break;
+    }
     case Op.ATTENTION: {
       const a = jobs.attention.args;
       const nHeads = a.nHeads.get();
@@ -241,6 +252,26 @@ export function runChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: numbe
       if (held(i32, claim, claimed)) k.matmul(type, w, rowBytes, xq, xqStride, y, yStride, n, lo, hi, ncols);
       return;
     }
+    case Op.MATMULS: {
+      // As MATVECS, the matrices' rows as one range; scratch holds the chunk column by column
+      // (yStride the chunk's rows), each matrix's rows at their place in the chunk.
+      const job = jobs.matmuls;
+      const xq = job.args.xq.get(), xqStride = job.args.xqStride.get(), ncols = job.args.ncols.get();
+      let off = 0;
+      for (let m = 0, count = job.args.count.get(); m < count && off < hi; m++) {
+        const g = job.each[m];
+        const rows = g.rows.get();
+        const r0 = Math.max(0, lo - off);
+        const r1 = Math.min(rows, hi - off);
+        const y = scratch === 0 ? g.y.get() : scratch + (off - lo) * 4;
+        const yStride = scratch === 0 ? g.yStride.get() : hi - lo;
+        const type = g.type.get(), w = g.w.get(), rowBytes = g.rowBytes.get(), n = g.n.get();
+        if (!held(i32, claim, claimed)) return;
+        if (r0 < r1) k.matmul(type, w, rowBytes, xq, xqStride, y, yStride, n, r0, r1, ncols);
+        off += rows;
+      }
+      return;
+    }
     case Op.ATTENTION: {
       const a = jobs.attention.args;
       const q = a.q.get(), kc = a.kCache.get(), vc = a.vCache.get(), out = a.out.get(), scores = a.scores.get();
@@ -291,6 +322,23 @@ export function commitChunk(k: KernelExports, i32: Int32Array, jobs: Jobs, c: nu
       const yStride = a.yStride.get();
       for (let col = 0, ncols = a.ncols.get(); col < ncols; col++) {
         k.vec_copy(scratch + col * (hi - lo) * 4, y + (col * yStride + lo) * 4, (hi - lo) * 4);
+      }
+      return;
+    }
+    case Op.MATMULS: {
+      const job = jobs.matmuls;
+      const ncols = job.args.ncols.get();
+      let off = 0;
+      for (let m = 0, count = job.args.count.get(); m < count && off < hi; m++) {
+        const g = job.each[m];
+        const rows = g.rows.get();
+        const r0 = Math.max(0, lo - off);
+        const r1 = Math.min(rows, hi - off);
+        const y = g.y.get(), yStride = g.yStride.get();
+        for (let col = 0; r0 < r1 && col < ncols; col++) {
+          k.vec_copy(scratch + (col * (hi - lo) + off + r0 - lo) * 4, y + (col * yStride + r0) * 4, (r1 - r0) * 4);
+        }
+        off += rows;
       }
       return;
     }
