@@ -16,6 +16,7 @@ import { createEngine, withSharedMemory, type Engine } from "../src/wasm/engine.
 import kernelsSimd from "../build/kernels-simd.wasm";
 import probeSimd from "../build/probe-simd.wasm";
 import { ThreadPool } from "../src/wasm/pool.js";
+import { W } from "../src/wasm/pool-jobs.js";
 import { GgmlType, ggmlType } from "../src/quant/types.js";
 import { WasmError } from "../src/errors.js";
 import { fixturePath } from "./helpers/fixtures.js";
@@ -261,6 +262,73 @@ describe("the thread pool's jobs", () => {
       threaded.matvec(m, xq, b);
       expect(bytesOf(read(b, m.rows))).toEqual(bytesOf(read(a, m.rows)));
     }
+  });
+});
+
+describe("waiting for jobs (poll, nap, sleep)", () => {
+  /** A 512 × 256 Q8_0 matvec over `engine` whose one-thread result is known. */
+  function job(engine: Engine) {
+    const type = ggmlType(GgmlType.Q8_0);
+    if (!type) throw new Error("no Q8_0");
+    const rows = 512;
+    const cols = 256;
+    const rowBytes = (cols / 32) * 34;
+    const w: WeightMatrix = { name: "w", ptr: engine.alloc(rows * rowBytes, "w"), type, rows, cols, rowBytes };
+    const r = rng(21);
+    const u8 = engine.u8();
+    for (let i = 0; i < rows * rowBytes; i++) u8[w.ptr + i] = i % 34 === 1 ? 0x24 : i % 34 === 0 ? 0 : Math.floor(r() * 127) & 0xff;
+    const x = engine.alloc(cols * 4, "x");
+    for (let i = 0; i < cols; i++) engine.f32()[(x >> 2) + i] = r();
+    const xq = engine.alloc(engine.kernels.act_bytes(GgmlType.Q8_0, cols), "xq");
+    engine.kernels.quantize_act(GgmlType.Q8_0, x, xq, cols);
+    const want = engine.alloc(rows * 4, "want");
+    new SingleThreadExecutor(engine.kernels).matvec(w, xq, want);
+    const read = (p: number) => bytesOf(engine.f32().slice(p >> 2, (p >> 2) + rows));
+    return { w, xq, want: read(want), read, y: engine.alloc(rows * 4, "y") };
+  }
+  /** Atomics.notify calls from this thread while `f` runs. */
+  function notifies(f: () => void): number {
+    const spy = vi.spyOn(Atomics, "notify");
+    try {
+      f();
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  }
+  let pool: ThreadPool | null = null;
+  afterEach(() => pool?.end());
+
+  it("a worker that sleeps until notified is counted in SLEEPERS, and the next job wakes it", async () => {
+    const engine = createEngine({ shared: true });
+    // No poll, no nap: the worker goes straight to sleep after every job. The stall bound also bounds
+    // the caller's wait for the worker's claim: were the worker never woken, TEST_ACK stays 0.
+    pool = await ThreadPool.start(engine, 2, { minChunkBytes: 0, spin: 0, nap: 0, stallMs: 10_000 });
+    const threaded = new ThreadedExecutor(pool, engine.kernels, { minParallelBytes: 0 });
+    const m = job(engine);
+    const i32 = pool.i32;
+    // Bounded only against a hang; the state itself is driven by spin 0 and nap 0.
+    for (let i = 0; i < 10_000 && Atomics.load(i32, W.SLEEPERS) !== 1; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(Atomics.load(i32, W.SLEEPERS)).toBe(1);
+    // The test hook makes the caller claim nothing until the worker has claimed a chunk (and then
+    // exits holding it): the job completes only if the dispatcher's notify woke the sleeper.
+    pool.dieAfterClaim(1);
+    expect(notifies(() => threaded.matvec(m.w, m.xq, m.y))).toBe(1);
+    expect(Atomics.load(i32, W.TEST_ACK)).not.toBe(0);
+    expect(m.read(m.y)).toEqual(m.want);
+  });
+
+  it("a worker polling or napping is not notified: it sees the job itself", async () => {
+    const engine = createEngine({ shared: true });
+    // A nap longer than the test: the worker never sleeps until notified.
+    pool = await ThreadPool.start(engine, 2, { minChunkBytes: 0, nap: 600_000_000 });
+    const threaded = new ThreadedExecutor(pool, engine.kernels, { minParallelBytes: 0 });
+    const m = job(engine);
+    for (let i = 0; i < 20; i++) {
+      expect(notifies(() => threaded.matvec(m.w, m.xq, m.y))).toBe(0);
+      expect(m.read(m.y)).toEqual(m.want);
+    }
+    expect(Atomics.load(pool.i32, W.SLEEPERS)).toBe(0);
   });
 });
 

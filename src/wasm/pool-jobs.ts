@@ -25,6 +25,8 @@
 //         │                                              │ +232  SCRATCH_BYTES  bytes per thread (thread t at base + t × this)
 //         │                                              │ +236  PRIVATE  1: workers compute chunks into SCRATCH and commit
 //         │                                              │ +240  MEM      which memory the job's pointers are in
+//         │                                              │ +244  SLEEPERS workers asleep on GEN until notified
+//         │                                              │ +248  NAP      µs a worker naps (timed waits) before it sleeps
 //   0x540 ├──────────────────────────────────────────────┤ +256  ARGS     64 words: the op's arguments
 //         │ ARGS[0..64)                                  │               (jobs.ts: f32 ones stored by bit pattern)
 //   0x640 ├──────────────────────────────────────────────┤ +512  ERRTEXT  the failing thread's message, UTF-8,
@@ -59,6 +61,17 @@
 // compare-exchanging CLAIM[t] to 0 and computing it itself: the worker's commit then fails and its
 // rows are dropped. So the caller never sleeps on a descheduled worker, only (briefly) on a copy.
 //
+// Waking a sleeping worker is not free for the caller: Atomics.notify on a waiter is a futex wake,
+// and on a loaded machine the woken thread often takes the caller's core (measured, TinyLlama-shaped
+// decode at load average 5-8 on 2 cores: ~0.2-1 ms of the caller's time per wake, 10-30% of a token,
+// half of the jobs finding the worker asleep after a 50 µs poll). So a worker between jobs polls
+// SPIN µs, then naps for up to NAP µs in short timed waits nobody has to end, and only then sleeps
+// on GEN until notified, counted in SLEEPERS; the dispatcher notifies only when SLEEPERS is not 0.
+// Race-free by the same ordering argument as the claim: the worker adds itself to SLEEPERS before
+// it reads GEN and waits (Atomics.wait compares GEN again under the futex's lock), the dispatcher
+// stores GEN before it reads SLEEPERS, so either the worker sees the new GEN or the dispatcher sees
+// the sleeper. A napping worker joins a job up to one nap late; the job does not wait for it.
+//
 // A model too large for one memory runs over several (its shards: src/model/shards.ts). There is still
 // one control block, in memory 0's first page; every thread has the kernels instantiated once per
 // memory, MEM says which instance runs the job, and each memory has its own private scratch (a kernel
@@ -86,6 +99,8 @@ export const W = {
   SCRATCH_BYTES: (CONTROL_BLOCK + 232) >> 2,
   PRIVATE: (CONTROL_BLOCK + 236) >> 2,
   MEM: (CONTROL_BLOCK + 240) >> 2,
+  SLEEPERS: (CONTROL_BLOCK + 244) >> 2,
+  NAP: (CONTROL_BLOCK + 248) >> 2,
   ARGS: (CONTROL_BLOCK + 256) >> 2,
   CLAIM: (CONTROL_BLOCK + 1536) >> 2,
   SCRATCH: (CONTROL_BLOCK + 1792) >> 2,
@@ -391,21 +406,34 @@ export function work(ks: readonly KernelExports[], i32: Int32Array, u8: Uint8Arr
     }
     Atomics.store(i32, claim, 0);
     Atomics.add(i32, W.PROGRESS, 1);
-    Atomics.notify(i32, W.PROGRESS);
+    // Only the caller sleeps on PROGRESS, and never while it computes a chunk itself.
+    if (t !== 0) Atomics.notify(i32, W.PROGRESS);
   }
   Atomics.store(i32, claim, 0);
   return first;
 }
 
+/** One nap of a worker waiting for a job: a timed wait (the kernel's timer slack adds ~50 µs on Linux). */
+export const NAP_STEP_MS = 0.05;
+
 /**
- * Poll for up to `spinMicros` µs, then sleep, until i32[index] is no longer `value`. `canBlock`
- * false: poll only (a browser's main thread may not Atomics.wait).
+ * A worker's wait for the job after generation `seen` (header: waking costs the caller): poll SPIN µs,
+ * nap in timed waits for up to NAP µs, then sleep on GEN, counted in SLEEPERS, until notified.
  */
-export function waitWhile(i32: Int32Array, index: number, value: number, spinMicros: number, canBlock: boolean): void {
-  if (spinWhile(i32, index, value, spinMicros)) return;
-  while (Atomics.load(i32, index) === value) {
-    if (canBlock) Atomics.wait(i32, index, value);
+export function awaitJob(i32: Int32Array, seen: number): void {
+  if (spinWhile(i32, W.GEN, seen, Atomics.load(i32, W.SPIN))) return;
+  const nap = Atomics.load(i32, W.NAP);
+  if (nap > 0) {
+    const until = performance.now() + nap / 1000;
+    do {
+      if (Atomics.load(i32, W.GEN) !== seen) return;
+      Atomics.wait(i32, W.GEN, seen, NAP_STEP_MS);
+    } while (performance.now() < until);
   }
+  // Counted before GEN is read again: a dispatcher that stored GEN after that read sees the count.
+  Atomics.add(i32, W.SLEEPERS, 1);
+  while (Atomics.load(i32, W.GEN) === seen) Atomics.wait(i32, W.GEN, seen);
+  Atomics.sub(i32, W.SLEEPERS, 1);
 }
 
 /** Poll i32[index] for up to `micros` µs; true once it is no longer `value`. */

@@ -31,12 +31,20 @@ import type { StartMessage, WorkerReply } from "./worker.js";
 export const MAX_THREADS = 64;
 
 /**
- * Microseconds a thread polls the generation/progress word before it sleeps in Atomics.wait.
+ * Microseconds a thread polls the generation/progress word before it naps or sleeps in Atomics.wait.
  * Sleeping and being woken costs tens of microseconds (a futex round trip); a decode step
- * dispatches ~180 jobs, usually a few microseconds apart, so a short poll first keeps that latency
- * off the token.
+ * dispatches 89 jobs (TinyLlama-shaped), most under 20 µs apart, so a short poll first keeps that
+ * latency off the token.
  */
 export const DEFAULT_SPIN = 50;
+
+/**
+ * Microseconds a worker then naps (timed waits of NAP_STEP_MS, no notify needed) before it sleeps
+ * until notified. A decode step's jobs are 50-100 µs apart around attention (one per layer, computed
+ * on the calling thread at short context) and tokens a little more: a worker that naps through those
+ * gaps costs the caller no futex wake (pool-jobs.ts header). Past it, the worker sleeps: no CPU.
+ */
+export const DEFAULT_NAP = 2000;
 
 /**
  * Milliseconds without any chunk finishing after which the caller takes a worker's held chunk
@@ -78,6 +86,8 @@ const START_TIMEOUT_MS = 30_000;
 export interface PoolOptions {
   /** µs to poll before sleeping (DEFAULT_SPIN). */
   readonly spin?: number;
+  /** µs a worker naps in timed waits after polling, before it sleeps until notified (DEFAULT_NAP; 0: sleep at once). */
+  readonly nap?: number;
   /** ms without progress before a held chunk is recomputed and its worker ended (DEFAULT_STALL_MS). */
   readonly stallMs?: number;
   /** Smallest chunk in bytes (DEFAULT_MIN_CHUNK_BYTES; tests use 0 to cut tiny matrices). */
@@ -253,6 +263,7 @@ export class ThreadPool {
     const i32 = new Int32Array(engines[0].memory.buffer, 0, CONTROL_BLOCK_END >> 2);
     i32.fill(0, W.GEN, CONTROL_BLOCK_END >> 2);
     Atomics.store(i32, W.SPIN, options.spin ?? DEFAULT_SPIN);
+    Atomics.store(i32, W.NAP, options.nap ?? DEFAULT_NAP);
     // Thread t's scratch at SCRATCH + t × SCRATCH_BYTES (t = 0, the caller, never uses its own).
     // Each memory's kernels write only that memory: every memory has its workers' scratch.
     engines.forEach((e, m) => Atomics.store(i32, W.SCRATCH + m, e.alloc(threads * SCRATCH_BYTES, "the thread pool's scratch")));
@@ -319,7 +330,8 @@ export class ThreadPool {
     const gen = (this.gen = (this.gen + 1) | 0);
     Atomics.store(i32, W.NEXT, tagOf(gen));
     Atomics.store(i32, W.GEN, gen);
-    Atomics.notify(i32, W.GEN);
+    // Workers still polling or napping see GEN themselves; only sleepers need the (costly) wake.
+    if (Atomics.load(i32, W.SLEEPERS) !== 0) Atomics.notify(i32, W.GEN);
     if (Atomics.load(i32, W.TEST_DIE) !== 0) this.awaitTestClaim(gen);
     const p0 = Atomics.load(i32, W.PROGRESS);
     const t0 = performance.now();

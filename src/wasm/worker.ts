@@ -3,11 +3,11 @@
 // (Node worker_threads). It gets the compiled kernels module and the shared memories once, by
 // postMessage, instantiates the same kernels over each memory (a model's shards: one memory unless it
 // passes 4 GiB), then lives in one loop on the control block in memory 0 (pool-jobs.ts): wait for the
-// generation word to move, claim and compute chunks of the job (on the memory it names) until none is
+// generation word to move (awaitJob: poll, nap, sleep), claim and compute chunks of the job (on the memory it names) until none is
 // left, wait again. No message per kernel.
 import type { KernelExports } from "./exports.js";
 import { jobsOver, Op } from "./jobs.js";
-import { CONTROL_BLOCK_END, W, waitWhile, work } from "./pool-jobs.js";
+import { awaitJob, CONTROL_BLOCK_END, W, work } from "./pool-jobs.js";
 
 export interface StartMessage {
   readonly module: WebAssembly.Module;
@@ -83,8 +83,8 @@ function serve(start: StartMessage, port: Port): void {
   };
   port.post({ ready: true });
   for (;;) {
-    // Idle workers sleep here (after SPIN µs of polling) for as long as no job comes: no busy wait.
-    waitWhile(i32, W.GEN, seen, Atomics.load(i32, W.SPIN), true);
+    // Idle workers poll SPIN µs, nap up to NAP µs, then sleep until notified: no busy wait.
+    awaitJob(i32, seen);
     seen = Atomics.load(i32, W.GEN);
     if (i32[W.OP] === Op.QUIT) return;
     work(ks, i32, u8, jobs, index, seen, dieHook);
