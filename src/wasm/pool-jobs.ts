@@ -65,12 +65,13 @@
 // and on a loaded machine the woken thread often takes the caller's core (measured, TinyLlama-shaped
 // decode at load average 5-8 on 2 cores: ~0.2-1 ms of the caller's time per wake, 10-30% of a token,
 // half of the jobs finding the worker asleep after a 50 µs poll). So a worker between jobs polls
-// SPIN µs, then naps for up to NAP µs in short timed waits nobody has to end, and only then sleeps
-// on GEN until notified, counted in SLEEPERS; the dispatcher notifies only when SLEEPERS is not 0.
-// Race-free by the same ordering argument as the claim: the worker adds itself to SLEEPERS before
-// it reads GEN and waits (Atomics.wait compares GEN again under the futex's lock), the dispatcher
-// stores GEN before it reads SLEEPERS, so either the worker sees the new GEN or the dispatcher sees
-// the sleeper. A napping worker joins a job up to one nap late; the job does not wait for it.
+// SPIN µs, then naps for up to NAP µs in short timed waits (NAP_STEP_MS) nobody has to end, and only
+// then sleeps on GEN until notified, counted in SLEEPERS; the dispatcher notifies only when SLEEPERS
+// is not 0. Race-free by the same ordering argument as the claim: the worker adds itself to SLEEPERS
+// before it reads GEN and waits (Atomics.wait compares GEN again under the futex's lock), the
+// dispatcher stores GEN before it reads SLEEPERS, so either the worker sees the new GEN or the
+// dispatcher sees the sleeper. A napping worker joins a job up to one nap late; the job does not
+// wait for it.
 //
 // A model too large for one memory runs over several (its shards: src/model/shards.ts). There is still
 // one control block, in memory 0's first page; every thread has the kernels instantiated once per
@@ -413,8 +414,12 @@ export function work(ks: readonly KernelExports[], i32: Int32Array, u8: Uint8Arr
   return first;
 }
 
-/** One nap of a worker waiting for a job: a timed wait (the kernel's timer slack adds ~50 µs on Linux). */
-export const NAP_STEP_MS = 0.05;
+/**
+ * One nap of a worker waiting for a job: a timed wait. Linux's timer slack lengthens it: measured
+ * (Node 20, load average 6 on 2 cores) a 10 µs wait lasts 86 µs (median), 50 µs 127 µs, 100 µs 179 µs;
+ * the shortest keeps a napping worker's late start into a job short.
+ */
+export const NAP_STEP_MS = 0.01;
 
 /**
  * A worker's wait for the job after generation `seen` (header: waking costs the caller): poll SPIN µs,
