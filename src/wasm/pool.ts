@@ -39,10 +39,11 @@ export const MAX_THREADS = 64;
 export const DEFAULT_SPIN = 50;
 
 /**
- * Microseconds a worker then naps (timed waits of NAP_STEP_MS, ~90 µs each; no notify needed) before it sleeps
- * until notified. A decode step's jobs are 50-100 µs apart around attention (one per layer, computed
- * on the calling thread at short context) and tokens a little more: a worker that naps through those
- * gaps costs the caller no futex wake (pool-jobs.ts header). Past it, the worker sleeps: no CPU.
+ * Microseconds a worker then naps (timed waits of NAP_STEP_MS, ~90 µs each; no notify needed)
+ * before it sleeps until notified. A decode step's jobs are 50-100 µs apart around attention (one
+ * per layer, computed on the calling thread at short context) and tokens a little more: a worker
+ * that naps through those gaps costs the caller no futex wake (pool-jobs.ts header). Past it, the
+ * worker sleeps: no CPU.
  */
 export const DEFAULT_NAP = 2000;
 

@@ -3,8 +3,8 @@
 // (Node worker_threads). It gets the compiled kernels module and the shared memories once, by
 // postMessage, instantiates the same kernels over each memory (a model's shards: one memory unless it
 // passes 4 GiB), then lives in one loop on the control block in memory 0 (pool-jobs.ts): wait for the
-// generation word to move (awaitJob: poll, nap, sleep), claim and compute chunks of the job (on the memory it names) until none is
-// left, wait again. No message per kernel.
+// generation word to move (awaitJob: poll, nap, sleep), claim and compute chunks of the job (on the
+// memory it names) until none is left, wait again. No message per kernel.
 import type { KernelExports } from "./exports.js";
 import { jobsOver, Op } from "./jobs.js";
 import { awaitJob, CONTROL_BLOCK_END, W, work } from "./pool-jobs.js";
