@@ -28,8 +28,9 @@ import { dequant_row_q4_k, dot_q4_k, dot_q4_k_scalar } from "./quant/q4_k";
 import { dequant_row_q5_k, dot_q5_k, dot_q5_k_scalar } from "./quant/q5_k";
 import { dequant_row_q6_k, dot_q6_k, dot_q6_k_scalar } from "./quant/q6_k";
 import { dequant_row_iq4_xs, dot_iq4_xs, dot_iq4_xs_scalar } from "./quant/iq4_xs";
-import { gemm4_q8_0 } from "./quant/gemm_q8_0";
-import { gemm4_q4_0, gemm4r_q4_0 } from "./quant/gemm_q4_0";
+import { gemm4_q8_0, gemm4_q8_0_dotadd } from "./quant/gemm_q8_0";
+import { gemm4_q4_0, gemm4r_q4_0, gemm4r_q4_0_dotadd } from "./quant/gemm_q4_0";
+import { KERNEL_FLAGS, FLAG_DOT_ADD } from "./layout";
 import { gemm4_q5_0 } from "./quant/gemm_q5_0";
 import { gemm4_q4_k, gemm8_q4_k } from "./quant/gemm_q4_k";
 import { gemm4_q5_k } from "./quant/gemm_q5_k";
@@ -202,6 +203,19 @@ export function matvec(type: i32, w: usize, rowBytes: i32, xq: usize, y: usize, 
   }
 }
 
+/**
+ * Set this memory's kernel flags (layout.ts KERNEL_FLAGS: FLAG_DOT_ADD = 1); the loader calls it once
+ * per memory from what the engine's probes found, tests to run both forms. Results do not change.
+ */
+export function set_kernel_flags(flags: u32): void {
+  store<u32>(KERNEL_FLAGS, flags);
+}
+
+/** This memory's kernel flags. */
+export function kernel_flags(): u32 {
+  return load<u32>(KERNEL_FLAGS);
+}
+
 export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: usize, n: i32, row0: i32, row1: i32): void {
   if (act_bytes(type, n) < 0) return;
   for (let r = row0; r < row1; r++) {
@@ -216,13 +230,16 @@ export function matvec_scalar(type: i32, w: usize, rowBytes: i32, xq: usize, y: 
  * to its dot_row for every column.
  */
 @inline
-function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize): bool {
+function dot_row4(type: i32, w: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize, dotAdd: bool): bool {
   // Q8_0 and Q5_0: relaxed build only (gemm_q8_0.ts, gemm_q5_0.ts say why)
   if (!ASC_FEATURE_RELAXED_SIMD && (type == T.Q8_0 || type == T.Q5_0)) return false;
   switch (type) {
     case T.Q4_0: gemm4_q4_0(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q5_0: gemm4_q5_0(w, xq, xqStride, n, y, yStrideBytes); return true;
-    case T.Q8_0: gemm4_q8_0(w, xq, xqStride, n, y, yStrideBytes); return true;
+    case T.Q8_0:
+      if (dotAdd) gemm4_q8_0_dotadd(w, xq, xqStride, n, y, yStrideBytes);
+      else gemm4_q8_0(w, xq, xqStride, n, y, yStrideBytes);
+      return true;
     case T.Q4_K: gemm4_q4_k(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q5_K: gemm4_q5_k(w, xq, xqStride, n, y, yStrideBytes); return true;
     case T.Q6_K: gemm4_q6_k(w, xq, xqStride, n, y, yStrideBytes); return true;
@@ -247,9 +264,12 @@ function has_rows4(type: i32): bool {
  * activations once for four rows, bit-identical to dot_row for every output.
  */
 @inline
-function rows4(type: i32, w: usize, rowBytes: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize, ncols: i32): void {
+function rows4(type: i32, w: usize, rowBytes: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStrideBytes: usize, ncols: i32, dotAdd: bool): void {
   switch (type) {
-    case T.Q4_0: gemm4r_q4_0(w, rowBytes, xq, xqStride, n, y, yStrideBytes, ncols); break;
+    case T.Q4_0:
+      if (dotAdd) gemm4r_q4_0_dotadd(w, rowBytes, xq, xqStride, n, y, yStrideBytes, ncols);
+      else gemm4r_q4_0(w, rowBytes, xq, xqStride, n, y, yStrideBytes, ncols);
+      break;
   }
 }
 
@@ -292,6 +312,7 @@ export function matmul(
   n: i32, row0: i32, row1: i32, ncols: i32,
 ): void {
   if (act_bytes(type, n) < 0) return;
+  const dotAdd = (load<u32>(KERNEL_FLAGS) & FLAG_DOT_ADD) != 0;
   const xs = <usize>xqStride;
   const ys = (<usize>yStride) << 2;
   let r0 = row0;
@@ -300,7 +321,7 @@ export function matmul(
       const wr = w + <usize>r0 * <usize>rowBytes;
       const yr = y + ((<usize>r0) << 2);
       for (let c = 0; c < ncols; c += TILE_COLS) {
-        rows4(type, wr, <usize>rowBytes, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys, min(TILE_COLS, ncols - c));
+        rows4(type, wr, <usize>rowBytes, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys, min(TILE_COLS, ncols - c), dotAdd);
       }
     }
   }
@@ -315,7 +336,7 @@ export function matmul(
     if (ASC_FEATURE_RELAXED_SIMD && type == T.Q6_K) {
       for (; c + 8 <= ncols; c += 8) gemm8_q6_k(wr, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys);
     }
-    while (c + 4 <= ncols && dot_row4(type, wr, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys)) c += 4;
+    while (c + 4 <= ncols && dot_row4(type, wr, xq + <usize>c * xs, xs, n, yr + <usize>c * ys, ys, dotAdd)) c += 4;
     for (; c < ncols; c++) store<f32>(yr + <usize>c * ys, dot_row(type, wr, xq + <usize>c * xs, n));
   }
 }

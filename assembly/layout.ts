@@ -6,7 +6,7 @@
 //   0x0000_0000 ┌────────────────────────────────────┐
 //               │ null guard: pointer 0 means "none" │  1 KiB, never written
 //   0x0000_0400 ├────────────────────────────────────┤  ARENA_STATE
-//               │ arena state: top (u64), limit      │  64 B
+//               │ arena state: top (u64), flags (u32)│  64 B (KERNEL_FLAGS at +8)
 //   0x0000_0440 ├────────────────────────────────────┤  CONTROL_BLOCK
 //               │ thread-pool control block          │  3 KiB - 64 B (Atomics wait/notify words, job args)
 //   0x0000_1000 ├────────────────────────────────────┤  --memoryBase 4096 in asconfig.json
@@ -22,6 +22,14 @@
 
 export const ARENA_STATE: usize = 0x400;
 export const CONTROL_BLOCK: usize = 0x440;
+/**
+ * u32 of kernel choices the loader makes for this memory (src/wasm/engine.ts, set_kernel_flags) and
+ * every instance over it reads: in memory, not a module global, so worker threads see the same
+ * choice. A fresh memory holds 0: every choice off. The results never depend on it, only the speed.
+ */
+export const KERNEL_FLAGS: usize = ARENA_STATE + 8;
+/** KERNEL_FLAGS bit: i32x4.relaxed_dot_i8x16_i7x16_add_s is one instruction here (features.ts fusedDot). */
+export const FLAG_DOT_ADD: u32 = 1;
 export const CONTROL_BLOCK_BYTES: usize = 0x1000 - 0x440;
 export const WAT_DATA: usize = 0x10000;
 export const ARENA_BASE: usize = 0x20000;

@@ -5,6 +5,7 @@
 import { cpus, totalmem } from "node:os";
 import { parseArgs, numberOption } from "../src/cli/args.js";
 import { chooseFlavour, createEngine } from "../src/wasm/engine.js";
+import { detectFeatures } from "../src/wasm/features.js";
 import { ALL_FORMATS, BenchCheckError, benchKernels, DEFAULT_SHAPES, measureBandwidth, type KernelResult } from "./kernels.js";
 import { benchModel, E2eCheckError, type E2eResult } from "./e2e.js";
 import { MIXTURES, synthesizeModel, type Mixture } from "./synth.js";
@@ -16,7 +17,9 @@ const out = (s: string) => process.stdout.write(s + "\n");
 
 function machine(): string {
   const c = cpus();
-  return `${c[0]?.model ?? "unknown CPU"}, ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.release.name} ${process.version}`;
+  // fusedDot: the relaxed builds' prefill tiles take their dot-add forms (one AVX-VNNI instruction here)
+  const dot = detectFeatures().fusedDot ? ", dot-add tiles" : "";
+  return `${c[0]?.model ?? "unknown CPU"}, ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.release.name} ${process.version}${dot}`;
 }
 
 function pad(s: string | number, n: number): string {

@@ -4,6 +4,12 @@
 //
 //   node scripts/kernel-ab.mjs [--base REV] [--head REV|wt] [--simd simd|relaxed] [--formats Q4_K,Q4_0]
 //                              [--shape 4096x4096] [--mode matvec|matmulN[,…]] [--calls 300] [--ws 96]
+//                              [--base-flags N] [--head-flags N]
+//
+// --base-flags / --head-flags: the kernel flags (assembly/layout.ts KERNEL_FLAGS; 1 = the prefill tiles'
+// dot-add forms) each revision's memory gets; by default what the engine would set here (the relaxed
+// probe's probe_dot_lowering), e.g. --base wt --base-flags 0 --head-flags 1 times the two forms.
+// A revision older than the flags ignores them.
 //
 // --mode takes several, e.g. --mode matmul64,matmul512 (prompt batches: the GEMM tiles of
 // assembly/quant/gemm_*.ts; use --calls 20 or so, a 4096×4096 matmul512 takes ~0.3 s).
@@ -31,6 +37,8 @@ const { values: opt } = parseArgs({
     mode: { type: "string", default: "matvec" },
     calls: { type: "string", default: "300" },
     ws: { type: "string", default: "96" },
+    "base-flags": { type: "string" },
+    "head-flags": { type: "string" },
   },
 });
 
@@ -52,6 +60,15 @@ function relaxedRuns() {
   return madd() === (0xa8800000 | 0);
 }
 const simd = opt.simd ?? (relaxedRuns() ? "relaxed" : "simd");
+
+/** As src/wasm/features.ts fusedDot: relaxed_dot_i8x16_i7x16_add_s is one vpdpbusd (1), else 0. */
+function autoFlags() {
+  if (simd === "simd") return 0;
+  const probe = readFileSync(join(root, "build", "probe-relaxed.wasm"));
+  const lowering = new WebAssembly.Instance(new WebAssembly.Module(probe)).exports.probe_dot_lowering;
+  return lowering && lowering() === 4 * 255 * 127 ? 1 : 0;
+}
+const flagsOf = (v) => (v === undefined ? autoFlags() : Number(v));
 
 /** Compile assembly/ of `rev` ("wt" = the work tree) for `simd`; returns the module bytes. */
 function kernels(rev) {
@@ -88,9 +105,10 @@ function bench(name, [type, blockElements, blockBytes, scales], variants, mode) 
     }
   }
   const x = new Float32Array(cols * ncols).map(() => rnd() / 2 ** 32 - 0.5);
-  const runs = variants.map(([label, bytes]) => {
+  const runs = variants.map(([label, bytes, flags]) => {
     const memory = new WebAssembly.Memory({ initial: Math.ceil((w.length + (64 << 20)) / 65536), maximum: 65536 });
     const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+    k.set_kernel_flags?.(flags);
     const W = 1 << 20;
     new Uint8Array(memory.buffer).set(w, W);
     const X = W + w.length + 4096;
@@ -130,8 +148,13 @@ function bench(name, [type, blockElements, blockBytes, scales], variants, mode) 
   }
 }
 
-const variants = [[opt.base, kernels(opt.base)], [opt.head === "wt" ? "work tree" : opt.head, kernels(opt.head)]];
-console.log(`kernel A/B, ${simd} build, node ${process.versions.node}, ${opt.calls} alternating calls each`);
+const baseFlags = flagsOf(opt["base-flags"]);
+const headFlags = flagsOf(opt["head-flags"]);
+const variants = [
+  [`${opt.base} f${baseFlags}`, kernels(opt.base), baseFlags],
+  [`${opt.head === "wt" ? "work tree" : opt.head} f${headFlags}`, kernels(opt.head), headFlags],
+];
+console.log(`kernel A/B, ${simd} build, node ${process.versions.node}, ${opt.calls} alternating calls each, kernel flags ${baseFlags} / ${headFlags}`);
 for (const f of opt.formats.split(",")) {
   if (!(f in FORMATS)) throw new Error(`--formats: ${f} is not one of ${Object.keys(FORMATS).join(", ")}`);
   for (const mode of opt.mode.split(",")) bench(f, FORMATS[f], variants, mode);

@@ -69,9 +69,15 @@ function randomX(n: number, seed: number): Float32Array {
   return x;
 }
 
-describe.each(flavours)("matmul = matvec bit for bit (%s)", (flavour) => {
+// Each build with the kernel flags off and on (assembly/layout.ts KERNEL_FLAGS: 1 = the Q4_0 and Q8_0
+// tiles' dot-add forms, which the engine turns on where relaxed_dot_i8x16_i7x16_add_s is one AVX-VNNI
+// instruction): both forms compute the same integers on any CPU, only their speed differs.
+const flagCases: [SimdFlavour, number][] = flavours.flatMap((f): [SimdFlavour, number][] => (f === "simd" ? [[f, 0]] : [[f, 0], [f, 1]]));
+
+describe.each(flagCases)("matmul = matvec bit for bit (%s, kernel flags %i)", (flavour, flags) => {
   const e = createEngine({ simd: flavour });
   const k = e.kernels;
+  k.set_kernel_flags(flags);
 
   describe.each(FORMATS)("%s", (name) => {
     const type = GgmlType[name];

@@ -41,6 +41,20 @@ describe("feature detection", () => {
     // fused here (V8 on x86 with FMA3); the runtimes test sees Bun's unfused one pick relaxed-nofma
     expect(probe() === fusedBits).toBe(detectFeatures().fusedMadd);
   });
+  it("turns the prefill tiles' dot-add forms on only where relaxed_dot_i8x16_i7x16_add_s is one AVX-VNNI instruction", () => {
+    const f = detectFeatures();
+    if (f.relaxed) {
+      // 127 · (-1 as an unsigned 255), four products: 129540 from vpdpbusd; pmaddubsw saturates its i16
+      // pair sums (65534, x86 without AVX-VNNI: Bun's JSC too); a signed dot gives -508 (ARM)
+      const lowering = new WebAssembly.Instance(new WebAssembly.Module(probeRelaxed)).exports.probe_dot_lowering as () => number;
+      expect(lowering() === 4 * 255 * 127).toBe(f.fusedDot);
+    } else {
+      expect(f.fusedDot).toBe(false);
+    }
+    for (const flavour of flavours) {
+      expect(createEngine({ simd: flavour }).kernels.kernel_flags(), flavour).toBe(flavour !== "simd" && f.fusedDot ? 1 : 0);
+    }
+  });
 });
 
 describe.each(flavours)("engine (%s)", (flavour) => {

@@ -9,6 +9,12 @@
 ;;   (0xa8800000) and a multiply then add gives round(a·b) - 1 = 0. The Q4_K/Q6_K kernels use
 ;;   relaxed_madd for ggml's _mm256_fmadd_ps and need the fused one (x86 with FMA3, ARM); an engine
 ;;   that splits it gets the baseline build.
+;; Also: probe_dot_lowering() = lane 0 of relaxed_dot_i8x16_i7x16_add_s(splat 127, splat -1, 0), an
+;;   operand past the 7-bit range, where the result shows how the engine lowers the instruction (the
+;;   kernels never go there): one x86 AVX-VNNI vpdpbusd (unsigned 255 times 127, four products, no
+;;   saturation) gives 129540; pmaddubsw + pmaddwd (x86 without AVX-VNNI, or with V8's
+;;   --no-enable-avx-vnni) saturates the i16 pair sums, 2·32767 = 65534; ARM's signed dot gives -508.
+;;   The loader runs the prefill tiles' dot-add forms only on the first (src/wasm/features.ts fusedDot).
 ;; Features: simd, relaxed_simd
 (module
   (func (export "probe") (result i32)
@@ -29,4 +35,10 @@
         (v128.const f32x4 0x1.000002p+0 0x1.000002p+0 0x1.000002p+0 0x1.000002p+0)
         (v128.const f32x4 0x1.fffffcp-1 0x1.fffffcp-1 0x1.fffffcp-1 0x1.fffffcp-1)
         (v128.const f32x4 -1 -1 -1 -1))))
+  (func (export "probe_dot_lowering") (result i32)
+    (i32x4.extract_lane 0
+      (i32x4.relaxed_dot_i8x16_i7x16_add_s
+        (v128.const i8x16 127 127 127 127 127 127 127 127 127 127 127 127 127 127 127 127)
+        (v128.const i8x16 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1)
+        (v128.const i32x4 0 0 0 0))))
 )

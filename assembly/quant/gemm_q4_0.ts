@@ -97,16 +97,33 @@ export function gemm4_q4_0(w: usize, xq: usize, xqStride: usize, n: i32, y: usiz
  *     evaluates a wasm expression tree's operands first, so a longer straight block of columns
  *     hoists their loads and spills); at most 8 columns per call: y's columns are yStride apart,
  *     often a multiple of 4 KiB, and 16 of them thrash one L1 set (16 columns: 10.0 ms).
- *   - i16x8.relaxed_dot and i16 adds, not i32x4.relaxed_dot_i8x16_i7x16_add_s: V8 emits one
- *     vpdpbusd for the latter where the CPU has AVX-VNNI (Intel since Alder Lake, AMD Zen 5), 5.0 ms
- *     against 5.8 for this form there; but without AVX-VNNI it becomes three instructions
- *     (pmaddubsw, pmaddwd, paddd) and runs slower than the 1 × 4 tile did (node
- *     --no-enable-avx-vnni: that form 9.5 ms, this one 5.6, the 1 × 4 tile 8.1). WebAssembly cannot
- *     tell which CPU it runs on, and most x86 machines in use have no AVX-VNNI (Zen 2-4, Intel before
- *     Alder Lake), so this form, faster than the old tile on both. End to end (TinyLlama-shaped Q4_0,
+ *   - two forms of the integer sums, the same integers: i16x8.relaxed_dot and i16 adds (this one),
+ *     or i32x4.relaxed_dot_i8x16_i7x16_add_s (gemm4r_q4_0_dotadd). V8 emits one vpdpbusd for the
+ *     latter where the CPU has AVX-VNNI (Intel since Alder Lake, AMD Zen 5): 5.0 ms against 5.8 for
+ *     this form there; without AVX-VNNI it becomes three instructions (pmaddubsw, pmaddwd, paddd)
+ *     and runs slower than the 1 × 4 tile did (node --no-enable-avx-vnni: that form 9.5 ms, this one
+ *     5.6, the 1 × 4 tile 8.1). WebAssembly cannot name the CPU, but the engine's lowering shows in
+ *     a result past relaxed_dot's 7-bit range (features.ts fusedDot), so the loader tells the
+ *     kernels which form to run (layout.ts KERNEL_FLAGS). End to end (TinyLlama-shaped Q4_0,
  *     64-token prefill, 1 thread, Zen 5): 31 → 45 tokens/s (the VNNI form 54).
  */
 export function gemm4r_q4_0(w: usize, rowBytes: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStride: usize, ncols: i32): void {
+  tile4r(w, rowBytes, xq, xqStride, n, y, yStride, ncols, false);
+}
+
+/**
+ * gemm4r_q4_0 summing with i32x4.relaxed_dot_i8x16_i7x16_add_s, for engines that run it as one
+ * instruction (features.ts fusedDot: x86 with AVX-VNNI, one vpdpbusd); the same integers, so the
+ * same bits. dispatch.ts matmul picks it where the kernel flags say so (layout.ts KERNEL_FLAGS).
+ * Measured: see dispatch.ts's matmul header.
+ */
+export function gemm4r_q4_0_dotadd(w: usize, rowBytes: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStride: usize, ncols: i32): void {
+  tile4r(w, rowBytes, xq, xqStride, n, y, yStride, ncols, true);
+}
+
+/** The body of both: dotAdd is a constant at each call, so each export compiles one form. */
+@inline
+function tile4r(w: usize, rowBytes: usize, xq: usize, xqStride: usize, n: i32, y: usize, yStride: usize, ncols: i32, dotAdd: bool): void {
   if (!ASC_FEATURE_RELAXED_SIMD) return;
   const m = nibble_mask();
   const nb = n >> 5;
@@ -137,13 +154,13 @@ export function gemm4r_q4_0(w: usize, rowBytes: usize, xq: usize, xqStride: usiz
     let yc = y;
     let c = ncols;
     for (; c >= 2; c -= 2) {
-      column4(x, d, sumOff, a0, a1, a2, a3, b0, b1, b2, b3, dw, yc);
-      column4(x + xqStride, d + xqStride, sumOff, a0, a1, a2, a3, b0, b1, b2, b3, dw, yc + yStride);
+      column4(x, d, sumOff, a0, a1, a2, a3, b0, b1, b2, b3, dw, yc, dotAdd);
+      column4(x + xqStride, d + xqStride, sumOff, a0, a1, a2, a3, b0, b1, b2, b3, dw, yc + yStride, dotAdd);
       x += 2 * xqStride;
       d += 2 * xqStride;
       yc += 2 * yStride;
     }
-    if (c > 0) column4(x, d, sumOff, a0, a1, a2, a3, b0, b1, b2, b3, dw, yc);
+    if (c > 0) column4(x, d, sumOff, a0, a1, a2, a3, b0, b1, b2, b3, dw, yc, dotAdd);
     p += 18;
     xb += QS_BLOCK;
     db += 4;
@@ -154,22 +171,32 @@ export function gemm4r_q4_0(w: usize, rowBytes: usize, xq: usize, xqStride: usiz
 @inline
 function column4(
   x: usize, d: usize, sumOff: usize, a0: v128, a1: v128, a2: v128, a3: v128,
-  b0: v128, b1: v128, b2: v128, b3: v128, dw: v128, yc: usize,
+  b0: v128, b1: v128, b2: v128, b3: v128, dw: v128, yc: usize, dotAdd: bool,
 ): void {
   if (ASC_FEATURE_RELAXED_SIMD) {
     const x0 = v128.load64_splat(x, 0);
     const x1 = v128.load64_splat(x, 8);
     const x2 = v128.load64_splat(x, 16);
     const x3 = v128.load64_splat(x, 24);
+    let e: v128, f: v128;
+    if (dotAdd) {
+      // four products per i32 lane, accumulated: one vpdpbusd each on AVX-VNNI
+      const zero = i32x4.splat(0);
+      e = i32x4.relaxed_dot_i8x16_i7x16_add_s(x3, a3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x2, a2,
+        i32x4.relaxed_dot_i8x16_i7x16_add_s(x1, a1, i32x4.relaxed_dot_i8x16_i7x16_add_s(x0, a0, zero))));
+      f = i32x4.relaxed_dot_i8x16_i7x16_add_s(x3, b3, i32x4.relaxed_dot_i8x16_i7x16_add_s(x2, b2,
+        i32x4.relaxed_dot_i8x16_i7x16_add_s(x1, b1, i32x4.relaxed_dot_i8x16_i7x16_add_s(x0, b0, zero))));
+    } else {
     // i16 pair sums of the four 8-element groups added as i16 (|sum| ≤ 4·2·15·128 = 15360), widened once
-    const e = i32x4.extadd_pairwise_i16x8_s(i16x8.add(
-      i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, a0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, a1)),
-      i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x2, a2), i16x8.relaxed_dot_i8x16_i7x16_s(x3, a3)),
-    )); //                                                       [row 0, row 0, row 1, row 1]
-    const f = i32x4.extadd_pairwise_i16x8_s(i16x8.add(
-      i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, b0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, b1)),
-      i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x2, b2), i16x8.relaxed_dot_i8x16_i7x16_s(x3, b3)),
-    )); //                                                       [row 2, row 2, row 3, row 3]
+      e = i32x4.extadd_pairwise_i16x8_s(i16x8.add(
+        i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, a0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, a1)),
+        i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x2, a2), i16x8.relaxed_dot_i8x16_i7x16_s(x3, a3)),
+      )); //                                                     [row 0, row 0, row 1, row 1]
+      f = i32x4.extadd_pairwise_i16x8_s(i16x8.add(
+        i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, b0), i16x8.relaxed_dot_i8x16_i7x16_s(x1, b1)),
+        i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x2, b2), i16x8.relaxed_dot_i8x16_i7x16_s(x3, b3)),
+      )); //                                                     [row 2, row 2, row 3, row 3]
+    }
     const s = i32x4.add(i32x4.shuffle(e, f, 0, 2, 4, 6), i32x4.shuffle(e, f, 1, 3, 5, 7));
     const t = i32x4.sub(s, i32x4.shl(v128.load32_splat(d + sumOff), 3));
     const dd = f32x4.mul(dw, v128.load32_splat(d));

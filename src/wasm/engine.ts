@@ -6,7 +6,7 @@ import kernelsRelaxed from "../../build/kernels-relaxed.wasm";
 import kernelsRelaxedNoFma from "../../build/kernels-relaxed-nofma.wasm";
 import bandwidthWasm from "../../build/bandwidth.wasm";
 import { WasmError } from "../errors.js";
-import { bestFlavour, supportedFlavours, type SimdFlavour } from "./features.js";
+import { bestFlavour, detectFeatures, supportedFlavours, type SimdFlavour } from "./features.js";
 import type { BandwidthExports, KernelExports } from "./exports.js";
 
 export type { SimdFlavour } from "./features.js";
@@ -170,6 +170,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
     throw new WasmError("instantiate", `could not instantiate Woolly's ${flavour} kernels: ${String(cause)}`, { cause });
   }
   kernels.arena_reset();
+  // The baseline build has no dot-add forms (and ignores the flag); the relaxed builds use them where
+  // the instruction is one vpdpbusd (features.ts fusedDot). Workers read the flag from this memory.
+  kernels.set_kernel_flags(flavour !== "simd" && detectFeatures().fusedDot ? 1 : 0);
   let u8 = new Uint8Array(memory.buffer);
   let f32 = new Float32Array(memory.buffer);
   let i32 = new Int32Array(memory.buffer);

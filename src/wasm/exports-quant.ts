@@ -21,8 +21,16 @@ export interface QuantExports {
     type: number, w: number, rowBytes: number, xq: number, xqStride: number, y: number, yStride: number,
     n: number, row0: number, row1: number, ncols: number,
   ): void;
+  /**
+   * Set this memory's kernel flags (assembly/layout.ts KERNEL_FLAGS; 1 = FLAG_DOT_ADD: the prefill tiles
+   * sum with relaxed_dot_i8x16_i7x16_add_s). The engine sets them from detectFeatures(); results never change.
+   */
+  set_kernel_flags(flags: number): void;
+  /** This memory's kernel flags. */
+  kernel_flags(): number;
 }
 
 export const QUANT_EXPORT_NAMES = [
   "act_bytes", "quantize_act", "quantize_act_scalar", "dequant_row", "matvec", "matvec_scalar", "matmul",
+  "set_kernel_flags", "kernel_flags",
 ] satisfies (keyof QuantExports)[];

@@ -31,6 +31,13 @@ function expectedRelaxedProbe(): number {
  */
 const FUSED_MADD_BITS = 0xa8800000 | 0;
 
+/**
+ * probe_dot_lowering()'s answer where relaxed_dot_i8x16_i7x16_add_s is one x86 AVX-VNNI vpdpbusd:
+ * 4 · 255 · 127, four unsigned-by-signed products summed in i32 without the i16 saturation of the
+ * pmaddubsw lowering (65534) and unlike ARM's signed dot (-508). See wat/probe-relaxed.wat.
+ */
+const VNNI_DOT = 4 * 255 * 127;
+
 /** What the engine running this code supports (detectFeatures). */
 export interface SimdFeatures {
   /** WebAssembly 128-bit SIMD validates. */
@@ -39,6 +46,12 @@ export interface SimdFeatures {
   readonly relaxed: boolean;
   /** Relaxed SIMD's f32x4.relaxed_madd is one fused multiply-add (one rounding). */
   readonly fusedMadd: boolean;
+  /**
+   * Relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s is one multiply-accumulate instruction (x86
+   * AVX-VNNI's vpdpbusd): the prefill tiles then use their dot-add forms (layout.ts KERNEL_FLAGS),
+   * faster there and slower elsewhere. Speed only: both forms give the same bits.
+   */
+  readonly fusedDot: boolean;
 }
 
 let cached: SimdFeatures | undefined;
@@ -49,14 +62,16 @@ export function detectFeatures(): SimdFeatures {
   const simd = WebAssembly.validate(probeSimd);
   let relaxed = false;
   let fusedMadd = false;
+  let fusedDot = false;
   if (simd && WebAssembly.validate(probeRelaxed)) {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(probeRelaxed));
     const probe = instance.exports.probe as () => number;
     const probeMadd = instance.exports.probe_madd as () => number;
     relaxed = probe() === expectedRelaxedProbe();
     fusedMadd = relaxed && probeMadd() === FUSED_MADD_BITS;
+    fusedDot = relaxed && (instance.exports.probe_dot_lowering as () => number)() === VNNI_DOT;
   }
-  cached = { simd, relaxed, fusedMadd };
+  cached = { simd, relaxed, fusedMadd, fusedDot };
   return cached;
 }
 
