@@ -54,7 +54,7 @@
 // 21.2 ms at 512 / 2048 / 8192 positions; grouped as now 0.30 / 1.78 / 6.3 ms (`woolly-bench kernels`).
 import { floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
-import { capped, dotScaledS, scaledS, scoresHeads, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
+import { capped, dotScaledS, scaledS, scoresGroups, scoresHeads, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
 import { probability, softmax, softmaxNumeratorsS, softmaxNumeratorsV } from "./attention_softmax";
 import { dotOrderS, tinyOrderS, valuesGroup } from "./attention_values";
 
@@ -68,6 +68,40 @@ export function attention(
   }
   const group = nHeads / nKvHeads;
   const rowBytes = <usize>(nKvHeads * headDim) << 1;
+  const headBytes = <usize>headDim << 2;
+  const scBytes = <usize>nPos << 2;
+  const nb = headDim >> 5;
+  // Whole groups of a multiple of 4 heads (TinyLlama's 8, Llama-3's 4): every group's q, then their scores
+  // in one walk over the rows (scoresGroups), then per group the softmax and V pass. Anything else (a
+  // range starting or ending inside a group, groups of 2, headDim % 32 != 0) group by group below.
+  const g0 = (h0 + group - 1) / group, g1 = h1 / group;
+  if (g1 > g0 && (group & 3) == 0 && (headDim & 31) == 0) {
+    const ha = g0 * group, hb = g1 * group;
+    if (ha > h0) attentionPart(q, kCache, vCache, out, scores, group, headDim, rowBytes, nPos, scale, softcap, batch, h0, ha);
+    scaledQueryV(q + <usize>ha * headBytes, out + <usize>ha * headBytes, (hb - ha) * headDim);
+    const kvBytes = <usize>headDim << 1;
+    const touch = scoresGroups(
+      out + <usize>ha * headBytes, headBytes, kCache + <usize>g0 * kvBytes, rowBytes, kvBytes, scores + <usize>ha * scBytes, scBytes,
+      nPos, nb, g1 - g0, group >> 2, scale, softcap, vCache + <usize>g0 * kvBytes,
+    );
+    // q is spent: the V pass overwrites these 16 bytes (keeps the V loads of scoresGroups)
+    v128.store(out + <usize>ha * headBytes, touch);
+    for (let h = ha; h < hb; h++) softmax(scores + <usize>h * scBytes, nPos);
+    for (let g = g0; g < g1; g++) {
+      const h = g * group;
+      valuesGroup(vCache + <usize>g * kvBytes, rowBytes, scores + <usize>h * scBytes, scBytes, nPos, out + <usize>h * headBytes, headBytes, group, headDim, batch != 0 ? 8 : 32);
+    }
+    if (h1 > hb) attentionPart(q, kCache, vCache, out, scores, group, headDim, rowBytes, nPos, scale, softcap, batch, hb, h1);
+    return;
+  }
+  attentionPart(q, kCache, vCache, out, scores, group, headDim, rowBytes, nPos, scale, softcap, batch, h0, h1);
+}
+
+/** attention of heads [h0, h1) group by group (nPos > 0). */
+function attentionPart(
+  q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
+  group: i32, headDim: i32, rowBytes: usize, nPos: i32, scale: f32, softcap: f32, batch: i32, h0: i32, h1: i32,
+): void {
   const headBytes = <usize>headDim << 2;
   const scBytes = <usize>nPos << 2;
   const nb = headDim >> 5;
@@ -93,9 +127,6 @@ export function attention(
     h = end;
   }
 }
-
-
-
 
 /** dst = f32(f16(src)) * 2^112 for n floats; dst may equal src. */
 @inline function scaledQueryV(src: usize, dst: usize, n: i32): void {

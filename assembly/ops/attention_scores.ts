@@ -258,6 +258,56 @@ export function scoresHeads(
   }
 }
 
+/**
+ * scoresHeads for `groups` consecutive whole groups of 4 * sets heads (head i of group g at q + (g * 4 *
+ * sets + i) * headBytes, its keys at k + g * kvBytes, its scores at sc + (g * 4 * sets + i) * scBytes) in
+ * ONE walk over the rows: the cache row of a position holds every KV head's keys side by side, so walking
+ * it once for all the groups reads it front to back (a sequential stream the hardware prefetcher follows,
+ * where one walk per KV head took a quarter of every row, 512 bytes apart in TinyLlama). Each score is
+ * scoresHeads' dots4, the same bits.
+ *
+ * vTouch (0: none) is the V cache at the same KV heads: one load per 64 bytes of each row's groups is
+ * folded into a value returned (the caller stores it where the V pass then writes, so the loads stay),
+ * which brings V toward the core in the same front-to-back stream. The V pass then walks it lane by
+ * lane, 32 rows apart (ops/attention_values.ts), which the prefetcher does not follow: in a model's
+ * decode V arrives from DRAM cold, the weights of the layers between having evicted it.
+ */
+export function scoresGroups(
+  q: usize, headBytes: usize, k: usize, rowBytes: usize, kvBytes: usize, sc: usize, scBytes: usize, nPos: i32, nb: i32,
+  groups: i32, sets: i32, scale: f32, softcap: f32, vTouch: usize,
+): v128 {
+  const mask = scaledMask();
+  const setQ = headBytes << 2;
+  const setS = scBytes << 2;
+  const touchBytes = <usize>groups * kvBytes;
+  let touch = f32x4.splat(0);
+  let row = k;
+  let vrow = vTouch;
+  for (let t = 0; t < nPos; t++) {
+    let qs = q;
+    let o = sc + (<usize>t << 2);
+    let kk = row;
+    for (let g = 0; g < groups; g++) {
+      for (let set = 0; set < sets; set++) {
+        const s = scaledScores(dots4(qs, headBytes, kk, 0, nb, true, mask), scale, softcap);
+        store<f32>(o, f32x4.extract_lane(s, 0));
+        store<f32>(o + scBytes, f32x4.extract_lane(s, 1));
+        store<f32>(o + 2 * scBytes, f32x4.extract_lane(s, 2));
+        store<f32>(o + 3 * scBytes, f32x4.extract_lane(s, 3));
+        qs += setQ;
+        o += setS;
+      }
+      kk += kvBytes;
+    }
+    if (vTouch) {
+      for (let b: usize = 0; b < touchBytes; b += 64) touch = v128.or(touch, v128.load(vrow + b));
+      vrow += rowBytes;
+    }
+    row += rowBytes;
+  }
+  return touch;
+}
+
 /** Scores of one head against every key row, four rows per step (the last nPos % 4 one by one). */
 export function scoresRows4(q: usize, k: usize, rowBytes: usize, sc: usize, nPos: i32, nb: i32, scale: f32, softcap: f32): void {
   const mask = scaledMask();
