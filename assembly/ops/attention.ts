@@ -42,16 +42,25 @@
 // Grouped queries: the query heads of one KV head (a group: 8 in TinyLlama, 4 in Llama-3-8B, 2 in Qwen3)
 // read the same K and V rows, so each pass runs several heads at once and converts every f16 it reads
 // once for them (ops/attention_scores.ts, ops/attention_values.ts say how ggml's lane orders survive
-// that). A call runs heads [h0, h1) group by group: q of the group's heads to f16 * 2^112 in out, their
-// scores and softmax, then their V pass, which overwrites out. A range that starts or ends inside a group
-// runs the part of the group it holds. headDim % 32 != 0 (stories260K's 8) computes the scores one head
-// and one position at a time.
+// that). A call runs the whole groups of heads [h0, h1) together where a group is a multiple of 4 heads
+// and headDim of 32: q of all their heads to f16 * 2^112 in out, all their scores in ONE walk over the
+// cache rows (ops/attention_scores.ts's scoresGroups: a row holds every KV head's keys side by side, so
+// the walk reads the cache front to back), then per head the softmax and per group the V pass, which
+// overwrites out. Anything else (a range that starts or ends inside a group, groups of 1 or 2, headDim %
+// 32 != 0) runs group by group: q, scores, softmax, V pass. headDim % 32 != 0 (stories260K's 8) computes
+// the scores one head and one position at a time.
 //
 // Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64), one layer, Node 20, best of 7, at 512 /
 // 2048 positions: exact conversion 1.09 / 4.47 ms; scaled f16 0.48 / 1.90 ms; and grouped in-order V 0.435 /
 // 1.74 ms (before the tinyBLAS V order). One token (decode), Node 24, relaxed build, both versions in one
 // process, median of 25, 2 cores shared (load ~4): per head, 32-lane V walked per element 1.01 / 6.50 /
-// 21.2 ms at 512 / 2048 / 8192 positions; grouped as now 0.30 / 1.78 / 6.3 ms (`woolly-bench kernels`).
+// 21.2 ms at 512 / 2048 / 8192 positions; grouped 0.30 / 1.78 / 6.3 ms (`woolly-bench kernels`).
+// Dec 2026, same shapes and build, A/B in one process (`npm run bench:ab -- --mode attn512,attn2048,…`),
+// medians, load 4-8: the softmax's constants from memory and its f16 rounding by an add (attention_softmax.ts)
+// 1.34 -> 1.02 ms at 2048 (the profile had the softmax at 23% of the kernel); one row walk for all groups
+// 7.2 -> 4.0 ms at 8192, 0.90 -> 0.83 ms at 2048. What is left at 2048 is about half scores and half V
+// pass, each near its count of v128 operations (one q load per multiply-add in the K pass; a V row load,
+// its conversion and one probability splat per head in the V pass), not memory.
 import { floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
 import { capped, dotScaledS, scaledS, scoresGroups, scoresHeads, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
