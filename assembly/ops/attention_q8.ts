@@ -52,10 +52,7 @@
 // Grouped queries, as the f16 kernel: the heads of one KV head run together. The K pass takes four heads per
 // key row (the row's blocks loaded once for the four), the V pass four heads × 8 values, two × 16 or one ×
 // 32 per walk over the positions (each V row piece converted to f32 once for the heads of the pass),
-// eight v128 sums in registers. Whole groups of a multiple of 4 heads take their scores in one walk over
-// the rows for all of them (scoresGroupsQ8: each row read front to back, as the f16 kernel's scoresGroups):
-// A/B medians (scripts/kernel-ab.mjs --mode attnq8…, Node 24 relaxed, load 6-7) 22 -> 13 ms at 8192
-// positions, 2048 and 512 within noise.
+// eight v128 sums in registers.
 import { f16_raw, f32_to_f16 } from "../quant/common";
 import { act_q, HALF, QS_BLOCK, qs_bytes, quantize_q8_0, quantize_q8_0_scalar, signed_half } from "../quant/act_q8_0";
 import { capped, TWO_P112 } from "./attention_scores";
@@ -136,17 +133,6 @@ export function attention_q8(
   const rowBytes = <usize>nKvHeads * kvBytes;
   const slot = qSlotBytes(headDim);
   const scBytes = <usize>nPos << 2;
-  // Whole groups of a multiple of 4 heads: every head's q quantized, then all their scores in one walk over
-  // the rows (scoresGroupsQ8), then the rest per group below with the scores already there.
-  const g0 = (h0 + group - 1) / group, g1 = h1 / group;
-  const oneWalk = g1 > g0 && (group & 3) == 0;
-  if (oneWalk) {
-    for (let j = g0 * group; j < g1 * group; j++) quantize_q8_0(q + <usize>j * headBytes, qq + <usize>j * slot, headDim);
-    scoresGroupsQ8(
-      kCache + <usize>g0 * kvBytes, rowBytes, kvBytes, qq + <usize>(g0 * group) * slot, slot, scores + <usize>(g0 * group) * scBytes, scBytes,
-      nPos, nb, scale, softcap, (g1 - g0) * (group >> 2), group >> 2,
-    );
-  }
   let h = h0;
   while (h < h1) {
     const kvh = h / group;
@@ -154,13 +140,11 @@ export function attention_q8(
     const nh = end - h;
     const qs = qq + <usize>h * slot;
     const sc = scores + <usize>h * scBytes;
+    for (let j = 0; j < nh; j++) quantize_q8_0(q + <usize>(h + j) * headBytes, qs + <usize>j * slot, headDim);
+    const k = kCache + <usize>kvh * kvBytes;
     let i = 0;
-    if (!oneWalk || kvh < g0 || kvh >= g1) {
-      for (let j = 0; j < nh; j++) quantize_q8_0(q + <usize>(h + j) * headBytes, qs + <usize>j * slot, headDim);
-      const k = kCache + <usize>kvh * kvBytes;
-      for (; i + 4 <= nh; i += 4) scoresSet(k, rowBytes, qs + <usize>i * slot, slot, sc + <usize>i * scBytes, scBytes, nPos, nb, scale, softcap, 4);
-      for (; i < nh; i++) scoresSet(k, rowBytes, qs + <usize>i * slot, slot, sc + <usize>i * scBytes, scBytes, nPos, nb, scale, softcap, 1);
-    }
+    for (; i + 4 <= nh; i += 4) scoresSet(k, rowBytes, qs + <usize>i * slot, slot, sc + <usize>i * scBytes, scBytes, nPos, nb, scale, softcap, 4);
+    for (; i < nh; i++) scoresSet(k, rowBytes, qs + <usize>i * slot, slot, sc + <usize>i * scBytes, scBytes, nPos, nb, scale, softcap, 1);
     for (i = 0; i < nh; i++) {
       const row = sc + <usize>i * scBytes;
       // the quants are spent: the slot keeps 1/Σe for the V pass
@@ -191,89 +175,62 @@ export function attention_q8(
 @inline function scoresSet(
   k: usize, rowBytes: usize, qs: usize, slot: usize, sc: usize, scBytes: usize, nPos: i32, nb: i32, scale: f32, softcap: f32, heads: i32,
 ): void {
+  const zero = f32x4.splat(0);
+  const dq = qs + qs_bytes(nb << 5); // head 0's d array (f32 · 2^112); head i's at dq + i*slot
   let row = k;
   let o = sc;
   for (let t = 0; t < nPos; t++) {
-    scoreRow(row, qs, slot, o, scBytes, nb, scale, softcap, heads);
+    let l0 = zero, h0 = zero, l1 = zero, h1 = zero, l2 = zero, h2 = zero, l3 = zero, h3 = zero;
+    let blk = row;
+    let y = qs;
+    let dp = dq;
+    for (let b = 0; b < nb; b++) {
+      const lo = v128.load(blk, 2);
+      const hi = v128.load(blk, 18);
+      const dk = f16_raw(blk); // d_k · 2^-112: times d_q · 2^112 gives d_k·d_q exactly
+      const d0 = f32x4.splat(dk * load<f32>(dp));
+      l0 = addProduct(l0, signed_half(lo, y), d0);
+      h0 = addProduct(h0, signed_half(hi, y + HALF), d0);
+      if (heads == 4) {
+        const d1 = f32x4.splat(dk * load<f32>(dp + slot));
+        const d2 = f32x4.splat(dk * load<f32>(dp + 2 * slot));
+        const d3 = f32x4.splat(dk * load<f32>(dp + 3 * slot));
+        l1 = addProduct(l1, signed_half(lo, y + slot), d1);
+        h1 = addProduct(h1, signed_half(hi, y + slot + HALF), d1);
+        l2 = addProduct(l2, signed_half(lo, y + 2 * slot), d2);
+        h2 = addProduct(h2, signed_half(hi, y + 2 * slot + HALF), d2);
+        l3 = addProduct(l3, signed_half(lo, y + 3 * slot), d3);
+        h3 = addProduct(h3, signed_half(hi, y + 3 * slot + HALF), d3);
+      }
+      blk += BLOCK;
+      y += QS_BLOCK;
+      dp += 4;
+    }
+    if (heads == 4) {
+      // lane i: (a0 + a2) + (a1 + a3) of head i's a = lo + hi
+      const a = f32x4.add(l0, h0), b = f32x4.add(l1, h1), c = f32x4.add(l2, h2), d = f32x4.add(l3, h3);
+      const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 1, 4, 5), v128.shuffle<f32>(a, b, 2, 3, 6, 7));
+      const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 1, 4, 5), v128.shuffle<f32>(c, d, 2, 3, 6, 7));
+      let s = f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
+      if (softcap == 0) {
+        s = f32x4.mul(s, f32x4.splat(scale));
+        store<f32>(o, f32x4.extract_lane(s, 0));
+        store<f32>(o + scBytes, f32x4.extract_lane(s, 1));
+        store<f32>(o + 2 * scBytes, f32x4.extract_lane(s, 2));
+        store<f32>(o + 3 * scBytes, f32x4.extract_lane(s, 3));
+      } else {
+        store<f32>(o, capped(f32x4.extract_lane(s, 0), softcap) * scale);
+        store<f32>(o + scBytes, capped(f32x4.extract_lane(s, 1), softcap) * scale);
+        store<f32>(o + 2 * scBytes, capped(f32x4.extract_lane(s, 2), softcap) * scale);
+        store<f32>(o + 3 * scBytes, capped(f32x4.extract_lane(s, 3), softcap) * scale);
+      }
+    } else {
+      const a = f32x4.add(l0, h0);
+      const p = f32x4.add(a, i32x4.shuffle(a, a, 2, 3, 0, 1));
+      store<f32>(o, capped(f32x4.extract_lane(p, 0) + f32x4.extract_lane(p, 1), softcap) * scale);
+    }
     row += rowBytes;
     o += 4;
-  }
-}
-
-/**
- * scoresSet of 4 heads for `sets` consecutive sets of 4 heads (sets of one KV head's group in a row: set i
- * reads the keys at k + (i / setsPerGroup) * kvBytes) in ONE walk over the rows, each row read front to
- * back for all its KV heads (as the f16 kernel's scoresGroups). Each score is scoresSet's, the same bits.
- */
-function scoresGroupsQ8(
-  k: usize, rowBytes: usize, kvBytes: usize, qs: usize, slot: usize, sc: usize, scBytes: usize, nPos: i32, nb: i32,
-  scale: f32, softcap: f32, sets: i32, setsPerGroup: i32,
-): void {
-  let row = k;
-  for (let t = 0; t < nPos; t++) {
-    let y = qs;
-    let o = sc + (<usize>t << 2);
-    for (let i = 0; i < sets; i++) {
-      scoreRow(row + <usize>(i / setsPerGroup) * kvBytes, y, slot, o, scBytes, nb, scale, softcap, 4);
-      y += slot << 2;
-      o += scBytes << 2;
-    }
-    row += rowBytes;
-  }
-}
-
-/** The scores of one key row (at row) for `heads` heads (4 or 1): head i's at o + i*scBytes. */
-@inline function scoreRow(row: usize, qs: usize, slot: usize, o: usize, scBytes: usize, nb: i32, scale: f32, softcap: f32, heads: i32): void {
-  const zero = f32x4.splat(0);
-  const dq = qs + qs_bytes(nb << 5); // head 0's d array (f32 · 2^112); head i's at dq + i*slot
-  let l0 = zero, h0 = zero, l1 = zero, h1 = zero, l2 = zero, h2 = zero, l3 = zero, h3 = zero;
-  let blk = row;
-  let y = qs;
-  let dp = dq;
-  for (let b = 0; b < nb; b++) {
-    const lo = v128.load(blk, 2);
-    const hi = v128.load(blk, 18);
-    const dk = f16_raw(blk); // d_k · 2^-112: times d_q · 2^112 gives d_k·d_q exactly
-    const d0 = f32x4.splat(dk * load<f32>(dp));
-    l0 = addProduct(l0, signed_half(lo, y), d0);
-    h0 = addProduct(h0, signed_half(hi, y + HALF), d0);
-    if (heads == 4) {
-      const d1 = f32x4.splat(dk * load<f32>(dp + slot));
-      const d2 = f32x4.splat(dk * load<f32>(dp + 2 * slot));
-      const d3 = f32x4.splat(dk * load<f32>(dp + 3 * slot));
-      l1 = addProduct(l1, signed_half(lo, y + slot), d1);
-      h1 = addProduct(h1, signed_half(hi, y + slot + HALF), d1);
-      l2 = addProduct(l2, signed_half(lo, y + 2 * slot), d2);
-      h2 = addProduct(h2, signed_half(hi, y + 2 * slot + HALF), d2);
-      l3 = addProduct(l3, signed_half(lo, y + 3 * slot), d3);
-      h3 = addProduct(h3, signed_half(hi, y + 3 * slot + HALF), d3);
-    }
-    blk += BLOCK;
-    y += QS_BLOCK;
-    dp += 4;
-  }
-  if (heads == 4) {
-    // lane i: (a0 + a2) + (a1 + a3) of head i's a = lo + hi
-    const a = f32x4.add(l0, h0), b = f32x4.add(l1, h1), c = f32x4.add(l2, h2), d = f32x4.add(l3, h3);
-    const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 1, 4, 5), v128.shuffle<f32>(a, b, 2, 3, 6, 7));
-    const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 1, 4, 5), v128.shuffle<f32>(c, d, 2, 3, 6, 7));
-    let s = f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
-    if (softcap == 0) {
-      s = f32x4.mul(s, f32x4.splat(scale));
-      store<f32>(o, f32x4.extract_lane(s, 0));
-      store<f32>(o + scBytes, f32x4.extract_lane(s, 1));
-      store<f32>(o + 2 * scBytes, f32x4.extract_lane(s, 2));
-      store<f32>(o + 3 * scBytes, f32x4.extract_lane(s, 3));
-    } else {
-      store<f32>(o, capped(f32x4.extract_lane(s, 0), softcap) * scale);
-      store<f32>(o + scBytes, capped(f32x4.extract_lane(s, 1), softcap) * scale);
-      store<f32>(o + 2 * scBytes, capped(f32x4.extract_lane(s, 2), softcap) * scale);
-      store<f32>(o + 3 * scBytes, capped(f32x4.extract_lane(s, 3), softcap) * scale);
-    }
-  } else {
-    const a = f32x4.add(l0, h0);
-    const p = f32x4.add(a, i32x4.shuffle(a, a, 2, 3, 0, 1));
-    store<f32>(o, capped(f32x4.extract_lane(p, 0) + f32x4.extract_lane(p, 1), softcap) * scale);
   }
 }
 
