@@ -13,6 +13,9 @@
 //
 // --mode takes several, e.g. --mode matmul64,matmul512 (prompt batches: the GEMM tiles of
 // assembly/quant/gemm_*.ts; use --calls 20 or so, a 4096×4096 matmul512 takes ~0.3 s).
+// --mode attnN / attnpN / attnq8N time attention of one token over N cached positions instead (TinyLlama's
+// heads: 32 q, 4 kv, headDim 64; f16 cache decode order, f16 prompt order, q8_0 cache); --formats is then
+// ignored, e.g. --mode attn512,attn2048,attn8192.
 //
 // Each revision's assembly/ is compiled (baseline or relaxed SIMD, as the Node running this supports)
 // into a temporary folder; each gets its own memory with the same random weights (every f16 scale a
@@ -148,6 +151,54 @@ function bench(name, [type, blockElements, blockBytes, scales], variants, mode) 
   }
 }
 
+/** Attention of one token over nPos positions (mode attnN, attnpN, attnq8N), the revisions alternating. */
+function benchAttention(mode, variants) {
+  const m = /^attn(p|q8)?([1-9][0-9]*)$/.exec(mode);
+  const kind = m[1] ?? "", nPos = Number(m[2]);
+  const nHeads = 32, nKv = 4, hd = 64, kvDim = nKv * hd;
+  const rnd4 = () => (rnd() / 2 ** 32 - 0.5) * 4;
+  const kf = new Float32Array(nPos * kvDim).map(rnd4), vf = new Float32Array(nPos * kvDim).map(rnd4);
+  const qf = new Float32Array(nHeads * hd).map(rnd4);
+  const scale = Math.fround(1 / Math.sqrt(hd));
+  const runs = variants.map(([label, bytes]) => {
+    const cache = nPos * kvDim * 4;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((4 * cache + (8 << 20)) / 65536), maximum: 65536 });
+    const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+    const F = 1 << 20, KC = F + cache + 4096, VC = KC + cache + 4096, Q = VC + cache + 4096;
+    const OUT = Q + nHeads * hd * 4 + 4096, SC = OUT + nHeads * hd * 4 + 4096, QQ = SC + nHeads * nPos * 4 + 4096;
+    const f = new Float32Array(memory.buffer);
+    for (const [src, dst] of [[kf, KC], [vf, VC]]) {
+      f.set(src, F >> 2);
+      if (kind === "q8") k.kv_quantize_q8_0(F, dst, nPos * kvDim);
+      else k.f32_to_f16(F, dst, nPos * kvDim);
+    }
+    f.set(qf, Q >> 2);
+    const call = kind === "q8"
+      ? () => k.attention_q8(Q, KC, VC, OUT, SC, QQ, nHeads, nKv, hd, nPos, scale, 0, 0, nHeads)
+      : () => k.attention(Q, KC, VC, OUT, SC, nHeads, nKv, hd, nPos, scale, 0, kind === "p" ? 1 : 0, 0, nHeads);
+    return { label, call, out: () => new Uint32Array(memory.buffer, OUT, nHeads * hd).slice(), ms: [] };
+  });
+  for (const r of runs) for (let i = 0; i < 3; i++) r.call();
+  for (let i = 0; i < Number(opt.calls); i++) {
+    for (const r of runs) {
+      const t0 = performance.now();
+      r.call();
+      r.ms.push(performance.now() - t0);
+    }
+  }
+  const ref = runs[0].out();
+  for (const r of runs) {
+    const o = r.out();
+    let differ = 0;
+    for (let i = 0; i < o.length; i++) if (o[i] !== ref[i]) differ++;
+    const s = r.ms.sort((a, b) => a - b);
+    console.log(
+      `attn ${(kind || "f16") + (kind === "p" ? " prompt" : "")} n=${nPos} ${r.label.padEnd(12)} median ${s[s.length >> 1].toFixed(3)} ms  ` +
+        `min ${s[0].toFixed(3)} ms  outputs differing from ${runs[0].label}: ${differ}`,
+    );
+  }
+}
+
 const baseFlags = flagsOf(opt["base-flags"]);
 const headFlags = flagsOf(opt["head-flags"]);
 const variants = [
@@ -155,7 +206,9 @@ const variants = [
   [`${opt.head === "wt" ? "work tree" : opt.head} f${headFlags}`, kernels(opt.head), headFlags],
 ];
 console.log(`kernel A/B, ${simd} build, node ${process.versions.node}, ${opt.calls} alternating calls each, kernel flags ${baseFlags} / ${headFlags}`);
-for (const f of opt.formats.split(",")) {
+const modes = opt.mode.split(",");
+for (const mode of modes.filter((x) => x.startsWith("attn"))) benchAttention(mode, variants);
+if (modes.some((x) => !x.startsWith("attn"))) for (const f of opt.formats.split(",")) {
   if (!(f in FORMATS)) throw new Error(`--formats: ${f} is not one of ${Object.keys(FORMATS).join(", ")}`);
-  for (const mode of opt.mode.split(",")) bench(f, FORMATS[f], variants, mode);
+  for (const mode of modes.filter((x) => !x.startsWith("attn"))) bench(f, FORMATS[f], variants, mode);
 }

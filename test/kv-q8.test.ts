@@ -131,6 +131,7 @@ describe.each(flavours)("kv q8_0 kernels (%s)", (flavour) => {
   // the per-head scalar twin, with head ranges that split groups (the thread pool's chunks).
   it.each([
     { nHeads: 16, nKvHeads: 2, headDim: 64 }, // group 8 (TinyLlama)
+    { nHeads: 24, nKvHeads: 3, headDim: 64 }, // heads 1..23: part of a group, a whole one (one row walk), part
     { nHeads: 8, nKvHeads: 2, headDim: 128 }, // group 4 (Llama 3)
     { nHeads: 7, nKvHeads: 1, headDim: 32 }, // group 7: four, two and one
     { nHeads: 3, nKvHeads: 3, headDim: 96 }, // group 1 (Phi-3)

@@ -686,6 +686,7 @@ describe.each(flavours)("ops (%s)", (flavour) => {
     // positions at a time: every split of heads and positions against the per-head scalar twin.
     it.each([
       { nHeads: 16, nKvHeads: 2, headDim: 64 }, // group 8 (TinyLlama)
+      { nHeads: 24, nKvHeads: 3, headDim: 64 }, // heads 1..23: part of a group, a whole one (one row walk), part
       { nHeads: 8, nKvHeads: 2, headDim: 128 }, // group 4 (Llama-3)
       { nHeads: 6, nKvHeads: 3, headDim: 128 }, // group 2 (Qwen3)
       { nHeads: 7, nKvHeads: 1, headDim: 32 }, // group 7: four, two and one head

@@ -42,19 +42,31 @@
 // Grouped queries: the query heads of one KV head (a group: 8 in TinyLlama, 4 in Llama-3-8B, 2 in Qwen3)
 // read the same K and V rows, so each pass runs several heads at once and converts every f16 it reads
 // once for them (ops/attention_scores.ts, ops/attention_values.ts say how ggml's lane orders survive
-// that). A call runs heads [h0, h1) group by group: q of the group's heads to f16 * 2^112 in out, their
-// scores and softmax, then their V pass, which overwrites out. A range that starts or ends inside a group
-// runs the part of the group it holds. headDim % 32 != 0 (stories260K's 8) computes the scores one head
-// and one position at a time.
+// that). A call runs the whole groups of heads [h0, h1) together where a group is a multiple of 4 heads
+// and headDim of 32: q of all their heads to f16 * 2^112 in out, all their scores in ONE walk over the
+// cache rows (ops/attention_scores.ts's scoresGroups: a row holds every KV head's keys side by side, so
+// the walk reads the cache front to back), then per head the softmax and per group the V pass, which
+// overwrites out. Anything else (a range that starts or ends inside a group, groups of 1 or 2, headDim %
+// 32 != 0) runs group by group: q, scores, softmax, V pass. headDim % 32 != 0 (stories260K's 8) computes
+// the scores one head and one position at a time.
 //
 // Measured on TinyLlama's shapes (32 heads, 4 KV heads, headDim 64), one layer, Node 20, best of 7, at 512 /
 // 2048 positions: exact conversion 1.09 / 4.47 ms; scaled f16 0.48 / 1.90 ms; and grouped in-order V 0.435 /
 // 1.74 ms (before the tinyBLAS V order). One token (decode), Node 24, relaxed build, both versions in one
 // process, median of 25, 2 cores shared (load ~4): per head, 32-lane V walked per element 1.01 / 6.50 /
-// 21.2 ms at 512 / 2048 / 8192 positions; grouped as now 0.30 / 1.78 / 6.3 ms (`woolly-bench kernels`).
+// 21.2 ms at 512 / 2048 / 8192 positions; grouped 0.30 / 1.78 / 6.3 ms (`woolly-bench kernels`).
+// Dec 2026, same shapes and build, A/B in one process (`npm run bench:ab -- --mode attn512,attn2048,…`),
+// medians, load 4-8: the softmax's constants from memory and its f16 rounding by an add (attention_softmax.ts)
+// 1.34 -> 1.02 ms at 2048 (the profile had the softmax at 23% of the kernel); one row walk for all groups
+// 7.2 -> 4.0 ms at 8192, 0.90 -> 0.83 ms at 2048. What is left at 2048 is about half scores and half V
+// pass, each near its count of v128 operations (one q load per multiply-add in the K pass; a V row load,
+// its conversion and one probability splat per head in the V pass), not memory. In a model's decode the
+// cache is cold (the layers' weights stream through between two attentions): TinyLlama Q4_K_M, 1 thread,
+// 32 tokens at depth 2048 against depth 16, the builds alternating in one process (load 1.4-4): 90.4 vs 58.0
+// ms/token before these changes, 77.2 vs 57.1 after (ratio 0.64 -> 0.74); without scoresGroups' V touch 84.3.
 import { floatToHalf, floatToHalfV, halfToFloat, halfToFloatV } from "./math";
 
-import { capped, dotScaledS, scaledS, scoresHeads, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
+import { capped, dotScaledS, scaledS, scoresGroups, scoresHeads, scoresOne, scoresRows4, TWO_M112, TWO_P112 } from "./attention_scores";
 import { probability, softmax, softmaxNumeratorsS, softmaxNumeratorsV } from "./attention_softmax";
 import { dotOrderS, tinyOrderS, valuesGroup } from "./attention_values";
 
@@ -68,6 +80,40 @@ export function attention(
   }
   const group = nHeads / nKvHeads;
   const rowBytes = <usize>(nKvHeads * headDim) << 1;
+  const headBytes = <usize>headDim << 2;
+  const scBytes = <usize>nPos << 2;
+  const nb = headDim >> 5;
+  // Whole groups of a multiple of 4 heads (TinyLlama's 8, Llama-3's 4): every group's q, then their scores
+  // in one walk over the rows (scoresGroups), then per group the softmax and V pass. Anything else (a
+  // range starting or ending inside a group, groups of 2, headDim % 32 != 0) group by group below.
+  const g0 = (h0 + group - 1) / group, g1 = h1 / group;
+  if (g1 > g0 && (group & 3) == 0 && (headDim & 31) == 0) {
+    const ha = g0 * group, hb = g1 * group;
+    if (ha > h0) attentionPart(q, kCache, vCache, out, scores, group, headDim, rowBytes, nPos, scale, softcap, batch, h0, ha);
+    scaledQueryV(q + <usize>ha * headBytes, out + <usize>ha * headBytes, (hb - ha) * headDim);
+    const kvBytes = <usize>headDim << 1;
+    const touch = scoresGroups(
+      out + <usize>ha * headBytes, headBytes, kCache + <usize>g0 * kvBytes, rowBytes, kvBytes, scores + <usize>ha * scBytes, scBytes,
+      nPos, nb, g1 - g0, group >> 2, scale, softcap, vCache + <usize>g0 * kvBytes,
+    );
+    // q is spent: the V pass overwrites these 16 bytes (keeps the V loads of scoresGroups)
+    v128.store(out + <usize>ha * headBytes, touch);
+    for (let h = ha; h < hb; h++) softmax(scores + <usize>h * scBytes, nPos);
+    for (let g = g0; g < g1; g++) {
+      const h = g * group;
+      valuesGroup(vCache + <usize>g * kvBytes, rowBytes, scores + <usize>h * scBytes, scBytes, nPos, out + <usize>h * headBytes, headBytes, group, headDim, batch != 0 ? 8 : 32);
+    }
+    if (h1 > hb) attentionPart(q, kCache, vCache, out, scores, group, headDim, rowBytes, nPos, scale, softcap, batch, hb, h1);
+    return;
+  }
+  attentionPart(q, kCache, vCache, out, scores, group, headDim, rowBytes, nPos, scale, softcap, batch, h0, h1);
+}
+
+/** attention of heads [h0, h1) group by group (nPos > 0). */
+function attentionPart(
+  q: usize, kCache: usize, vCache: usize, out: usize, scores: usize,
+  group: i32, headDim: i32, rowBytes: usize, nPos: i32, scale: f32, softcap: f32, batch: i32, h0: i32, h1: i32,
+): void {
   const headBytes = <usize>headDim << 2;
   const scBytes = <usize>nPos << 2;
   const nb = headDim >> 5;
@@ -93,9 +139,6 @@ export function attention(
     h = end;
   }
 }
-
-
-
 
 /** dst = f32(f16(src)) * 2^112 for n floats; dst may equal src. */
 @inline function scaledQueryV(src: usize, dst: usize, n: i32): void {

@@ -52,7 +52,9 @@
 // Grouped queries, as the f16 kernel: the heads of one KV head run together. The K pass takes four heads per
 // key row (the row's blocks loaded once for the four), the V pass four heads × 8 values, two × 16 or one ×
 // 32 per walk over the positions (each V row piece converted to f32 once for the heads of the pass),
-// eight v128 sums in registers.
+// eight v128 sums in registers. Tried (Dec 2026): the f16 kernel's one walk over the rows for the scores of
+// all groups (attention_scores.ts scoresGroups) was 17-23% slower here at 2048 positions for 16% faster
+// at 8192 (A/B, Node 24 relaxed), so each KV head keeps its own walk.
 import { f16_raw, f32_to_f16 } from "../quant/common";
 import { act_q, HALF, QS_BLOCK, qs_bytes, quantize_q8_0, quantize_q8_0_scalar, signed_half } from "../quant/act_q8_0";
 import { capped, TWO_P112 } from "./attention_scores";
