@@ -317,3 +317,21 @@ export function split_q8_0_scalar(xq: usize, n: i32): void {
     store<u8>(at + 32, q < 0 ? -q : 0);
   }
 }
+
+/** i16 1 in every lane, in memory (common.ts kconst says why): load once per kernel call, see pair_sums. */
+const ONES16: StaticArray<u32> = [0x00010001, 0x00010001, 0x00010001, 0x00010001];
+
+@inline
+export function ones16(): v128 {
+  return v128.load(changetype<usize>(ONES16));
+}
+
+/**
+ * i32x4.extadd_pairwise_i16x8_s(v) with the i16 ones in a register (`ones` = ones16()): V8 emits
+ * extadd_pairwise as vpmaddwd with a memory constant whose address it reloads into a register at
+ * every use in a loop (one mov more each); i32x4.dot_i16x8_s against ones is the same vpmaddwd.
+ */
+@inline
+export function pair_sums(v: v128, ones: v128): v128 {
+  return i32x4.dot_i16x8_s(v, ones);
+}

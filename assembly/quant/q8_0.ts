@@ -9,7 +9,7 @@
 // per block, one multiply-add by d_w·d_x each). One block per iteration, pointers stepped (see
 // q4_0.ts). The relaxed build needs |q_w| ≤ 127 (ggml's quantizers never write -128).
 import { load_f16, f16_raw, hsum_f32x4, madd_f32x4, store_s8x16_scaled } from "./common";
-import { QS_BLOCK, HALF, qs_bytes, q8_0_bytes, act_q, act_scale, signed_half } from "./act_q8_0";
+import { QS_BLOCK, HALF, qs_bytes, q8_0_bytes, act_q, act_scale, signed_half, ones16, pair_sums } from "./act_q8_0";
 
 export const Q8_0_BYTES: i32 = 34;
 
@@ -65,6 +65,7 @@ export function dot_q8_0(w: usize, xq: usize, n: i32): f32 {
 export function matvec2_q8_0(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
   let dp = xq + qs_bytes(n);
   let x = xq + <usize>q8_0_bytes(n); // the split copy of block b
+  const ones = ones16();
   let p = w;
   let l0 = f32x4.splat(0);
   let h0 = f32x4.splat(0);
@@ -77,12 +78,12 @@ export function matvec2_q8_0(w: usize, rowStride: usize, xq: usize, n: i32, y: u
     const nh = v128.load(x, 48);
     const dx = load<f32>(dp);
     const d0 = f32x4.splat(f16_raw(p) * dx);
-    l0 = madd_f32x4(split_half(v128.load(p, 2), pl, nl), d0, l0);
-    h0 = madd_f32x4(split_half(v128.load(p, 18), ph, nh), d0, h0);
+    l0 = madd_f32x4(split_half(v128.load(p, 2), pl, nl, ones), d0, l0);
+    h0 = madd_f32x4(split_half(v128.load(p, 18), ph, nh, ones), d0, h0);
     const q = p + rowStride;
     const d1 = f32x4.splat(f16_raw(q) * dx);
-    l1 = madd_f32x4(split_half(v128.load(q, 2), pl, nl), d1, l1);
-    h1 = madd_f32x4(split_half(v128.load(q, 18), ph, nh), d1, h1);
+    l1 = madd_f32x4(split_half(v128.load(q, 2), pl, nl, ones), d1, l1);
+    h1 = madd_f32x4(split_half(v128.load(q, 18), ph, nh, ones), d1, h1);
     p += 34;
     x += 64;
     dp += 4;
@@ -93,10 +94,10 @@ export function matvec2_q8_0(w: usize, rowStride: usize, xq: usize, n: i32, y: u
 
 /** Relaxed build: a half-block's four lane sums as f32, for 16 signed weight bytes w against x⁺, x⁻. */
 @inline
-function split_half(w: v128, xPos: v128, xNeg: v128): v128 {
+function split_half(w: v128, xPos: v128, xNeg: v128, ones: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     const d = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w, xPos), i16x8.relaxed_dot_i8x16_i7x16_s(w, xNeg));
-    return f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(d));
+    return f32x4.convert_i32x4_s(pair_sums(d, ones));
   } else {
     return unreachable();
   }
