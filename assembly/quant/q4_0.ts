@@ -11,7 +11,7 @@
 // activation's block sum): Σ(q − 8)·q_x, the same integer. One block per iteration with pointers
 // stepped: V8 hoists every load of an unrolled group and spills (measured slower).
 import { load_f16, f16_raw, madd_f32x4, store_s8x16_scaled, nibbles_lo, nibbles_hi, kconst, K_F16_BITS } from "./common";
-import { QS_BLOCK, qs_bytes, act_q, act_scale, nibble_mask, nib_lo, nib_hi } from "./act_q8_0";
+import { QS_BLOCK, qs_bytes, act_q, act_scale, nibble_mask, nib_lo, nib_hi, ones16, pair_sums } from "./act_q8_0";
 
 export const Q4_0_BYTES: i32 = 18;
 
@@ -84,6 +84,7 @@ export function dot_q4_0(w: usize, xq: usize, n: i32): f32 {
 export function matvec4_q4_0(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
   const m = nibble_mask();
   const f16bits = kconst(K_F16_BITS);
+  const ones = ones16(); // relaxed build: act_q8_0.ts pair_sums
   const nb = n >> 5;
   let dp = xq + qs_bytes(n);
   let sp = dp + ((<usize>nb) << 3); // the block sums Σq_x
@@ -107,7 +108,7 @@ export function matvec4_q4_0(w: usize, rowStride: usize, xq: usize, n: i32, y: u
       // then the last pair in i32: [Σs0, Σs1, Σs2, Σs3]
       const t01 = i16x8.add(i64x2.shuffle(s0, s1, 0, 2), i64x2.shuffle(s0, s1, 1, 3));
       const t23 = i16x8.add(i64x2.shuffle(s2, s3, 0, 2), i64x2.shuffle(s2, s3, 1, 3));
-      s = i32x4.extadd_pairwise_i16x8_s(i16x8.add(i32x4.shuffle(t01, t23, 0, 2, 4, 6), i32x4.shuffle(t01, t23, 1, 3, 5, 7)));
+      s = pair_sums(i16x8.add(i32x4.shuffle(t01, t23, 0, 2, 4, 6), i32x4.shuffle(t01, t23, 1, 3, 5, 7)), ones);
     } else {
       const xle = v128.load(x, 0);
       const xlo = v128.load(x, 16);
