@@ -59,8 +59,16 @@ export function dot_q8_0(w: usize, xq: usize, n: i32): f32 {
  *
  * The two rows lie far apart (matvec passes half its row range as rowStride; q4_0.ts
  * matvec4_q4_0 says why). Measured (kernel-ab, Node 24 relaxed, 4096×4096 from DRAM, medians of
- * 200 alternating calls, load average 2-5): dot_q8_0 row by row 17.5 GB/s, one row against the
- * split copy 18.9, two rows 22.5; four rows 22.1 (eight accumulators: no better than two).
+ * 200-300 alternating calls, load average 2-7), against this form:
+ *   dot_q8_0 row by row 17.5 GB/s, one row against the split copy 18.9, two rows 22.5;
+ *   four rows a quarter apart: the same as two (22.1 / 21.6, 2048×5632 10.1 / 11.7);
+ *   two ADJACENT rows: 3x slower (6.9 against 22.0 GB/s), the prefetcher does not follow them;
+ *   the two scales gathered into one v128 (load16_lane, as matvec4_q4_0): no change;
+ *   a touch (load) of the byte 1 KiB ahead in each row: 0.88x;
+ *   |q| and the sign mask of x instead of max(±q,0) (the sign moved onto the weight, xor/sub):
+ *   ~5% faster from DRAM, the same in cache, but wrong for weight bytes of −128 (−(−128) wraps).
+ * In cache (512×2048) it runs at about the speed it reaches from DRAM: bound by the vector
+ * multiply ports (4 relaxed_dot, 2 vpmaddwd, 2 conversions, 2 FMAs per row and block), not loads.
  */
 export function matvec2_q8_0(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
   let dp = xq + qs_bytes(n);
