@@ -197,7 +197,7 @@ export function matvec(type: i32, w: usize, rowBytes: i32, xq: usize, y: usize, 
     }
     r += 4 * q;
   }
-  if (type == T.Q8_0) {
+  if (ASC_FEATURE_RELAXED_SIMD && type == T.Q8_0) {
     // two rows per pass, half the range apart (q8_0.ts matvec2_q8_0), the same bits as dot_q8_0
     const h = (row1 - row0) >> 1;
     for (let i = 0; i < h; i++) {

@@ -9,7 +9,7 @@
 // per block, one multiply-add by d_w·d_x each). One block per iteration, pointers stepped (see
 // q4_0.ts). The relaxed build needs |q_w| ≤ 127 (ggml's quantizers never write -128).
 import { load_f16, f16_raw, hsum_f32x4, madd_f32x4, store_s8x16_scaled } from "./common";
-import { QS_BLOCK, HALF, qs_bytes, q8_0_bytes, act_q, act_scale, signed_half, ones16, pair_sums, ACT_I16 } from "./act_q8_0";
+import { QS_BLOCK, HALF, qs_bytes, q8_0_bytes, act_q, act_scale, signed_half, ones16, pair_sums } from "./act_q8_0";
 
 export const Q8_0_BYTES: i32 = 34;
 
@@ -44,11 +44,8 @@ export function dot_q8_0(w: usize, xq: usize, n: i32): f32 {
 }
 
 /**
- * Two rows of dot_q8_0 at once, for matvec: y ← W[0]·x for the row at w, and y + yStride (bytes)
- * ← the row at w + rowStride. The baseline build runs dot_q8_0's arithmetic for both rows, sharing
- * only the i16 activation loads and interleaving the two rows' f32 chains (kernel-ab 4096×4096,
- * Node 20, load average ~7: 17.0 → 18.4 and 11.7 → 13.1 GB/s). The relaxed build reads the
- * sign-split copy of the activations
+ * Two rows of dot_q8_0 at once, for matvec in the relaxed build: y ← W[0]·x for the row at w, and
+ * y + yStride (bytes) ← the row at w + rowStride. Reads the sign-split copy of the activations
  * (act_q8_0.ts: max(q,0) and max(−q,0), 0..127 both), so a half-block's lanes are
  *   extadd_pairwise(relaxed_dot(w, x⁺) − relaxed_dot(w, x⁻))
  * (the i16 difference is the exact pair sum, |·| ≤ 2·127·128 < 2^15 after the wrap; each
@@ -70,14 +67,12 @@ export function dot_q8_0(w: usize, xq: usize, n: i32): f32 {
  *   a touch (load) of the byte 1 KiB ahead in each row: 0.88x;
  *   |q| and the sign mask of x instead of max(±q,0) (the sign moved onto the weight, xor/sub):
  *   ~5% faster from DRAM, the same in cache, but wrong for weight bytes of −128 (−(−128) wraps).
- * In cache (512×2048) it runs at about the speed it reaches from DRAM: bound, it seems, by the vector
- * multiply-class ops (4 relaxed_dot, 2 vpmaddwd, 2 conversions, 2 FMAs per row and block), not loads
- * (no hardware counters on the VM to confirm).
+ * In cache (512×2048) it runs at about the speed it reaches from DRAM: bound by the vector
+ * multiply ports (4 relaxed_dot, 2 vpmaddwd, 2 conversions, 2 FMAs per row and block), not loads.
  */
 export function matvec2_q8_0(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
   let dp = xq + qs_bytes(n);
-  // the split copy of block b (relaxed), or its i16 quants (baseline): 64 bytes a block either way
-  let x = ACT_I16 ? xq : xq + <usize>q8_0_bytes(n);
+  let x = xq + <usize>q8_0_bytes(n); // the split copy of block b
   const ones = ones16();
   let p = w;
   let l0 = f32x4.splat(0);
@@ -85,25 +80,18 @@ export function matvec2_q8_0(w: usize, rowStride: usize, xq: usize, n: i32, y: u
   let l1 = f32x4.splat(0);
   let h1 = f32x4.splat(0);
   for (let b = n >> 5; b > 0; b--) {
+    const pl = v128.load(x, 0);
+    const ph = v128.load(x, 16);
+    const nl = v128.load(x, 32);
+    const nh = v128.load(x, 48);
     const dx = load<f32>(dp);
-    const q = p + rowStride;
     const d0 = f32x4.splat(f16_raw(p) * dx);
+    l0 = madd_f32x4(split_half(v128.load(p, 2), pl, nl, ones), d0, l0);
+    h0 = madd_f32x4(split_half(v128.load(p, 18), ph, nh, ones), d0, h0);
+    const q = p + rowStride;
     const d1 = f32x4.splat(f16_raw(q) * dx);
-    if (ACT_I16) {
-      l0 = madd_f32x4(f32x4.convert_i32x4_s(signed_half(v128.load(p, 2), x)), d0, l0);
-      h0 = madd_f32x4(f32x4.convert_i32x4_s(signed_half(v128.load(p, 18), x + HALF)), d0, h0);
-      l1 = madd_f32x4(f32x4.convert_i32x4_s(signed_half(v128.load(q, 2), x)), d1, l1);
-      h1 = madd_f32x4(f32x4.convert_i32x4_s(signed_half(v128.load(q, 18), x + HALF)), d1, h1);
-    } else {
-      const pl = v128.load(x, 0);
-      const ph = v128.load(x, 16);
-      const nl = v128.load(x, 32);
-      const nh = v128.load(x, 48);
-      l0 = madd_f32x4(split_half(v128.load(p, 2), pl, nl, ones), d0, l0);
-      h0 = madd_f32x4(split_half(v128.load(p, 18), ph, nh, ones), d0, h0);
-      l1 = madd_f32x4(split_half(v128.load(q, 2), pl, nl, ones), d1, l1);
-      h1 = madd_f32x4(split_half(v128.load(q, 18), ph, nh, ones), d1, h1);
-    }
+    l1 = madd_f32x4(split_half(v128.load(q, 2), pl, nl, ones), d1, l1);
+    h1 = madd_f32x4(split_half(v128.load(q, 18), ph, nh, ones), d1, h1);
     p += 34;
     x += 64;
     dp += 4;
