@@ -11,11 +11,11 @@
 import { f32_bytes, quantize_f32, quantize_f32_scalar } from "./quant/act_f32";
 import { f16_bytes, quantize_f16, quantize_f16_scalar } from "./quant/act_f16";
 import { bf16_bytes, quantize_bf16, quantize_bf16_scalar } from "./quant/act_bf16";
-import { q8_0_bytes, quantize_q8_0, quantize_q8_0_scalar } from "./quant/act_q8_0";
+import { q8_0_bytes, quantize_q8_0, quantize_q8_0_scalar, split_bytes, split_q8_0, split_q8_0_scalar } from "./quant/act_q8_0";
 import { dequant_row_f32, dot_f32, dot_f32_scalar } from "./quant/f32";
 import { dequant_row_f16, dot_f16, dot_f16_scalar } from "./quant/f16";
 import { dequant_row_bf16, dot_bf16, dot_bf16_scalar } from "./quant/bf16";
-import { dequant_row_q8_0, dot_q8_0, dot_q8_0_scalar } from "./quant/q8_0";
+import { dequant_row_q8_0, dot_q8_0, dot_q8_0_scalar, matvec2_q8_0 } from "./quant/q8_0";
 import { dequant_row_q4_0, dot_q4_0, dot_q4_0_scalar, matvec4_q4_0 } from "./quant/q4_0";
 import { dequant_row_q4_1, dot_q4_1, dot_q4_1_scalar } from "./quant/q4_1";
 import { dequant_row_q5_0, dot_q5_0, dot_q5_0_scalar } from "./quant/q5_0";
@@ -66,7 +66,7 @@ export function act_bytes(type: i32, n: i32): i32 {
     case T.Q4_1:
     case T.Q5_0:
     case T.Q5_1:
-    case T.IQ4_NL: return q8_0_bytes(n);
+    case T.IQ4_NL: return q8_0_bytes(n) + split_bytes(n); // the split copy: act_q8_0.ts
     case T.Q2_K:
     case T.Q3_K:
     case T.Q4_K:
@@ -88,7 +88,7 @@ export function quantize_act(type: i32, x: usize, xq: usize, n: i32): void {
     case T.Q4_1:
     case T.Q5_0:
     case T.Q5_1:
-    case T.IQ4_NL: quantize_q8_0(x, xq, n); break;
+    case T.IQ4_NL: quantize_q8_0(x, xq, n); split_q8_0(xq, n); break;
     case T.Q2_K:
     case T.Q3_K:
     case T.Q4_K:
@@ -108,7 +108,7 @@ export function quantize_act_scalar(type: i32, x: usize, xq: usize, n: i32): voi
     case T.Q4_1:
     case T.Q5_0:
     case T.Q5_1:
-    case T.IQ4_NL: quantize_q8_0_scalar(x, xq, n); break;
+    case T.IQ4_NL: quantize_q8_0_scalar(x, xq, n); split_q8_0_scalar(xq, n); break;
     case T.Q2_K:
     case T.Q3_K:
     case T.Q4_K:
@@ -197,6 +197,14 @@ export function matvec(type: i32, w: usize, rowBytes: i32, xq: usize, y: usize, 
       matvec4_q4_0(w + <usize>(r + i) * <usize>rowBytes, <usize>q * <usize>rowBytes, xq, n, y + ((<usize>(r + i)) << 2), (<usize>q) << 2);
     }
     r += 4 * q;
+  }
+  if (ASC_FEATURE_RELAXED_SIMD && type == T.Q8_0) {
+    // two rows per pass, half the range apart (q8_0.ts matvec2_q8_0), the same bits as dot_q8_0
+    const h = (row1 - row0) >> 1;
+    for (let i = 0; i < h; i++) {
+      matvec2_q8_0(w + <usize>(r + i) * <usize>rowBytes, <usize>h * <usize>rowBytes, xq, n, y + ((<usize>(r + i)) << 2), (<usize>h) << 2);
+    }
+    r += 2 * h;
   }
   for (; r < row1; r++) {
     store<f32>(y + ((<usize>r) << 2), dot_row(type, w + <usize>r * <usize>rowBytes, xq, n));

@@ -2,7 +2,7 @@
 // alternating: on a machine shared with other jobs, separate `woolly-bench kernels` runs scatter by ±30%,
 // while two kernels timed back to back see the same load. Not part of CI.
 //
-//   node scripts/kernel-ab.mjs [--base REV] [--head REV|wt] [--simd simd|relaxed] [--formats Q4_K,Q4_0]
+//   node scripts/kernel-ab.mjs [--base REV|dir:PATH] [--head REV|wt|dir:PATH] [--simd simd|relaxed] [--formats Q4_K,Q4_0]
 //                              [--shape 4096x4096] [--mode matvec|matmulN[,…]] [--calls 300] [--ws 96]
 //                              [--base-flags N] [--head-flags N]
 //
@@ -11,6 +11,7 @@
 // probe's probe_dot_lowering), e.g. --base wt --base-flags 0 --head-flags 1 times the two forms.
 // A revision older than the flags ignores them.
 //
+// dir:PATH takes assembly/ and asconfig.json from the folder PATH (a copy of a variant of the work tree).
 // --mode takes several, e.g. --mode matmul64,matmul512 (prompt batches: the GEMM tiles of
 // assembly/quant/gemm_*.ts; use --calls 20 or so, a 4096×4096 matmul512 takes ~0.3 s).
 // --mode attnN / attnpN / attnq8N time attention of one token over N cached positions instead (TinyLlama's
@@ -78,6 +79,7 @@ function kernels(rev) {
   const dir = mkdtempSync(join(tmpdir(), "woolly-ab-"));
   try {
     if (rev === "wt") execFileSync("cp", ["-r", join(root, "assembly"), join(root, "asconfig.json"), dir]);
+    else if (rev.startsWith("dir:")) execFileSync("cp", ["-r", join(rev.slice(4), "assembly"), join(rev.slice(4), "asconfig.json"), dir]);
     else execFileSync("sh", ["-c", `git -C "${root}" archive "${rev}" assembly asconfig.json | tar -x -C "${dir}"`]);
     symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
     const out = join(dir, "k.wasm");

@@ -18,6 +18,19 @@
 //                                                      correction lane by lane, for Q5_0
 //   q8_0_bytes(n) = Q + 44·nb
 //
+// What quantize_act writes for matvec (dispatch.ts act_bytes) has, in the relaxed build only, a
+// sign-split copy of the quants after that, for Q8_0 weights (q8_0.ts matvec2_q8_0):
+//
+//   xq + q8_0_bytes(n)  ┌──────────────────────────────┐  per block 64 bytes:
+//                       │ split  u8[2n]                │    max(q,0) of q0..q15, of q16..q31,
+//                       └──────────────────────────────┘    max(−q,0) of q0..q15, of q16..q31
+//   split_bytes(n) = 2n (relaxed), 0 (baseline)
+//
+// relaxed_dot wants one operand in 0..127; both parts are, so w·q = relaxed_dot(w, max(q,0)) −
+// relaxed_dot(w, max(−q,0)) lane by lane, for every signed weight byte w (−128 included), with no
+// per-weight sign handling. The attention's query slots (ops/attention_q8.ts) hold q8_0_bytes
+// only: quantize_q8_0 itself does not write the copy.
+//
 // Summation order: the kernels sum in the f32 order of the code llama.cpp runs on x86 AVX2,
 // because one ulp of difference in a matvec output flips an 8-bit or f16 rounding of the next
 // layer's activations now and then, which moves that position's logits by ~1e-2 (measured against
@@ -268,4 +281,57 @@ export function quantize_q8_0_scalar(x: usize, xq: usize, n: i32): void {
     store<f32>(sp + bo, round_f16(d * <f32>sum) * TWO_112);
     store<i32>(np + bo, sum);
   }
+}
+
+/** Bytes of the sign-split copy that follows q8_0_bytes(n) in matvec activations (see the header). */
+export function split_bytes(n: i32): i32 {
+  return ACT_I16 ? 0 : n << 1;
+}
+
+/** The sign-split copy of the quants at xq (written by quantize_q8_0), at xq + q8_0_bytes(n). */
+export function split_q8_0(xq: usize, n: i32): void {
+  if (ACT_I16) return;
+  const zero = i8x16.splat(0);
+  let o = xq + <usize>q8_0_bytes(n);
+  let y = xq;
+  for (let b = n >> 5; b > 0; b--) {
+    const lo = v128.load(y, 0);
+    const hi = v128.load(y, 16);
+    v128.store(o, i8x16.max_s(lo, zero), 0);
+    v128.store(o, i8x16.max_s(hi, zero), 16);
+    v128.store(o, i8x16.max_s(i8x16.sub(zero, lo), zero), 32);
+    v128.store(o, i8x16.max_s(i8x16.sub(zero, hi), zero), 48);
+    y += 32;
+    o += 64;
+  }
+}
+
+/** Scalar twin of split_q8_0: the same bytes. */
+export function split_q8_0_scalar(xq: usize, n: i32): void {
+  if (ACT_I16) return;
+  const o = xq + <usize>q8_0_bytes(n);
+  for (let i = 0; i < n; i++) {
+    const q = <i32>load<i8>(xq + <usize>i);
+    const at = o + (<usize>(i >> 5) << 6) + <usize>(i & 31);
+    store<u8>(at, q > 0 ? q : 0);
+    store<u8>(at + 32, q < 0 ? -q : 0);
+  }
+}
+
+/** i16 1 in every lane, in memory (common.ts kconst says why): load once per kernel call, see pair_sums. */
+const ONES16: StaticArray<u32> = [0x00010001, 0x00010001, 0x00010001, 0x00010001];
+
+@inline
+export function ones16(): v128 {
+  return v128.load(changetype<usize>(ONES16));
+}
+
+/**
+ * i32x4.extadd_pairwise_i16x8_s(v) with the i16 ones in a register (`ones` = ones16()): V8 emits
+ * extadd_pairwise as vpmaddwd with a memory constant whose address it reloads into a register at
+ * every use in a loop (one mov more each); i32x4.dot_i16x8_s against ones is the same vpmaddwd.
+ */
+@inline
+export function pair_sums(v: v128, ones: v128): v128 {
+  return i32x4.dot_i16x8_s(v, ones);
 }
