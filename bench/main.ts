@@ -17,8 +17,8 @@ const out = (s: string) => process.stdout.write(s + "\n");
 
 function machine(): string {
   const c = cpus();
-  // fusedDot: the relaxed builds' prefill tiles take their dot-add forms (one AVX-VNNI instruction here)
-  const dot = detectFeatures().fusedDot ? ", dot-add tiles" : "";
+  // fusedDot: the relaxed builds take their dot-add forms (one AVX-VNNI instruction here)
+  const dot = detectFeatures().fusedDot ? ", dot-add kernels" : "";
   return `${c[0]?.model ?? "unknown CPU"}, ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.release.name} ${process.version}${dot}`;
 }
 

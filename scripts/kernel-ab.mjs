@@ -6,7 +6,7 @@
 //                              [--shape 4096x4096] [--mode matvec|matmulN[,…]] [--calls 300] [--ws 96]
 //                              [--base-flags N] [--head-flags N]
 //
-// --base-flags / --head-flags: the kernel flags (assembly/layout.ts KERNEL_FLAGS; 1 = the prefill tiles'
+// --base-flags / --head-flags: the kernel flags (assembly/layout.ts KERNEL_FLAGS; 1 = the Q4_0/Q8_0 tiles' and Q4_0 matvec's
 // dot-add forms) each revision's memory gets; by default what the engine would set here (the relaxed
 // probe's probe_dot_lowering), e.g. --base wt --base-flags 0 --head-flags 1 times the two forms.
 // A revision older than the flags ignores them.

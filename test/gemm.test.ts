@@ -138,12 +138,14 @@ describe.each(flagCases)("matmul = matvec bit for bit (%s, kernel flags %i)", (f
   });
 });
 
-// matvec's multi-row passes (q4_0.ts matvec4_q4_0: four rows a quarter of the range apart) against
+// matvec's multi-row passes (q4_0.ts matvec4_q4_0: four rows a quarter of the range apart, in both forms;
+// q8_0.ts matvec2_q8_0: two rows half the range apart) against
 // the same rows one call each (a one-row range always takes the single-row dot_<fmt>): the same bits,
 // nothing written outside the range, for range lengths that leave every remainder.
-describe.each(flavours)("matvec over a row range = matvec row by row, bit for bit (%s)", (flavour) => {
+describe.each(flagCases)("matvec over a row range = matvec row by row, bit for bit (%s, kernel flags %i)", (flavour, flags) => {
   const e = createEngine({ simd: flavour });
   const k = e.kernels;
+  k.set_kernel_flags(flags); // 1: matvec4_q4_0's dot-add form (relaxed builds)
   describe.each(FORMATS)("%s", (name) => {
     const type = GgmlType[name];
     const info = ggmlTypeByName(name)!;

@@ -41,7 +41,7 @@ describe("feature detection", () => {
     // fused here (V8 on x86 with FMA3); the runtimes test sees Bun's unfused one pick relaxed-nofma
     expect(probe() === fusedBits).toBe(detectFeatures().fusedMadd);
   });
-  it("turns the prefill tiles' dot-add forms on only where relaxed_dot_i8x16_i7x16_add_s is one AVX-VNNI instruction", () => {
+  it("turns the dot-add forms (Q4_0/Q8_0 tiles, Q4_0 matvec) on only where relaxed_dot_i8x16_i7x16_add_s is one AVX-VNNI instruction", () => {
     const f = detectFeatures();
     if (f.relaxed) {
       // 127 · (-1 as an unsigned 255), four products: 129540 from vpdpbusd; pmaddubsw saturates its i16

@@ -82,6 +82,22 @@ export function dot_q4_0(w: usize, xq: usize, n: i32): f32 {
  * dot_q4_0 bit for bit.
  */
 export function matvec4_q4_0(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
+  rows4(w, rowStride, xq, n, y, yStride, false);
+}
+
+/**
+ * matvec4_q4_0 summing with i32x4.relaxed_dot_i8x16_i7x16_add_s (relaxed builds), for engines where it
+ * is one AVX-VNNI vpdpbusd (features.ts fusedDot; dispatch.ts matvec reads layout.ts KERNEL_FLAGS): two
+ * per row and block instead of two relaxed_dot, an i16 add and a share of the i16 reduction. The same
+ * integers, so the same bits. Measured: see dispatch.ts matvec.
+ */
+export function matvec4_q4_0_dotadd(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize): void {
+  rows4(w, rowStride, xq, n, y, yStride, true);
+}
+
+/** The body of both: dotAdd is a constant at each call, so each export compiles one form. */
+@inline
+function rows4(w: usize, rowStride: usize, xq: usize, n: i32, y: usize, yStride: usize, dotAdd: bool): void {
   const m = nibble_mask();
   const f16bits = kconst(K_F16_BITS);
   const ones = ones16(); // relaxed build: act_q8_0.ts pair_sums
@@ -97,7 +113,15 @@ export function matvec4_q4_0(w: usize, rowStride: usize, xq: usize, n: i32, y: u
     const v2 = v128.load(p + 2 * rowStride, 2);
     const v3 = v128.load(p + 3 * rowStride, 2);
     let s: v128;
-    if (ASC_FEATURE_RELAXED_SIMD) {
+    if (ASC_FEATURE_RELAXED_SIMD && dotAdd) {
+      const xl = v128.load(x, 0);
+      const xh = v128.load(x, 16);
+      const s0 = block4_dotadd(v0, xl, xh, m);
+      const s1 = block4_dotadd(v1, xl, xh, m);
+      const s2 = block4_dotadd(v2, xl, xh, m);
+      const s3 = block4_dotadd(v3, xl, xh, m);
+      s = hadd4_rows(s0, s1, s2, s3);
+    } else if (ASC_FEATURE_RELAXED_SIMD) {
       const xl = v128.load(x, 0);
       const xh = v128.load(x, 16);
       const s0 = block8_u7(v0, xl, xh, m);
@@ -118,10 +142,7 @@ export function matvec4_q4_0(w: usize, rowStride: usize, xq: usize, n: i32, y: u
       const s1 = block4_i16(v1, xle, xlo, xhe, xho, m);
       const s2 = block4_i16(v2, xle, xlo, xhe, xho, m);
       const s3 = block4_i16(v3, xle, xlo, xhe, xho, m);
-      // [Σs0, Σs1, Σs2, Σs3]: pairs of rows interleaved and added, then the halves added
-      const t01 = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
-      const t23 = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
-      s = i32x4.add(i32x4.shuffle(t01, t23, 0, 1, 4, 5), i32x4.shuffle(t01, t23, 2, 3, 6, 7));
+      s = hadd4_rows(s0, s1, s2, s3);
     }
     s = i32x4.sub(s, i32x4.shl(v128.load32_splat(sp), 3));
     // the four rows' f16 scales in the high halves of the lanes, then f16_raw's bits, lane-wise
@@ -140,6 +161,22 @@ export function matvec4_q4_0(w: usize, rowStride: usize, xq: usize, n: i32, y: u
   store<f32>(y + yStride, f32x4.extract_lane(acc, 1));
   store<f32>(y + 2 * yStride, f32x4.extract_lane(acc, 2));
   store<f32>(y + 3 * yStride, f32x4.extract_lane(acc, 3));
+}
+
+/** [Σs0, Σs1, Σs2, Σs3] of four rows' i32 lane sums: pairs of rows interleaved and added, then the halves added. */
+@inline
+function hadd4_rows(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const t01 = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const t23 = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(t01, t23, 0, 1, 4, 5), i32x4.shuffle(t01, t23, 2, 3, 6, 7));
+}
+
+/** Relaxed, dot-add form: four i32 lanes summing to Σ q·q_x of one block (two vpdpbusd on AVX-VNNI). */
+@inline
+function block4_dotadd(v: v128, xl: v128, xh: v128, m: v128): v128 {
+  if (!ASC_FEATURE_RELAXED_SIMD) return unreachable();
+  const lo = i32x4.relaxed_dot_i8x16_i7x16_add_s(xl, v128.and(v, m), i32x4.splat(0));
+  return i32x4.relaxed_dot_i8x16_i7x16_add_s(xh, v128.and(i16x8.shr_u(v, 4), m), lo);
 }
 
 /** Relaxed: eight i16 lanes summing to Σ q·q_x of one block (nibbles v, activation halves xl, xh). */

@@ -22,7 +22,7 @@ export interface QuantExports {
     n: number, row0: number, row1: number, ncols: number,
   ): void;
   /**
-   * Set this memory's kernel flags (assembly/layout.ts KERNEL_FLAGS; 1 = FLAG_DOT_ADD: the prefill tiles
+   * Set this memory's kernel flags (assembly/layout.ts KERNEL_FLAGS; 1 = FLAG_DOT_ADD: the Q4_0/Q8_0 tiles and Q4_0 matvec
    * sum with relaxed_dot_i8x16_i7x16_add_s). The engine sets them from detectFeatures(); results never change.
    */
   set_kernel_flags(flags: number): void;

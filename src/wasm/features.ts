@@ -48,7 +48,7 @@ export interface SimdFeatures {
   readonly fusedMadd: boolean;
   /**
    * Relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s is one multiply-accumulate instruction (x86
-   * AVX-VNNI's vpdpbusd): the prefill tiles then use their dot-add forms (layout.ts KERNEL_FLAGS),
+   * AVX-VNNI's vpdpbusd): the Q4_0/Q8_0 prefill tiles and the Q4_0 matvec then use their dot-add forms (layout.ts KERNEL_FLAGS),
    * faster there and slower elsewhere. Speed only: both forms give the same bits.
    */
   readonly fusedDot: boolean;
