@@ -221,7 +221,7 @@ function expExactAt(x: v128, dst: usize): void {
   if (i32x4.all_true(f32x4.lt(x, f32x4.splat(-134)))) return f32x4.splat(0);
   // the relaxed build runs only where relaxed_madd fuses (src/wasm/features.ts): math.ts's expV is then
   // ggml's chain of fused multiply-adds itself (32 rows x 2048 scores: 0.08 ms, this route 0.35 ms)
-  if (FMA) return expFmaV(x, dst);
+  if (FMA) return expV(x);
   const xl = lo64(x), xh = hi64(x);
   const r = splat64(I_SHIFT);
   // z = fma(x, log2e, r); n = z - r (exact)
@@ -279,53 +279,16 @@ function expExactAt(x: v128, dst: usize): void {
   return v128.bitselect(f32x4.mul(s1, s1), v128.bitselect(big, kj, c), d);
 }
 
-/**
- * The relaxed build's ggml_v_expf: math.ts's expV with FMA, operation for operation (the fnmadds as
- * relaxed_nmadd, a*b + c negated exactly), its constants read from memory (splatC: V8 rebuilds each
- * v128.const at every use in the loop, three instructions); the lanes past |n| > 126 (scores 87 below the
- * maximum: rare unless the whole vector is past -134, which expSoftmaxV answers first) take expV itself.
- */
-@inline function expFmaV(x: v128, dst: usize): v128 {
-  const r = splatC(C_SHIFT);
-  const z = f32x4.relaxed_madd(x, splatC(C_LOG2E), r);
-  const n = f32x4.sub(z, r);
-  const b = f32x4.relaxed_nmadd(n, splatC(C_LN2_LO), f32x4.relaxed_nmadd(n, splatC(C_LN2_HI), x));
-  const k = i32x4.add(i32x4.shl(z, 23), splatC(C_ONE));
-  const u = f32x4.mul(b, b);
-  const j = f32x4.relaxed_madd(
-    f32x4.relaxed_madd(f32x4.relaxed_madd(splatC(C_C0), b, splatC(C_C1)), u, f32x4.relaxed_madd(splatC(C_C2), b, splatC(C_C3))),
-    u,
-    f32x4.mul(splatC(C_C4), b),
-  );
-  if (v128.any_true(f32x4.gt(v128.and(n, splatC(C_ABS)), splatC(C_126)))) {
-    expExactAt(x, dst);
-    return v128.load(dst);
-  }
-  return f32x4.relaxed_madd(j, k, k);
-}
-
-/** Constants of expFmaV and probabilitiesV, four lanes each (splatC). */
+/** Constants of probabilitiesV, four lanes each (splatC: V8 rebuilds a v128.const at every use in a loop). */
 const CONSTS: StaticArray<u32> = [
-  EXP_SHIFT, EXP_SHIFT, EXP_SHIFT, EXP_SHIFT,
-  EXP_LOG2E, EXP_LOG2E, EXP_LOG2E, EXP_LOG2E,
-  EXP_LN2_HI, EXP_LN2_HI, EXP_LN2_HI, EXP_LN2_HI,
-  EXP_LN2_LO, EXP_LN2_LO, EXP_LN2_LO, EXP_LN2_LO,
-  EXP_C0, EXP_C0, EXP_C0, EXP_C0,
-  EXP_C1, EXP_C1, EXP_C1, EXP_C1,
-  EXP_C2, EXP_C2, EXP_C2, EXP_C2,
-  EXP_C3, EXP_C3, EXP_C3, EXP_C3,
-  EXP_C4, EXP_C4, EXP_C4, EXP_C4,
   F32_ONE, F32_ONE, F32_ONE, F32_ONE,
-  0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF,
-  0x42FC0000, 0x42FC0000, 0x42FC0000, 0x42FC0000, // 126.0
   0x7F800000, 0x7F800000, 0x7F800000, 0x7F800000, // f32 exponent bits
   0x38800000, 0x38800000, 0x38800000, 0x38800000, // 2^-14, the smallest normal f16
   0x06800000, 0x06800000, 0x06800000, 0x06800000, // 13 in the exponent field: x 2^13
   TWO_M112, TWO_M112, TWO_M112, TWO_M112,
   TWO_P112, TWO_P112, TWO_P112, TWO_P112,
 ];
-const C_SHIFT = 0, C_LOG2E = 1, C_LN2_HI = 2, C_LN2_LO = 3, C_C0 = 4, C_C1 = 5, C_C2 = 6, C_C3 = 7, C_C4 = 8;
-const C_ONE = 9, C_ABS = 10, C_126 = 11, C_EXP_BITS = 12, C_MIN_NORMAL16 = 13, C_13_ULPS = 14, C_TWO_M112 = 15, C_TWO_P112 = 16;
+const C_ONE = 0, C_EXP_BITS = 1, C_MIN_NORMAL16 = 2, C_13_ULPS = 3, C_TWO_M112 = 4, C_TWO_P112 = 5;
 
 @inline function splatC(i: i32): v128 {
   return v128.load(changetype<usize>(CONSTS) + (<usize>i << 4));
