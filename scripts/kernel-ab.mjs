@@ -93,6 +93,27 @@ function kernels(rev) {
 let seed = 12345;
 const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
 
+/**
+ * `opt.calls` timed calls of each run, alternating, then each run's sorted times and how many output
+ * words differ from the first run's (runs: { label, call, out, ms }, already warmed up).
+ */
+function timeAlternating(runs) {
+  for (let i = 0; i < Number(opt.calls); i++) {
+    for (const r of runs) {
+      const t0 = performance.now();
+      r.call();
+      r.ms.push(performance.now() - t0);
+    }
+  }
+  const ref = runs[0].out();
+  return runs.map((r) => {
+    const o = r.out();
+    let differ = 0;
+    for (let i = 0; i < o.length; i++) if (o[i] !== ref[i]) differ++;
+    return { r, s: r.ms.sort((a, b) => a - b), differ };
+  });
+}
+
 function bench(name, [type, blockElements, blockBytes, scales], variants, mode) {
   const [rows, cols] = opt.shape.split("x").map(Number);
   if (mode !== "matvec" && !/^matmul[1-9][0-9]*$/.test(mode)) throw new Error(`--mode: ${mode} is not matvec or matmulN`);
@@ -132,19 +153,7 @@ function bench(name, [type, blockElements, blockBytes, scales], variants, mode) 
     return { label, call, out: () => new Uint32Array(memory.buffer, Y, rows * ncols).slice(), ms: [] };
   });
   for (const r of runs) for (let i = 0; i < mats + 2; i++) r.call();
-  for (let i = 0; i < Number(opt.calls); i++) {
-    for (const r of runs) {
-      const t0 = performance.now();
-      r.call();
-      r.ms.push(performance.now() - t0);
-    }
-  }
-  const ref = runs[0].out();
-  for (const r of runs) {
-    const o = r.out();
-    let differ = 0;
-    for (let i = 0; i < o.length; i++) if (o[i] !== ref[i]) differ++;
-    const s = r.ms.sort((a, b) => a - b);
+  for (const { r, s, differ } of timeAlternating(runs)) {
     const med = s[s.length >> 1];
     console.log(
       `${name.padEnd(5)} ${opt.shape} ${mode.padEnd(10)} ${r.label.padEnd(12)} median ${med.toFixed(3)} ms  min ${s[0].toFixed(3)} ms  ` +
@@ -181,19 +190,7 @@ function benchAttention(mode, variants) {
     return { label, call, out: () => new Uint32Array(memory.buffer, OUT, nHeads * hd).slice(), ms: [] };
   });
   for (const r of runs) for (let i = 0; i < 3; i++) r.call();
-  for (let i = 0; i < Number(opt.calls); i++) {
-    for (const r of runs) {
-      const t0 = performance.now();
-      r.call();
-      r.ms.push(performance.now() - t0);
-    }
-  }
-  const ref = runs[0].out();
-  for (const r of runs) {
-    const o = r.out();
-    let differ = 0;
-    for (let i = 0; i < o.length; i++) if (o[i] !== ref[i]) differ++;
-    const s = r.ms.sort((a, b) => a - b);
+  for (const { r, s, differ } of timeAlternating(runs)) {
     console.log(
       `attn ${(kind || "f16") + (kind === "p" ? " prompt" : "")} n=${nPos} ${r.label.padEnd(12)} median ${s[s.length >> 1].toFixed(3)} ms  ` +
         `min ${s[0].toFixed(3)} ms  outputs differing from ${runs[0].label}: ${differ}`,
