@@ -3,7 +3,7 @@
 // (src/wasm/pool.ts). The forward pass only ever talks to an Executor.
 import type { Engine } from "../wasm/engine.js";
 import type { KernelExports } from "../wasm/exports.js";
-import { attentionBytes, MAX_BATCH } from "../wasm/jobs.js";
+import { attentionBytes, MAX_BATCH, type Arg } from "../wasm/jobs.js";
 import { ThreadPool, type PoolOptions } from "../wasm/pool.js";
 import type { WeightMatrix } from "./weights.js";
 
@@ -164,13 +164,7 @@ export class ThreadedExecutor implements Executor {
       a.xq.set(xq);
       for (let m = 0; m < count; m++) {
         const [w, y] = jobs[at + m];
-        const g = job.each[m];
-        g.type.set(w.type.id);
-        g.w.set(w.ptr);
-        g.rowBytes.set(w.rowBytes);
-        g.y.set(y);
-        g.n.set(w.cols);
-        g.rows.set(w.rows);
+        setMatrix(job.each[m], w, y);
       }
       this.pool.run(job.op, this.mem);
     }
@@ -207,14 +201,8 @@ export class ThreadedExecutor implements Executor {
       a.ncols.set(ncols);
       for (let m = 0; m < count; m++) {
         const [w, y, yStride] = jobs[at + m];
-        const g = job.each[m];
-        g.type.set(w.type.id);
-        g.w.set(w.ptr);
-        g.rowBytes.set(w.rowBytes);
-        g.y.set(y);
-        g.yStride.set(yStride);
-        g.n.set(w.cols);
-        g.rows.set(w.rows);
+        setMatrix(job.each[m], w, y);
+        job.each[m].yStride.set(yStride);
       }
       this.pool.run(job.op, this.mem);
     }
@@ -315,4 +303,14 @@ export async function startThreads(
     },
     end: () => pool.end(),
   };
+}
+
+/** The words of one matrix in a MATVECS or MATMULS job that both kinds carry (MATMULS adds yStride). */
+function setMatrix(g: { readonly [K in "type" | "w" | "rowBytes" | "y" | "n" | "rows"]: Arg }, w: WeightMatrix, y: number): void {
+  g.type.set(w.type.id);
+  g.w.set(w.ptr);
+  g.rowBytes.set(w.rowBytes);
+  g.y.set(y);
+  g.n.set(w.cols);
+  g.rows.set(w.rows);
 }
